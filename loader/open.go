@@ -1,0 +1,70 @@
+package loader
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	tokenizer string
+}
+
+// WithTokenizer names the tokenizer file for formats that keep it outside the model
+// (llama2.c's tokenizer.bin). Without it, Open looks beside the model for
+// tok<vocab>.bin, then tokenizer.bin, and leaves Vocab nil when neither exists.
+func WithTokenizer(path string) Option {
+	return func(o *options) { o.tokenizer = path }
+}
+
+// Open loads the checkpoint at path, detecting the format: GGUF by its magic, llama2.c
+// by the .bin extension. Tensors are zero-copy views into a read-only memory map of the
+// file; Close the checkpoint to release it. Errors match the package's sentinel errors
+// (ErrBadMagic, ErrTruncated, ErrCorrupt, ErrUnsupported, ErrNotFound) and name the file.
+func Open(path string, opts ...Option) (*Checkpoint, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, wrapf(path, ErrNotFound, err, "cannot open")
+		}
+		return nil, fmt.Errorf("loader: %s: %w", path, err)
+	}
+	if fi.IsDir() {
+		return nil, errorf(path, ErrUnsupported, "is a directory: Hugging Face checkpoint directories are not supported yet")
+	}
+	data, unmap, err := mapFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ext := strings.ToLower(filepath.Ext(path))
+	var c *Checkpoint
+	switch {
+	case len(data) >= 4 && string(data[:4]) == ggufMagic, ext == ".gguf":
+		c, err = parseGGUF(path, data)
+	case ext == ".bin":
+		c, err = parseLlama2c(path, data)
+		if err == nil {
+			if tok := findLlama2cTokenizer(path, o.tokenizer, c.Config.Vocab); tok != "" {
+				c.Vocab, err = loadLlama2cTokenizer(tok, c.Config.Vocab)
+			}
+		}
+	case ext == ".safetensors":
+		err = errorf(path, ErrUnsupported, "safetensors files are not supported yet")
+	default:
+		err = errorf(path, ErrBadMagic, "unknown format: not GGUF (no %q magic) and not a llama2.c .bin checkpoint", ggufMagic)
+	}
+	if err != nil {
+		unmap()
+		return nil, err
+	}
+	c.closer = unmap
+	return c, nil
+}
