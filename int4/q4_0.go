@@ -61,8 +61,9 @@ func q4Clamp15(v float32) uint8 {
 	return uint8(i)
 }
 
-// dotQ4_0: per block, s0 = Σ_{j<16} (lo[j]-8)*x[j], s1 = Σ_{j<16} (hi[j]-8)*x[j+16]
-// (in j order), block value d*(s0+s1).
+// dotQ4_0: per block, four partial sums over the quarter-blocks of 8 elements
+// (s0: elements 0-7, s1: 8-15, s2: 16-23, s3: 24-31, each in element order), block value
+// d*((s0+s1)+(s2+s3)).
 func dotQ4_0(row []byte, x []float32) float32 {
 	var sum float32
 	for ib := 0; ib < len(x)/blockQ4_0Elems; ib++ {
@@ -70,14 +71,17 @@ func dotQ4_0(row []byte, x []float32) float32 {
 		xs := x[ib*blockQ4_0Elems : (ib+1)*blockQ4_0Elems : (ib+1)*blockQ4_0Elems]
 		d := F16ToF32(le16(b))
 		qs := b[2:18:18]
-		xl, xh := xs[:16:16], xs[16:32:32]
-		var s0, s1 float32
-		for j := 0; j < 16; j++ {
-			v := qs[j]
-			s0 += q4_0Values[v&15] * xl[j]
-			s1 += q4_0Values[v>>4] * xh[j]
+		x0, x1, x2, x3 := xs[0:8:8], xs[8:16:16], xs[16:24:24], xs[24:32:32]
+		q0, q1 := qs[0:8:8], qs[8:16:16]
+		var s0, s1, s2, s3 float32
+		for j := 0; j < 8; j++ {
+			a, c := q0[j], q1[j]
+			s0 += q4_0Values[a&15] * x0[j]
+			s1 += q4_0Values[c&15] * x1[j]
+			s2 += q4_0Values[a>>4] * x2[j]
+			s3 += q4_0Values[c>>4] * x3[j]
 		}
-		sum += d * (s0 + s1)
+		sum += d * ((s0 + s1) + (s2 + s3))
 	}
 	return sum
 }

@@ -58,8 +58,9 @@ func quantQ4_1(src []float32, dst []byte) {
 	}
 }
 
-// dotQ4_1: per block, s0/s1 = Σ q*x over the low/high nibble halves and t0/t1 = Σ x over
-// the same halves (in j order); block value d*(s0+s1) + m*(t0+t1).
+// dotQ4_1: per block, s0..s3 = Σ q*x and t0..t3 = Σ x over the quarter-blocks of 8
+// elements (0-7, 8-15, 16-23, 24-31, each in element order); block value
+// d*((s0+s1)+(s2+s3)) + m*((t0+t1)+(t2+t3)).
 func dotQ4_1(row []byte, x []float32) float32 {
 	var sum float32
 	for ib := 0; ib < len(x)/blockQ4_1Elems; ib++ {
@@ -68,16 +69,21 @@ func dotQ4_1(row []byte, x []float32) float32 {
 		d := F16ToF32(le16(b))
 		m := F16ToF32(le16(b[2:]))
 		qs := b[4:20:20]
-		xl, xh := xs[:16:16], xs[16:32:32]
-		var s0, s1, t0, t1 float32
-		for j := 0; j < 16; j++ {
-			v := qs[j]
-			s0 += nibbleValues[v&15] * xl[j]
-			s1 += nibbleValues[v>>4] * xh[j]
-			t0 += xl[j]
-			t1 += xh[j]
+		x0, x1, x2, x3 := xs[0:8:8], xs[8:16:16], xs[16:24:24], xs[24:32:32]
+		q0, q1 := qs[0:8:8], qs[8:16:16]
+		var s0, s1, s2, s3, t0, t1, t2, t3 float32
+		for j := 0; j < 8; j++ {
+			a, c := q0[j], q1[j]
+			s0 += nibbleValues[a&15] * x0[j]
+			s1 += nibbleValues[c&15] * x1[j]
+			s2 += nibbleValues[a>>4] * x2[j]
+			s3 += nibbleValues[c>>4] * x3[j]
+			t0 += x0[j]
+			t1 += x1[j]
+			t2 += x2[j]
+			t3 += x3[j]
 		}
-		sum += d*(s0+s1) + m*(t0+t1)
+		sum += d*((s0+s1)+(s2+s3)) + m*((t0+t1)+(t2+t3))
 	}
 	return sum
 }

@@ -120,8 +120,9 @@ func quantQ4_K(src []float32, dst []byte) {
 	}
 }
 
-// dotQ4_K: per sub-block k (32 elements, in element order) sq_k = Σ q*x and sx_k = Σ x;
-// the super-block value is Σ_k (d*sc_k*sq_k - dmin*m_k*sx_k), added in k order.
+// dotQ4_K: per sub-block k (32 elements) sq_k = Σ q*x and sx_k = Σ x, each the sum of
+// two partial sums over its halves of 16 elements (first + second, each in element
+// order); the super-block value is Σ_k (d*sc_k*sq_k - dmin*m_k*sx_k), added in k order.
 func dotQ4_K(row []byte, x []float32) float32 {
 	var sum float32
 	for ib := 0; ib < len(x)/blockQ4_KElems; ib++ {
@@ -135,14 +136,21 @@ func dotQ4_K(row []byte, x []float32) float32 {
 			q := b[16+32*c : 16+32*c+32 : 16+32*c+32]
 			x1 := xb[64*c : 64*c+32 : 64*c+32]
 			x2 := xb[64*c+32 : 64*c+64 : 64*c+64]
-			var sq1, sx1, sq2, sx2 float32
-			for l := 0; l < 32; l++ {
-				v := q[l]
-				sq1 += nibbleValues[v&15] * x1[l]
-				sx1 += x1[l]
-				sq2 += nibbleValues[v>>4] * x2[l]
-				sx2 += x2[l]
+			qa, qb := q[0:16:16], q[16:32:32]
+			x1a, x1b, x2a, x2b := x1[0:16:16], x1[16:32:32], x2[0:16:16], x2[16:32:32]
+			var sq1a, sq1b, sx1a, sx1b, sq2a, sq2b, sx2a, sx2b float32
+			for l := 0; l < 16; l++ {
+				a, c := qa[l], qb[l]
+				sq1a += nibbleValues[a&15] * x1a[l]
+				sq1b += nibbleValues[c&15] * x1b[l]
+				sx1a += x1a[l]
+				sx1b += x1b[l]
+				sq2a += nibbleValues[a>>4] * x2a[l]
+				sq2b += nibbleValues[c>>4] * x2b[l]
+				sx2a += x2a[l]
+				sx2b += x2b[l]
 			}
+			sq1, sx1, sq2, sx2 := sq1a+sq1b, sx1a+sx1b, sq2a+sq2b, sx2a+sx2b
 			sc, m := scaleMinK4(2*c, scales)
 			bsum += d*float32(sc)*sq1 - min*float32(m)*sx1
 			sc, m = scaleMinK4(2*c+1, scales)

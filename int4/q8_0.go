@@ -47,24 +47,25 @@ func quantQ8_0(src []float32, dst []byte) {
 	}
 }
 
-// dotQ8_0: per block, s0 = Σ_{j<16} q[j]*x[j], s1 = Σ_{j>=16} q[j]*x[j] (in j order),
-// block value d*(s0+s1).
+// dotQ8_0: per block, four partial sums over the quarter-blocks of 8 elements (s0:
+// elements 0-7, s1: 8-15, s2: 16-23, s3: 24-31, each in element order), block value
+// d*((s0+s1)+(s2+s3)).
 func dotQ8_0(row []byte, x []float32) float32 {
 	var sum float32
 	for ib := 0; ib < len(x)/blockQ8_0Elems; ib++ {
 		b := row[ib*blockQ8_0Bytes : (ib+1)*blockQ8_0Bytes : (ib+1)*blockQ8_0Bytes]
 		xs := x[ib*blockQ8_0Elems : (ib+1)*blockQ8_0Elems : (ib+1)*blockQ8_0Elems]
 		d := F16ToF32(le16(b))
-		lo := b[2:18:18]
-		hi := b[18:34:34]
-		xl := xs[:16:16]
-		xh := xs[16:32:32]
-		var s0, s1 float32
-		for j := 0; j < 16; j++ {
-			s0 += float32(int8(lo[j])) * xl[j]
-			s1 += float32(int8(hi[j])) * xh[j]
+		q0, q1, q2, q3 := b[2:10:10], b[10:18:18], b[18:26:26], b[26:34:34]
+		x0, x1, x2, x3 := xs[0:8:8], xs[8:16:16], xs[16:24:24], xs[24:32:32]
+		var s0, s1, s2, s3 float32
+		for j := 0; j < 8; j++ {
+			s0 += float32(int8(q0[j])) * x0[j]
+			s1 += float32(int8(q1[j])) * x1[j]
+			s2 += float32(int8(q2[j])) * x2[j]
+			s3 += float32(int8(q3[j])) * x3[j]
 		}
-		sum += d * (s0 + s1)
+		sum += d * ((s0 + s1) + (s2 + s3))
 	}
 	return sum
 }
