@@ -132,17 +132,17 @@ func ggufSeeds() [][]byte {
 
 // llama2cSeeds returns (model, tokenizer) pairs.
 func llama2cSeeds() [][2][]byte {
-	pieces := make([]string, 6)
-	scores := make([]float32, 6)
+	pieces := make([]string, 4)
+	scores := make([]float32, 4)
 	for i := range pieces {
 		pieces[i] = fmt.Sprintf(" p%d", i)
 		scores[i] = float32(-i)
 	}
 	tok := llama2cTokenizer(pieces, scores)
-	shared := llama2cModel(8, 12, 2, 4, 2, 6, 3, true)
-	sep := llama2cModel(4, 4, 1, 2, 1, 6, 2, false)
+	shared := llama2cModel(4, 4, 2, 2, 1, 4, 1, true)
+	sep := llama2cModel(4, 4, 1, 2, 1, 4, 1, false)
 	return [][2][]byte{
-		{shared, tok}, {sep, tok}, {shared[:40], tok[:30]}, {nil, nil}, {shared[:28], tok[:4]},
+		{shared, tok}, {sep, tok}, {shared[:40], tok[:30]}, {nil, nil}, {shared[:28], tok[:4]}, {sep[:len(sep)-4], tok[:len(tok)-1]},
 	}
 }
 

@@ -310,7 +310,7 @@ func parseGGUF(path string, data []byte) (*Checkpoint, error) {
 	}
 	switch {
 	case version == 2 || version == 3:
-	case version&0xffff == 0 && bits.ReverseBytes32(version) <= 3:
+	case version != 0 && version&0xffff == 0 && bits.ReverseBytes32(version) <= 3:
 		return nil, errorf(path, ErrUnsupported, "big-endian GGUF (version %d byte-swapped) is not supported", bits.ReverseBytes32(version))
 	default:
 		return nil, errorf(path, ErrUnsupported, "GGUF version %d is not supported (want 2 or 3)", version)
@@ -324,14 +324,17 @@ func parseGGUF(path string, data []byte) (*Checkpoint, error) {
 		return nil, err
 	}
 
+	// Counts are bounded by the file size, but a map per count would still cost several
+	// times the file: preallocate only up to a modest size and let the rest grow.
+	const prealloc = 4096
 	c := &Checkpoint{
 		Path:          path,
 		Format:        "gguf",
 		FormatVersion: int(version),
-		Meta:          make(map[string]any, nKV),
-		MetaKeys:      make([]string, 0, nKV),
-		Tensors:       make(map[string]*Tensor, nTensors),
-		Order:         make([]string, 0, nTensors),
+		Meta:          make(map[string]any, min(nKV, prealloc)),
+		MetaKeys:      make([]string, 0, min(nKV, prealloc)),
+		Tensors:       make(map[string]*Tensor, min(nTensors, prealloc)),
+		Order:         make([]string, 0, min(nTensors, prealloc)),
 	}
 	for i := 0; i < nKV; i++ {
 		at := r.off
@@ -367,7 +370,7 @@ func parseGGUF(path string, data []byte) (*Checkpoint, error) {
 		align = uint64(a)
 	}
 
-	infos := make([]ggufTensor, 0, nTensors)
+	infos := make([]ggufTensor, 0, min(nTensors, prealloc))
 	for i := 0; i < nTensors; i++ {
 		gt, err := r.tensorInfo(i, align)
 		if err != nil {
