@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/edgerun/edgerun/runtime"
+)
+
+func cmdRun(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", stderr)
+	model := fs.String("m", "", "model file: GGUF or llama2.c .bin (default: the built-in random demo model)")
+	tokPath := fs.String("tokenizer", "", "separate tokenizer file (llama2.c tokenizer.bin); default: looked for beside the model")
+	prompt := fs.String("p", "", "prompt")
+	n := fs.Int("n", 128, "number of tokens to generate")
+	temp := fs.Float64("temp", 0.8, "temperature; 0 = greedy")
+	topK := fs.Int("top-k", 40, "top-k sampling (0 = off)")
+	topP := fs.Float64("top-p", 0.95, "top-p sampling (1 = off)")
+	minP := fs.Float64("min-p", 0.05, "min-p sampling (0 = off)")
+	rep := fs.Float64("repeat-penalty", 1.0, "repetition penalty (1 = off)")
+	repN := fs.Int("repeat-last-n", 64, "tokens the repetition penalty looks back on")
+	seed := fs.Int64("seed", -1, "random seed (-1 = from the clock)")
+	threads := fs.Int("t", 0, "compute threads (0 = one per CPU)")
+	ctxSize := fs.Int("c", 0, "context size (0 = the model's)")
+	asJSON := fs.Bool("json", false, "print one JSON object with token ids, text and timings instead of streaming text")
+	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past the end-of-text token")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "edgerun run: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	opts := []runtime.Option{runtime.WithThreads(*threads), runtime.WithContext(*ctxSize)}
+	if *tokPath != "" {
+		opts = append(opts, runtime.WithTokenizer(*tokPath))
+	}
+	var (
+		eng *runtime.Engine
+		err error
+	)
+	start := time.Now()
+	if *model == "" {
+		eng, err = runtime.NewEngine(runtime.DemoCheckpoint(), opts...)
+	} else {
+		eng, err = runtime.Open(*model, opts...)
+	}
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	loadTime := time.Since(start)
+	if *model == "" && !*asJSON {
+		fmt.Fprintln(stderr, "edgerun: no -m given: running the built-in demo model (random weights, so the text is gibberish)")
+	}
+	s := uint64(*seed)
+	if *seed < 0 {
+		s = uint64(time.Now().UnixNano())
+	}
+	gopts := runtime.GenerateOptions{
+		MaxTokens: *n,
+		IgnoreEOS: *ignoreEOS,
+		Sampler: runtime.SamplerConfig{
+			Temperature: float32(*temp), TopK: *topK, TopP: float32(*topP), MinP: float32(*minP),
+			RepeatPenalty: float32(*rep), RepeatLastN: *repN, Seed: s,
+		},
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	sess := eng.NewSession()
+	var onToken func(int, string) error
+	if !*asJSON {
+		fmt.Fprint(stdout, *prompt)
+		onToken = func(_ int, text string) error {
+			_, err := io.WriteString(stdout, text)
+			return err
+		}
+	}
+	res, err := sess.Generate(ctx, *prompt, gopts, onToken)
+	if err != nil {
+		return err
+	}
+	if !*asJSON {
+		fmt.Fprintln(stdout)
+		fmt.Fprintf(stderr, "edgerun: %d prompt tokens at %.1f tok/s, %d generated at %.2f tok/s (%d threads, load %d ms)\n",
+			len(res.PromptTokens), res.PrefillTokensPerSecond(), len(res.Tokens), res.DecodeTokensPerSecond(), eng.Threads(), loadTime.Milliseconds())
+		return nil
+	}
+	out := struct {
+		PromptTokens []int  `json:"prompt_tokens"`
+		Tokens       []int  `json:"tokens"`
+		Text         string `json:"text"`
+		StopReason   string `json:"stop_reason"`
+		Timings      struct {
+			LoadMs            float64 `json:"load_ms"`
+			PrefillMs         float64 `json:"prefill_ms"`
+			DecodeMs          float64 `json:"decode_ms"`
+			PrefillTokensPerS float64 `json:"prefill_tokens_per_s"`
+			DecodeTokensPerS  float64 `json:"decode_tokens_per_s"`
+			Threads           int     `json:"threads"`
+		} `json:"timings"`
+	}{PromptTokens: res.PromptTokens, Tokens: res.Tokens, Text: res.Text, StopReason: res.StopReason}
+	out.Timings.LoadMs = ms(loadTime)
+	out.Timings.PrefillMs = ms(res.PrefillTime)
+	out.Timings.DecodeMs = ms(res.DecodeTime)
+	out.Timings.PrefillTokensPerS = res.PrefillTokensPerSecond()
+	out.Timings.DecodeTokensPerS = res.DecodeTokensPerSecond()
+	out.Timings.Threads = eng.Threads()
+	enc := json.NewEncoder(stdout)
+	return enc.Encode(out)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
