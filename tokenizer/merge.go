@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"math"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -14,15 +15,30 @@ type symbol struct {
 	prev, next int32
 }
 
-// bigram is a candidate merge of symbols left and right into token id. Lower key
-// merges first (key is -score for SentencePiece scores, the rank for merge lists);
-// ties go to the leftmost pair. size is the pair's byte length when it was queued,
-// which detects stale entries after either side changed.
+// bigram is a candidate merge of symbols left and right into token id. key orders
+// the queue: its high 32 bits are the priority (an order-preserving encoding of -score
+// for SentencePiece scores, the rank for merge lists), its low 32 bits the left symbol
+// index, so ties go to the leftmost pair and one integer compare decides. size is the
+// pair's byte length when it was queued, which detects stale entries after either
+// side changed.
 type bigram struct {
-	key         float64
-	left, right int32
-	size        int32
-	id          int32
+	key   uint64
+	right int32
+	size  int32
+	id    int32
+}
+
+func (b bigram) left() int32 { return int32(uint32(b.key)) }
+
+// scoreKey maps a score to 32 bits that sort ascending as the score descends.
+func scoreKey(score float32) uint64 {
+	u := math.Float32bits(-score)
+	if u&(1<<31) != 0 {
+		u = ^u
+	} else {
+		u |= 1 << 31
+	}
+	return uint64(u)
 }
 
 // encoder holds the scratch buffers of one Encode call.
@@ -53,12 +69,7 @@ func (e *encoder) release() {
 	encoders.Put(e)
 }
 
-func (b bigram) less(c bigram) bool {
-	if b.key != c.key {
-		return b.key < c.key
-	}
-	return b.left < c.left
-}
+func (b bigram) less(c bigram) bool { return b.key < c.key }
 
 func (e *encoder) push(b bigram) {
 	q := append(e.queue, b)
@@ -107,7 +118,8 @@ func (e *encoder) tryPair(word string, l, r int32) {
 	}
 	t := e.t
 	ls, rs := &e.syms[l], &e.syms[r]
-	b := bigram{left: l, right: r, size: rs.end - ls.start}
+	b := bigram{right: r, size: rs.end - ls.start}
+	var prio uint64
 	if t.byRank {
 		if ls.id < 0 || rs.id < 0 {
 			return
@@ -116,17 +128,19 @@ func (e *encoder) tryPair(word string, l, r int32) {
 		if !ok {
 			return
 		}
-		b.key, b.id = float64(m.rank), m.id
+		prio, b.id = uint64(uint32(m.rank)), m.id
 	} else {
 		id, ok := t.ids[word[ls.start:rs.end]]
 		if !ok || !t.mergeable[id] {
 			return
 		}
 		b.id = id
+		prio = scoreKey(0)
 		if t.scores != nil {
-			b.key = -float64(t.scores[id])
+			prio = scoreKey(t.scores[id])
 		}
 	}
+	b.key = prio<<32 | uint64(uint32(l))
 	e.push(b)
 }
 
@@ -138,7 +152,8 @@ func (e *encoder) merge(word string) {
 	}
 	for len(e.queue) > 0 {
 		b := e.pop()
-		ls, rs := &e.syms[b.left], &e.syms[b.right]
+		left := b.left()
+		ls, rs := &e.syms[left], &e.syms[b.right]
 		if ls.end == ls.start || rs.end == rs.start || (ls.end-ls.start)+(rs.end-rs.start) != b.size {
 			continue // stale: one side was merged away or grew
 		}
@@ -147,10 +162,10 @@ func (e *encoder) merge(word string) {
 		ls.next = rs.next
 		rs.start = rs.end // dead
 		if rs.next >= 0 {
-			e.syms[rs.next].prev = b.left
+			e.syms[rs.next].prev = left
 		}
-		e.tryPair(word, ls.prev, b.left)
-		e.tryPair(word, b.left, ls.next)
+		e.tryPair(word, ls.prev, left)
+		e.tryPair(word, left, ls.next)
 	}
 }
 

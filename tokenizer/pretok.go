@@ -116,7 +116,7 @@ func run(s string, i int, f func(rune) bool, max int) int {
 	return i
 }
 
-// contraction matches 's 't 're 've 'm 'll 'd at s[i] (s[i] == '\'') and returns the
+// contraction matches 's 't 're 've 'm 'll 'd at s[i] (an apostrophe) and returns the
 // end, or -1. fold makes it case-insensitive (ASCII).
 func contraction(s string, i int, fold bool) int {
 	lower := func(c byte) byte {
