@@ -2,9 +2,4 @@ module github.com/edgerun/edgerun
 
 go 1.26.0
 
-require (
-	github.com/edsrzf/mmap-go v1.2.0
-	github.com/x448/float16 v0.8.4
-)
-
-require golang.org/x/sys v0.50.0 // indirect
+require github.com/x448/float16 v0.8.4
