@@ -7,6 +7,7 @@ package runtime_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -161,6 +162,26 @@ func TestAgreesWithLlamaCpp(t *testing.T) {
 		requantize(t, f32, p, typ)
 		cases = append(cases, tcase{"edgerun-quantized " + typ.String(), p, 0})
 	}
+	// Our Q4_0 quantizer must write exactly the blocks llama.cpp's reference quantizer
+	// wrote into tiny-q4_0.gguf from the same F32 weights.
+	t.Run("Q4_0 bytes equal llama.cpp's", func(t *testing.T) {
+		ours, err := loader.Open(filepath.Join(tmp, "tiny-edgerun-q4_0.gguf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ours.Close()
+		theirs, err := loader.Open(filepath.Join(l.modelsDir, "tiny-q4_0.gguf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer theirs.Close()
+		for _, name := range theirs.Order {
+			a, b := ours.Tensors[name], theirs.Tensors[name]
+			if a == nil || a.Type != b.Type || !bytes.Equal(a.Data, b.Data) {
+				t.Errorf("tensor %s: our Q4_0 bytes differ from llama.cpp's (types %v / %v)", name, a.Type, b.Type)
+			}
+		}
+	})
 	prompt := []int{1, 347, 267, 264, 344, 280, 268, 262, 270, 483, 274, 282}
 	const nGen = 32
 	for _, c := range cases {
