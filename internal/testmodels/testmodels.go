@@ -3,6 +3,7 @@
 package testmodels
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,7 +11,8 @@ import (
 
 // Dir returns the directory holding the shared model fixtures. It honours the
 // EDGERUN_MODELS environment variable first, then walks up from the working directory
-// looking for a folder shared/models; when none is found it skips the test.
+// looking for a folder shared/models; when none is found it skips the test — or fails
+// it when the CI environment variable is set, so CI never skips silently.
 func Dir(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("EDGERUN_MODELS"); d != "" {
@@ -33,7 +35,11 @@ func Dir(t testing.TB) string {
 		}
 		dir = parent
 	}
-	t.Skipf("model fixtures not found: no shared/models folder above %s (clone the shared folder beside the repository or set EDGERUN_MODELS)", wd)
+	msg := fmt.Sprintf("model fixtures not found: no shared/models folder above %s (clone the shared folder beside the repository or set EDGERUN_MODELS)", wd)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 	return ""
 }
 
