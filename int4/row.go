@@ -35,6 +35,8 @@ func DequantizeRow(t Type, src []byte, dst []float32) error {
 		dequantQ6_K(src, dst)
 	case IQ4_NL:
 		dequantIQ4_NL(src, dst)
+	case NF4, FP4:
+		dequantBnb4(Bnb4Table(t), src, dst)
 	}
 	return nil
 }
@@ -83,6 +85,8 @@ func QuantizeRow(t Type, src []float32, dst []byte) error {
 		quantQ6_K(src, dst)
 	case IQ4_NL:
 		quantIQ4_NL(src, dst)
+	case NF4, FP4:
+		quantBnb4(Bnb4Table(t), src, dst)
 	}
 	return nil
 }
@@ -123,6 +127,8 @@ func DotRow(t Type, row []byte, x []float32) float32 {
 		return dotQ6_K(row, x)
 	case IQ4_NL:
 		return dotIQ4_NL(row, x)
+	case NF4, FP4:
+		return dotBnb4(Bnb4Table(t), row, x)
 	}
 	return float32(math.NaN())
 }
@@ -147,6 +153,8 @@ func blockShape(t Type) (elems, bytes int, ok bool) {
 		return blockQ6_KElems, blockQ6_KBytes, true
 	case IQ4_NL:
 		return blockIQ4_NLElems, blockIQ4_NLBytes, true
+	case NF4, FP4:
+		return blockBnb4Elems, blockBnb4Bytes, true
 	}
 	return 0, 0, false
 }
