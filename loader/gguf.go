@@ -290,6 +290,22 @@ type ggufTensor struct {
 // parseGGUF reads a GGUF v2/v3 file held in data. path is used in error messages and
 // recorded in the checkpoint. Tensors are views into data.
 func parseGGUF(path string, data []byte) (*Checkpoint, error) {
+	c, err := parseGGUFContainer(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := ggufConfig(c); err != nil {
+		return nil, err
+	}
+	if err := ggufVocab(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseGGUFContainer reads the metadata and tensor table of a GGUF file without
+// interpreting them as a model (GGUF LoRA adapters use it too).
+func parseGGUFContainer(path string, data []byte) (*Checkpoint, error) {
 	r := &ggufReader{path: path, b: data}
 	if len(data) < 4 {
 		if len(data) == 0 {
@@ -409,12 +425,6 @@ func parseGGUF(path string, data []byte) (*Checkpoint, error) {
 		}
 	}
 
-	if err := ggufConfig(c); err != nil {
-		return nil, err
-	}
-	if err := ggufVocab(c); err != nil {
-		return nil, err
-	}
 	return c, nil
 }
 
