@@ -41,7 +41,8 @@ func TestPoolCoversRangeOnce(t *testing.T) {
 }
 
 // TestMatMulMatchesReference checks MatVec and MatMul against a float64 product of the
-// dequantized matrix, for every weight type, odd row counts and batch sizes.
+// dequantized matrix, for every weight type, odd row counts and batch sizes, with the
+// active implementation.
 func TestMatMulMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	p := NewPool(2)
@@ -69,6 +70,15 @@ func TestMatMulMatchesReference(t *testing.T) {
 				y := make([]float32, n*rows+1)
 				y[n*rows] = 42 // guard
 				p.MatMul(m, x, n, y[:n*rows])
+				if kernelFor(typ) != nil {
+					// The reference of the quantized-activation kernels is the product
+					// with the 8-bit-rounded activations (TestQ8ActError bounds the rest).
+					var a q8Act
+					a.quantize(x, n, cols)
+					for k := range x {
+						x[k] = float32(a.q[k]) * a.d[k/qBlock]
+					}
+				}
 				if y[n*rows] != 42 {
 					t.Fatalf("%v: MatMul wrote past its output", typ)
 				}

@@ -41,12 +41,81 @@ func (m *Matrix) DequantizeRow(r int, dst []float32) {
 // rowGrain is the number of rows a worker takes at least, so chunks stay cache-friendly.
 const rowGrain = 4
 
+// tileRows is the number of weight rows MatMul applies to every token of the batch
+// before moving on, so those rows stay in the L1/L2 cache and are read from memory once.
+const tileRows = 16
+
 // MatVec computes y = m · x (y[r] = Σ_c m[r,c]·x[c]) with len(x) == m.Cols and
-// len(y) == m.Rows, spreading rows over the pool.
-func (p *Pool) MatVec(m *Matrix, x, y []float32) {
-	x = x[:m.Cols]
-	y = y[:m.Rows]
-	p.Run(m.Rows, rowGrain, func(lo, hi int) { matVecRows(m, x, y, lo, hi) })
+// len(y) == m.Rows, spreading rows over the pool. Q4_0 and Q8_0 weights use the
+// quantized-activation kernels (see impl.go); other types the generic float path.
+func (p *Pool) MatVec(m *Matrix, x, y []float32) { p.MatMul(m, x, 1, y) }
+
+// MatMul computes, for n input rows x[i*Cols:(i+1)*Cols], the outputs
+// y[i*Rows:(i+1)*Rows] = m · x_i. Weight rows are applied to all n inputs while they
+// are in cache, so the weights are read from memory once per call (the prompt-prefill
+// path).
+func (p *Pool) MatMul(m *Matrix, x []float32, n int, y []float32) {
+	if n <= 0 {
+		return
+	}
+	x = x[:n*m.Cols]
+	y = y[:n*m.Rows]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	j := &p.mul
+	*j = mulJob{p: p, m: m, x: x, y: y, n: n}
+	if k := kernelFor(m.Type); k != nil && m.Cols%qBlock == 0 && m.Cols > 0 {
+		p.act.quantize(x, n, m.Cols)
+		j.kern = k
+	}
+	p.run(m.Rows, rowGrain, j)
+	*j = mulJob{} // drop references to the caller's buffers
+}
+
+// mulJob is the loop body of MatMul; one lives in each Pool so dispatch does not allocate.
+type mulJob struct {
+	p    *Pool
+	m    *Matrix
+	x, y []float32
+	n    int
+	kern rowsKernel // nil: float path
+}
+
+func (j *mulJob) run(lo, hi, w int) {
+	m := j.m
+	rb := m.RowBytes
+	switch {
+	case j.kern != nil && j.n == 1:
+		q, d, c := j.p.act.row(0)
+		j.kern(m.Data[lo*rb:hi*rb], rb, q, d, c, j.y[lo:hi])
+	case j.kern != nil:
+		for r0 := lo; r0 < hi; r0 += tileRows {
+			r1 := min(r0+tileRows, hi)
+			for i := 0; i < j.n; i++ {
+				q, d, c := j.p.act.row(i)
+				j.kern(m.Data[r0*rb:r1*rb], rb, q, d, c, j.y[i*m.Rows+r0:i*m.Rows+r1])
+			}
+		}
+	case j.n == 1:
+		matVecRows(m, j.x, j.y, lo, hi)
+	default:
+		var buf []float32
+		if m.Type != int4.F32 {
+			buf = j.p.buf(w, m.Cols)
+		}
+		for r := lo; r < hi; r++ {
+			var wr []float32
+			if m.Type == int4.F32 {
+				wr = f32View(m.Row(r))
+			} else {
+				m.DequantizeRow(r, buf)
+				wr = buf
+			}
+			for i := 0; i < j.n; i++ {
+				j.y[i*m.Rows+r] = DotF32(wr, j.x[i*m.Cols:(i+1)*m.Cols])
+			}
+		}
+	}
 }
 
 func matVecRows(m *Matrix, x, y []float32, lo, hi int) {
@@ -59,34 +128,4 @@ func matVecRows(m *Matrix, x, y []float32, lo, hi int) {
 	for r := lo; r < hi; r++ {
 		y[r] = int4.DotRow(m.Type, m.Row(r), x)
 	}
-}
-
-// MatMul computes, for n input rows x[i*Cols:(i+1)*Cols], the outputs
-// y[i*Rows:(i+1)*Rows] = m · x_i. Each weight row is decoded once and applied to all
-// n inputs, so the weights are read once per call (the prompt-prefill path).
-func (p *Pool) MatMul(m *Matrix, x []float32, n int, y []float32) {
-	if n == 1 {
-		p.MatVec(m, x, y)
-		return
-	}
-	x = x[:n*m.Cols]
-	y = y[:n*m.Rows]
-	p.Run(m.Rows, rowGrain, func(lo, hi int) {
-		var buf []float32
-		if m.Type != int4.F32 {
-			buf = make([]float32, m.Cols)
-		}
-		for r := lo; r < hi; r++ {
-			var w []float32
-			if m.Type == int4.F32 {
-				w = f32View(m.Row(r))
-			} else {
-				m.DequantizeRow(r, buf)
-				w = buf
-			}
-			for i := 0; i < n; i++ {
-				y[i*m.Rows+r] = DotF32(w, x[i*m.Cols:(i+1)*m.Cols])
-			}
-		}
-	})
 }

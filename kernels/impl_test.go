@@ -1,0 +1,229 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/edgerun/edgerun/int4"
+)
+
+// withImpl runs f with the quantized-activation kernels of im active.
+func withImpl(im *impl, f func()) {
+	old := active
+	active = im
+	defer func() { active = old }()
+	f()
+}
+
+// randQuantRows returns rows×cols weights of type t: valid quantized Gaussian rows, and
+// every third row raw random bytes with a finite random fp16 scale (extreme nibbles / int8 values).
+func randQuantRows(r *rand.Rand, t int4.Type, rows, cols int) []byte {
+	rb, _ := int4.RowBytes(t, cols)
+	bs := 18
+	if t == int4.Q8_0 {
+		bs = 34
+	}
+	data := make([]byte, rows*rb)
+	for i := 0; i < rows; i++ {
+		row := data[i*rb : (i+1)*rb]
+		if i%3 == 2 {
+			for k := range row {
+				row[k] = byte(r.Uint32())
+			}
+			for b := 0; b < len(row); b += bs {
+				h := int4.F32ToF16(float32(r.NormFloat64()) * 0.01)
+				row[b], row[b+1] = byte(h), byte(h>>8)
+			}
+			continue
+		}
+		if err := int4.QuantizeRow(t, randVec(r, cols), row); err != nil {
+			panic(err)
+		}
+	}
+	return data
+}
+
+// randActs returns n·cols activations with some blocks zero, some with one outlier.
+func randActs(r *rand.Rand, n, cols int) []float32 {
+	x := randVec(r, n*cols)
+	for b := 0; b < len(x)/qBlock; b++ {
+		switch r.IntN(8) {
+		case 0:
+			clear(x[b*qBlock : (b+1)*qBlock])
+		case 1:
+			x[b*qBlock+r.IntN(qBlock)] *= 100
+		}
+	}
+	return x
+}
+
+// TestImplsMatchGeneric runs every registered implementation of the quantized-activation
+// kernels against the generic one: integer block sums are exact, so results may differ
+// only by float32 summation order; outputs outside y stay untouched.
+func TestImplsMatchGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	t.Logf("implementations: %d, active %q", len(impls), Implementation())
+	for _, im := range impls {
+		for _, typ := range []int4.Type{int4.Q4_0, int4.Q8_0} {
+			for _, rows := range []int{1, 2, 3, 7, 16, 17, 33} {
+				for _, cols := range []int{32, 64, 96, 256, 288, 2048} {
+					data := randQuantRows(r, typ, rows, cols)
+					rb, _ := int4.RowBytes(typ, cols)
+					x := randActs(r, 1, cols)
+					var a q8Act
+					a.quantize(x, 1, cols)
+					q, d, c := a.row(0)
+					want := make([]float32, rows)
+					ref := kernelOf(genericImpl, typ)
+					ref(data, rb, q, d, c, want)
+					const g = 5
+					got := make([]float32, rows+2*g)
+					for i := range got {
+						got[i] = float32(math.NaN())
+					}
+					guard := math.Float32bits(got[0])
+					kernelOf(im, typ)(data, rb, q, d, c, got[g:g+rows])
+					for i := 0; i < g; i++ {
+						if math.Float32bits(got[i]) != guard || math.Float32bits(got[g+rows+i]) != guard {
+							t.Fatalf("%s %v %dx%d: wrote outside y", im.name, typ, rows, cols)
+						}
+					}
+					for i := 0; i < rows; i++ {
+						bound := absTerms(typ, data[i*rb:(i+1)*rb], q, d)
+						tol := 4e-7*float64(cols/qBlock+16)*bound + 1e-30
+						if diff := math.Abs(float64(got[g+i]) - float64(want[i])); !(diff <= tol) {
+							t.Fatalf("%s %v %dx%d row %d: got %g, generic %g (tol %g)", im.name, typ, rows, cols, i, got[g+i], want[i], tol)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func kernelOf(im *impl, t int4.Type) rowsKernel {
+	if t == int4.Q4_0 {
+		return im.q4_0
+	}
+	return im.q8_0
+}
+
+// absTerms returns Σ_b |dw·dx·s_b| for one row: the scale of float rounding differences.
+func absTerms(t int4.Type, row []byte, q []int8, d []float32) float64 {
+	var sum float64
+	for b := range d {
+		var s int64
+		var dw float32
+		if t == int4.Q4_0 {
+			blk := row[b*18:]
+			dw = int4.F16ToF32(uint16(blk[0]) | uint16(blk[1])<<8)
+			for j := 0; j < 16; j++ {
+				s += int64(int32(blk[2+j]&15)-8) * int64(q[b*32+j])
+				s += int64(int32(blk[2+j]>>4)-8) * int64(q[b*32+16+j])
+			}
+		} else {
+			blk := row[b*34:]
+			dw = int4.F16ToF32(uint16(blk[0]) | uint16(blk[1])<<8)
+			for j := 0; j < 32; j++ {
+				s += int64(int8(blk[2+j])) * int64(q[b*32+j])
+			}
+		}
+		sum += math.Abs(float64(dw) * float64(d[b]) * float64(s))
+	}
+	return sum
+}
+
+// TestMatMulRowsEqualMatVec checks, for every implementation, that the tiled prefill
+// path gives exactly the decode result for each token, and the guard after y holds.
+func TestMatMulRowsEqualMatVec(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	p := NewPool(2)
+	defer p.Close()
+	for _, im := range impls {
+		withImpl(im, func() {
+			for _, typ := range []int4.Type{int4.Q4_0, int4.Q8_0} {
+				for _, shape := range [][3]int{{1, 32, 2}, {5, 64, 3}, {37, 96, 5}, {70, 256, 17}} {
+					rows, cols, n := shape[0], shape[1], shape[2]
+					m, _ := NewMatrix(typ, rows, cols, randQuantRows(r, typ, rows, cols))
+					x := randActs(r, n, cols)
+					y := make([]float32, n*rows+1)
+					y[n*rows] = 42
+					p.MatMul(m, x, n, y[:n*rows])
+					if y[n*rows] != 42 {
+						t.Fatalf("%s %v: MatMul wrote past y", im.name, typ)
+					}
+					yv := make([]float32, rows)
+					for i := 0; i < n; i++ {
+						p.MatVec(m, x[i*cols:(i+1)*cols], yv)
+						for k := range yv {
+							if math.Float32bits(yv[k]) != math.Float32bits(y[i*rows+k]) {
+								t.Fatalf("%s %v %dx%d n=%d: MatMul[%d,%d] = %g, MatVec %g", im.name, typ, rows, cols, n, i, k, y[i*rows+k], yv[k])
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestQ8ActError measures the error the activation quantization adds against the float
+// product of the dequantized weights with the unquantized x, and bounds it.
+func TestQ8ActError(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	p := NewPool(2)
+	defer p.Close()
+	const rows, cols = 256, 2048
+	for _, typ := range []int4.Type{int4.Q4_0, int4.Q8_0} {
+		rb, _ := int4.RowBytes(typ, cols)
+		data := make([]byte, rows*rb)
+		for i := 0; i < rows; i++ {
+			_ = int4.QuantizeRow(typ, randVec(r, cols), data[i*rb:(i+1)*rb])
+		}
+		m, _ := NewMatrix(typ, rows, cols, data)
+		x := randVec(r, cols)
+		y := make([]float32, rows)
+		p.MatVec(m, x, y)
+		w := make([]float32, cols)
+		var se, sr float64
+		for i := 0; i < rows; i++ {
+			m.DequantizeRow(i, w)
+			var want float64
+			for k := range w {
+				want += float64(w[k]) * float64(x[k])
+			}
+			se += (float64(y[i]) - want) * (float64(y[i]) - want)
+			sr += want * want
+		}
+		rel := math.Sqrt(se / sr)
+		t.Logf("%v %dx%d (%s): relative RMS error vs float reference %.3g%%", typ, rows, cols, Implementation(), 100*rel)
+		if rel > 0.01 {
+			t.Errorf("%v: relative RMS error %g > 1%%", typ, rel)
+		}
+	}
+}
+
+// TestMatVecNoAllocs checks that decode dispatch allocates nothing.
+func TestMatVecNoAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	p := NewPool(2)
+	defer p.Close()
+	for _, typ := range []int4.Type{int4.F32, int4.Q8_0, int4.Q4_0, int4.Q4_K} {
+		const rows, cols = 64, 256
+		rb, _ := int4.RowBytes(typ, cols)
+		data := make([]byte, rows*rb)
+		for i := 0; i < rows; i++ {
+			_ = int4.QuantizeRow(typ, randVec(r, cols), data[i*rb:(i+1)*rb])
+		}
+		m, _ := NewMatrix(typ, rows, cols, data)
+		x := randVec(r, 4*cols)
+		y := make([]float32, 4*rows)
+		if a := testing.AllocsPerRun(50, func() { p.MatVec(m, x[:cols], y[:rows]) }); a != 0 {
+			t.Errorf("%v: MatVec allocates %v times per call", typ, a)
+		}
+		if a := testing.AllocsPerRun(50, func() { p.MatMul(m, x, 4, y) }); a != 0 {
+			t.Errorf("%v: MatMul allocates %v times per call", typ, a)
+		}
+	}
+}

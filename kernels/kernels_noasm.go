@@ -1,0 +1,6 @@
+//go:build purego || !amd64
+
+package kernels
+
+// Without assembly (purego tag, or an architecture without kernels yet) only the
+// generic implementation is registered.
