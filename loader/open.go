@@ -22,8 +22,11 @@ func WithTokenizer(path string) Option {
 }
 
 // Open loads the checkpoint at path, detecting the format: GGUF by its magic, llama2.c
-// by the .bin extension. Tensors are zero-copy views into a read-only memory map of the
-// file; Close the checkpoint to release it. Errors match the package's sentinel errors
+// by the .bin extension, a Hugging Face model directory (config.json + safetensors,
+// possibly sharded, possibly bitsandbytes 4-bit) when path is a directory or its
+// model.safetensors, and a lone .safetensors file as raw tensors without a
+// configuration. Tensors are zero-copy views into a read-only memory map of the file
+// (bitsandbytes weights are repacked to heap buffers); Close the checkpoint to release it. Errors match the package's sentinel errors
 // (ErrBadMagic, ErrTruncated, ErrCorrupt, ErrUnsupported, ErrNotFound) and name the file.
 func Open(path string, opts ...Option) (*Checkpoint, error) {
 	var o options
@@ -38,7 +41,13 @@ func Open(path string, opts ...Option) (*Checkpoint, error) {
 		return nil, fmt.Errorf("loader: %s: %w", path, err)
 	}
 	if fi.IsDir() {
-		return nil, errorf(path, ErrUnsupported, "is a directory: Hugging Face checkpoint directories are not supported yet")
+		return openHF(path)
+	}
+	if strings.EqualFold(filepath.Ext(path), ".safetensors") {
+		// A model.safetensors beside its config.json is the directory's checkpoint.
+		if _, err := os.Stat(filepath.Join(filepath.Dir(path), "config.json")); err == nil && isHFWeightFile(path) {
+			return openHF(filepath.Dir(path))
+		}
 	}
 	data, unmap, err := mapFile(path)
 	if err != nil {
@@ -57,7 +66,7 @@ func Open(path string, opts ...Option) (*Checkpoint, error) {
 			}
 		}
 	case ext == ".safetensors":
-		err = errorf(path, ErrUnsupported, "safetensors files are not supported yet")
+		c, err = parseSafetensorsFile(path, data)
 	default:
 		err = errorf(path, ErrBadMagic, "unknown format: not GGUF (no %q magic) and not a llama2.c .bin checkpoint", ggufMagic)
 	}
@@ -67,4 +76,10 @@ func Open(path string, opts ...Option) (*Checkpoint, error) {
 	}
 	c.closer = unmap
 	return c, nil
+}
+
+// isHFWeightFile reports whether path is named like a (sharded) HF model weight file.
+func isHFWeightFile(path string) bool {
+	b := filepath.Base(path)
+	return b == "model.safetensors" || strings.HasPrefix(b, "model-")
 }

@@ -1,0 +1,649 @@
+package loader
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/edgerun/edgerun/int4"
+	"github.com/edgerun/edgerun/tokenizer"
+)
+
+// Hugging Face model directories (formats.md §2, §6, §8): config.json, model.safetensors
+// or model.safetensors.index.json + shards, tokenizer.json, tokenizer_config.json,
+// generation_config.json. Tensors are renamed to the GGUF-style names the runtime uses
+// and run with rotate-half RoPE (Config.RopeNeox) on the unpermuted weights.
+
+// HFConfig is the part of a transformers config.json edgerun reads.
+type HFConfig struct {
+	ModelType         string          `json:"model_type"`
+	Architectures     []string        `json:"architectures"`
+	HiddenSize        int             `json:"hidden_size"`
+	IntermediateSize  int             `json:"intermediate_size"`
+	NumLayers         int             `json:"num_hidden_layers"`
+	NumHeads          int             `json:"num_attention_heads"`
+	NumKVHeads        int             `json:"num_key_value_heads"`
+	HeadDim           int             `json:"head_dim"`
+	VocabSize         int             `json:"vocab_size"`
+	MaxPositions      int             `json:"max_position_embeddings"`
+	RMSNormEps        float64         `json:"rms_norm_eps"`
+	RopeTheta         float64         `json:"rope_theta"`
+	RopeScaling       *HFRopeScaling  `json:"rope_scaling"`
+	TieWordEmbeddings *bool           `json:"tie_word_embeddings"`
+	AttentionBias     *bool           `json:"attention_bias"`
+	MLPBias           bool            `json:"mlp_bias"`
+	HiddenAct         string          `json:"hidden_act"`
+	TorchDType        string          `json:"torch_dtype"`
+	Quantization      json.RawMessage `json:"quantization_config"`
+}
+
+// HFRopeScaling is config.json's rope_scaling.
+type HFRopeScaling struct {
+	Type          string  `json:"type"`
+	RopeType      string  `json:"rope_type"`
+	Factor        float64 `json:"factor"`
+	LowFreqFactor float64 `json:"low_freq_factor"`
+	HighFreq      float64 `json:"high_freq_factor"`
+	OriginalMax   int     `json:"original_max_position_embeddings"`
+}
+
+// Kind returns rope_type, or the older key type.
+func (r *HFRopeScaling) Kind() string {
+	if r.RopeType != "" {
+		return r.RopeType
+	}
+	return r.Type
+}
+
+// hfLayerNames maps the HF per-layer module suffix to the GGUF one.
+var hfLayerNames = map[string]string{
+	"input_layernorm":          "attn_norm",
+	"post_attention_layernorm": "ffn_norm",
+	"self_attn.q_proj":         "attn_q",
+	"self_attn.k_proj":         "attn_k",
+	"self_attn.v_proj":         "attn_v",
+	"self_attn.o_proj":         "attn_output",
+	"mlp.gate_proj":            "ffn_gate",
+	"mlp.up_proj":              "ffn_up",
+	"mlp.down_proj":            "ffn_down",
+}
+
+var hfGlobalNames = map[string]string{
+	"model.embed_tokens": "token_embd",
+	"model.norm":         "output_norm",
+	"lm_head":            "output",
+}
+
+// HFTensorName maps a Hugging Face Llama-family tensor name to the GGUF-style name
+// edgerun uses ("model.layers.3.mlp.gate_proj.weight" -> "blk.3.ffn_gate.weight").
+// ok is false for names outside that scheme.
+func HFTensorName(hf string) (string, bool) {
+	dot := strings.LastIndexByte(hf, '.')
+	if dot < 0 {
+		return "", false
+	}
+	mod, leaf := hf[:dot], hf[dot+1:]
+	if leaf != "weight" && leaf != "bias" {
+		return "", false
+	}
+	if g, ok := hfGlobalNames[mod]; ok {
+		return g + "." + leaf, true
+	}
+	rest, ok := strings.CutPrefix(mod, "model.layers.")
+	if !ok {
+		return "", false
+	}
+	i := strings.IndexByte(rest, '.')
+	if i <= 0 {
+		return "", false
+	}
+	n, err := strconv.Atoi(rest[:i])
+	if err != nil || n < 0 || strconv.Itoa(n) != rest[:i] {
+		return "", false
+	}
+	g, ok := hfLayerNames[rest[i+1:]]
+	if !ok {
+		return "", false
+	}
+	return "blk." + rest[:i] + "." + g + "." + leaf, true
+}
+
+// GGUFToHFName is the inverse of HFTensorName.
+func GGUFToHFName(name string) (string, bool) {
+	dot := strings.LastIndexByte(name, '.')
+	if dot < 0 {
+		return "", false
+	}
+	mod, leaf := name[:dot], name[dot+1:]
+	for hf, g := range hfGlobalNames {
+		if g == mod {
+			return hf + "." + leaf, true
+		}
+	}
+	rest, ok := strings.CutPrefix(mod, "blk.")
+	if !ok {
+		return "", false
+	}
+	i := strings.IndexByte(rest, '.')
+	if i <= 0 {
+		return "", false
+	}
+	for hf, g := range hfLayerNames {
+		if g == rest[i+1:] {
+			return "model.layers." + rest[:i] + "." + hf + "." + leaf, true
+		}
+	}
+	return "", false
+}
+
+// hfArchs are the model_type values whose weights and forward pass the runtime runs.
+var hfArchs = map[string]bool{"llama": true, "mistral": true, "qwen2": true}
+
+// hfDir holds the open shards of an HF checkpoint.
+type hfDir struct {
+	path   string
+	shards []*SafetensorsFile
+	where  map[string]*SafeTensor
+}
+
+func (d *hfDir) close() error {
+	var first error
+	for _, s := range d.shards {
+		if err := s.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (d *hfDir) lookup(name string) (*SafeTensor, bool) { t, ok := d.where[name]; return t, ok }
+
+// openHFShards opens model.safetensors, or the shards listed in
+// model.safetensors.index.json.
+func openHFShards(dir string) (*hfDir, error) {
+	d := &hfDir{path: dir, where: map[string]*SafeTensor{}}
+	var files []string
+	idxPath := filepath.Join(dir, "model.safetensors.index.json")
+	single := filepath.Join(dir, "model.safetensors")
+	if b, err := os.ReadFile(idxPath); err == nil {
+		var idx struct {
+			WeightMap map[string]string `json:"weight_map"`
+		}
+		if err := json.Unmarshal(b, &idx); err != nil {
+			return nil, wrapf(idxPath, ErrCorrupt, err, "bad index JSON")
+		}
+		if len(idx.WeightMap) == 0 {
+			return nil, errorf(idxPath, ErrCorrupt, "weight_map is empty")
+		}
+		seen := map[string]bool{}
+		for _, f := range idx.WeightMap {
+			if f == "" || filepath.Base(f) != f {
+				return nil, errorf(idxPath, ErrCorrupt, "shard name %q is not a plain file name", f)
+			}
+			if !seen[f] {
+				seen[f] = true
+				files = append(files, f)
+			}
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			sf, err := OpenSafetensors(filepath.Join(dir, f))
+			if err != nil {
+				d.close()
+				return nil, err
+			}
+			d.shards = append(d.shards, sf)
+		}
+		for name, f := range idx.WeightMap {
+			var t *SafeTensor
+			for _, s := range d.shards {
+				if filepath.Base(s.Path) == f {
+					t, _ = s.Tensor(name)
+				}
+			}
+			if t == nil {
+				d.close()
+				return nil, errorf(idxPath, ErrMissingTensor, "tensor %q is listed in shard %s but not found there", name, f)
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("loader: %s: %w", idxPath, err)
+	} else {
+		sf, err := OpenSafetensors(single)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil, errorf(dir, ErrNotFound, "no model.safetensors or model.safetensors.index.json")
+			}
+			return nil, err
+		}
+		d.shards = append(d.shards, sf)
+	}
+	for _, s := range d.shards {
+		for _, t := range s.Tensors {
+			if prev, dup := d.where[t.Name]; dup {
+				d.close()
+				return nil, errorf(s.Path, ErrCorrupt, "tensor %q is also in %s", t.Name, prevShard(d, prev))
+			}
+			d.where[t.Name] = t
+		}
+	}
+	return d, nil
+}
+
+func prevShard(d *hfDir, t *SafeTensor) string {
+	for _, s := range d.shards {
+		if x, ok := s.Tensor(t.Name); ok && x == t {
+			return s.Path
+		}
+	}
+	return "another shard"
+}
+
+// readHFConfig reads dir/config.json.
+func readHFConfig(dir string) (*HFConfig, map[string]any, error) {
+	p := filepath.Join(dir, "config.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, errorf(dir, ErrUnsupported, "a directory without config.json is not a Hugging Face model directory")
+		}
+		return nil, nil, fmt.Errorf("loader: %s: %w", p, err)
+	}
+	var cfg HFConfig
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, nil, wrapf(p, ErrCorrupt, err, "bad JSON")
+	}
+	var raw map[string]any
+	_ = json.Unmarshal(b, &raw)
+	return &cfg, raw, nil
+}
+
+// hfToConfig converts config.json to Config. It returns llama3 RoPE factors when the
+// config asks for them.
+func hfToConfig(p string, h *HFConfig) (Config, []float32, error) {
+	if !hfArchs[h.ModelType] {
+		return Config{}, nil, errorf(p, ErrUnsupported, "model_type %q is not supported (llama, mistral, qwen2)", h.ModelType)
+	}
+	if h.HiddenAct != "" && h.HiddenAct != "silu" {
+		return Config{}, nil, errorf(p, ErrUnsupported, "hidden_act %q is not supported (silu)", h.HiddenAct)
+	}
+	c := Config{
+		Arch: h.ModelType, Dim: h.HiddenSize, FFN: h.IntermediateSize, Layers: h.NumLayers,
+		Heads: h.NumHeads, KVHeads: h.NumKVHeads, HeadDim: h.HeadDim, Vocab: h.VocabSize,
+		Context: h.MaxPositions, RMSEps: float32(h.RMSNormEps), RopeBase: float32(h.RopeTheta),
+		RopeScale: 1, RopeNeox: true,
+	}
+	if c.Dim <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.FFN <= 0 || c.Vocab <= 0 {
+		return Config{}, nil, errorf(p, ErrCorrupt, "hidden_size, intermediate_size, num_hidden_layers, num_attention_heads and vocab_size must be positive")
+	}
+	if c.KVHeads == 0 {
+		c.KVHeads = c.Heads
+	}
+	if c.HeadDim == 0 {
+		c.HeadDim = c.Dim / c.Heads
+	}
+	c.RopeDim = c.HeadDim
+	if c.RMSEps == 0 {
+		c.RMSEps = 1e-6 // transformers' LlamaConfig default
+	}
+	if c.RopeBase == 0 {
+		c.RopeBase = 10000
+	}
+	var factors []float32
+	if r := h.RopeScaling; r != nil {
+		switch r.Kind() {
+		case "", "default":
+		case "linear":
+			if r.Factor <= 0 {
+				return Config{}, nil, errorf(p, ErrCorrupt, "rope_scaling linear factor %v", r.Factor)
+			}
+			c.RopeScale = float32(r.Factor)
+		case "llama3":
+			var err error
+			if factors, err = llama3RopeFactors(r, float64(c.RopeBase), c.RopeDim); err != nil {
+				return Config{}, nil, errorf(p, ErrCorrupt, "rope_scaling llama3: %v", err)
+			}
+		default:
+			return Config{}, nil, errorf(p, ErrUnsupported, "rope_scaling type %q is not supported (linear, llama3)", r.Kind())
+		}
+	}
+	return c, factors, nil
+}
+
+// llama3RopeFactors computes, per rotated pair, the divisor of the RoPE frequency that
+// Llama 3.x scaling applies (formats.md §4.6), as llama.cpp's converter writes it to
+// rope_freqs.weight.
+func llama3RopeFactors(r *HFRopeScaling, base float64, dim int) ([]float32, error) {
+	factor, lo, hi, old := r.Factor, r.LowFreqFactor, r.HighFreq, float64(r.OriginalMax)
+	if lo == 0 {
+		lo = 1
+	}
+	if hi == 0 {
+		hi = 4
+	}
+	if old == 0 {
+		old = 8192
+	}
+	if !(factor > 0) || !(hi > lo) || dim <= 0 || dim%2 != 0 {
+		return nil, fmt.Errorf("factor %v, low_freq_factor %v, high_freq_factor %v, head dim %d", factor, lo, hi, dim)
+	}
+	lowWL, highWL := old/lo, old/hi
+	out := make([]float32, dim/2)
+	for i := range out {
+		freq := 1 / math.Pow(base, float64(float32(2*i)/float32(dim)))
+		wl := 2 * math.Pi / freq
+		switch {
+		case wl < highWL:
+			out[i] = 1
+		case wl > lowWL:
+			out[i] = float32(factor)
+		default:
+			smooth := (old/wl - lo) / (hi - lo)
+			out[i] = float32(1 / ((1-smooth)/factor + smooth))
+		}
+	}
+	return out, nil
+}
+
+// openHF loads the Hugging Face model directory dir.
+func openHF(dir string) (*Checkpoint, error) {
+	cfgPath := filepath.Join(dir, "config.json")
+	hc, raw, err := readHFConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg, factors, err := hfToConfig(cfgPath, hc)
+	if err != nil {
+		return nil, err
+	}
+	d, err := openHFShards(dir)
+	if err != nil {
+		return nil, err
+	}
+	c, err := hfCheckpoint(dir, d, cfg, factors, raw)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	c.closer = d.close
+	if c.Vocab, err = hfVocab(dir, cfg.Vocab); err != nil {
+		d.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// hfCheckpoint maps the tensors of d to GGUF-style names, decoding bitsandbytes 4-bit
+// weights.
+func hfCheckpoint(dir string, d *hfDir, cfg Config, factors []float32, raw map[string]any) (*Checkpoint, error) {
+	c := &Checkpoint{Path: dir, Format: "hf", Config: cfg, Tensors: map[string]*Tensor{}, Meta: map[string]any{}}
+	for k, v := range raw {
+		c.Meta["config."+k] = v
+		c.MetaKeys = append(c.MetaKeys, "config."+k)
+	}
+	sort.Strings(c.MetaKeys)
+	var names []string
+	for _, s := range d.shards {
+		for _, t := range s.Tensors {
+			names = append(names, t.Name)
+		}
+	}
+	consumed := map[string]bool{}
+	var fallback []string
+	has := func(k string) bool { _, ok := d.where[k]; return ok }
+	for _, hf := range names {
+		if consumed[hf] {
+			continue
+		}
+		t := d.where[hf]
+		if strings.HasSuffix(hf, ".rotary_emb.inv_freq") {
+			continue // recomputed from rope_theta
+		}
+		stateKey, kind, err := bnbStateKey(d.shardOf(t), hf, has)
+		if err != nil {
+			return nil, err
+		}
+		if stateKey == "" && isBnbAux(hf) {
+			continue // checked below: every sibling must be consumed by its weight
+		}
+		name, ok := HFTensorName(hf)
+		if !ok {
+			return nil, errorf(d.shardOf(t), ErrUnsupported, "tensor %q has no counterpart in the llama-family model edgerun runs", hf)
+		}
+		if strings.HasSuffix(name, ".bias") && !strings.Contains(name, ".attn_q.") && !strings.Contains(name, ".attn_k.") && !strings.Contains(name, ".attn_v.") {
+			return nil, errorf(d.shardOf(t), ErrUnsupported, "tensor %q: only q/k/v projections may have a bias", hf)
+		}
+		if stateKey != "" {
+			q, js, used, err := loadBnb4(d.shardOf(t), hf, stateKey, kind, d.lookup)
+			if err != nil {
+				return nil, err
+			}
+			for _, u := range used {
+				consumed[u] = true
+			}
+			tt, fb, err := bnbTensor(name, q, js.Shape)
+			if err != nil {
+				return nil, wrapf(d.shardOf(t), ErrCorrupt, err, "bitsandbytes tensor %q", hf)
+			}
+			if fb {
+				fallback = append(fallback, name)
+			}
+			c.Tensors[name] = tt
+			c.Order = append(c.Order, name)
+			continue
+		}
+		typ, ok := safeTensorType(t.DType)
+		if !ok {
+			return nil, errorf(d.shardOf(t), ErrUnsupported, "tensor %q has dtype %s (want F32, F16 or BF16, or a bitsandbytes 4-bit weight)", hf, t.DType)
+		}
+		consumed[hf] = true
+		c.Tensors[name] = &Tensor{Name: name, Type: typ, Shape: t.Shape, Data: t.Data}
+		c.Order = append(c.Order, name)
+	}
+	for _, hf := range names {
+		if isBnbAux(hf) && !consumed[hf] {
+			return nil, errorf(d.shardOf(d.where[hf]), ErrCorrupt, "tensor %q belongs to a bitsandbytes quant state whose weight or state tensor is missing", hf)
+		}
+	}
+	if len(fallback) > 0 {
+		c.Meta["edgerun.bnb_dequantized"] = fallback
+		c.MetaKeys = append(c.MetaKeys, "edgerun.bnb_dequantized")
+		slog.Debug("loader: bitsandbytes tensors dequantized to F32 (row length or blocksize not a multiple of 32)", "path", dir, "tensors", fallback)
+	}
+	if _, ok := c.Tensors["output.weight"]; !ok {
+		c.Config.Tied = true
+	}
+	if factors != nil {
+		b := make([]byte, 4*len(factors))
+		for i, f := range factors {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+		}
+		c.Tensors["rope_freqs.weight"] = &Tensor{Name: "rope_freqs.weight", Type: int4.F32, Shape: []int{len(factors)}, Data: b}
+		c.Order = append(c.Order, "rope_freqs.weight")
+	}
+	return c, nil
+}
+
+func (d *hfDir) shardOf(t *SafeTensor) string {
+	for _, s := range d.shards {
+		if x, ok := s.Tensor(t.Name); ok && x == t {
+			return s.Path
+		}
+	}
+	return d.path
+}
+
+// hfVocab builds the tokenizer data from tokenizer.json, tokenizer_config.json and
+// generation_config.json (nil when tokenizer.json is absent). The vocabulary is padded
+// with unused tokens up to the model's vocab_size, as llama.cpp's converter does.
+func hfVocab(dir string, vocabSize int) (*tokenizer.Vocab, error) {
+	tp := filepath.Join(dir, "tokenizer.json")
+	b, err := os.ReadFile(tp)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("loader: %s: %w", tp, err)
+	}
+	v, err := tokenizer.FromTokenizerJSON(b)
+	if err != nil {
+		return nil, wrapf(tp, ErrUnsupported, err, "tokenizer")
+	}
+	if len(v.Tokens) > vocabSize {
+		return nil, errorf(tp, ErrCorrupt, "tokenizer has %d tokens but config.json's vocab_size is %d", len(v.Tokens), vocabSize)
+	}
+	if err := applyTokenizerConfig(filepath.Join(dir, "tokenizer_config.json"), v); err != nil {
+		return nil, err
+	}
+	if err := applyGenerationConfig(filepath.Join(dir, "generation_config.json"), v); err != nil {
+		return nil, err
+	}
+	for i := len(v.Tokens); i < vocabSize; i++ {
+		v.Tokens = append(v.Tokens, fmt.Sprintf("[PAD%d]", i))
+		if v.Scores != nil {
+			v.Scores = append(v.Scores, 0)
+		}
+		if v.Types != nil {
+			v.Types = append(v.Types, tokenizer.TypeUnused)
+		}
+	}
+	return v, nil
+}
+
+// tokenName is a tokenizer_config.json special token: a string or {"content": ...}.
+type tokenName struct {
+	s     string
+	valid bool
+}
+
+func (t *tokenName) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(b, &t.s); err == nil {
+		t.valid = true
+		return nil
+	}
+	var o struct {
+		Content string `json:"content"`
+	}
+	if err := json.Unmarshal(b, &o); err != nil {
+		return err
+	}
+	t.s, t.valid = o.Content, true
+	return nil
+}
+
+func findToken(v *tokenizer.Vocab, s string) int {
+	for i, p := range v.Tokens {
+		if p == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func applyTokenizerConfig(p string, v *tokenizer.Vocab) error {
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("loader: %s: %w", p, err)
+	}
+	var tc struct {
+		AddBOS *bool     `json:"add_bos_token"`
+		AddEOS *bool     `json:"add_eos_token"`
+		BOS    tokenName `json:"bos_token"`
+		EOS    tokenName `json:"eos_token"`
+		UNK    tokenName `json:"unk_token"`
+		PAD    tokenName `json:"pad_token"`
+		Added  map[string]struct {
+			Content string `json:"content"`
+			Special bool   `json:"special"`
+		} `json:"added_tokens_decoder"`
+	}
+	if err := json.Unmarshal(b, &tc); err != nil {
+		return wrapf(p, ErrCorrupt, err, "bad JSON")
+	}
+	if tc.AddBOS != nil {
+		v.AddBOS = *tc.AddBOS
+	}
+	if tc.AddEOS != nil {
+		v.AddEOS = *tc.AddEOS
+	}
+	for _, s := range []struct {
+		name tokenName
+		dst  *int
+	}{{tc.BOS, &v.BOS}, {tc.EOS, &v.EOS}, {tc.UNK, &v.UNK}, {tc.PAD, &v.PAD}} {
+		if !s.name.valid {
+			continue
+		}
+		id := findToken(v, s.name.s)
+		if id < 0 {
+			return errorf(p, ErrCorrupt, "special token %q is not in the vocabulary", s.name.s)
+		}
+		*s.dst = id
+	}
+	for k, a := range tc.Added {
+		id, err := strconv.Atoi(k)
+		if err != nil || id < 0 || id >= len(v.Tokens) || v.Tokens[id] != a.Content {
+			return errorf(p, ErrCorrupt, "added_tokens_decoder entry %s %q does not match the vocabulary", k, a.Content)
+		}
+		if v.Types != nil && v.Types[id] == tokenizer.TypeNormal {
+			if a.Special {
+				v.Types[id] = tokenizer.TypeControl
+			} else {
+				v.Types[id] = tokenizer.TypeUserDefined
+			}
+		}
+	}
+	return nil
+}
+
+func applyGenerationConfig(p string, v *tokenizer.Vocab) error {
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("loader: %s: %w", p, err)
+	}
+	var gc struct {
+		EOS json.RawMessage `json:"eos_token_id"`
+	}
+	if err := json.Unmarshal(b, &gc); err != nil {
+		return wrapf(p, ErrCorrupt, err, "bad JSON")
+	}
+	var ids []int
+	if len(gc.EOS) > 0 && string(gc.EOS) != "null" {
+		var one int
+		if json.Unmarshal(gc.EOS, &one) == nil {
+			ids = []int{one}
+		} else if err := json.Unmarshal(gc.EOS, &ids); err != nil {
+			return errorf(p, ErrCorrupt, "eos_token_id is neither an id nor a list of ids")
+		}
+	}
+	for _, id := range ids {
+		if id < 0 || id >= len(v.Tokens) {
+			return errorf(p, ErrCorrupt, "eos_token_id %d is outside the %d-token vocabulary", id, len(v.Tokens))
+		}
+	}
+	// The tokenizer knows two end-of-generation ids (EOS and EOT): the first two listed.
+	if len(ids) > 0 {
+		v.EOS = ids[0]
+		if len(ids) > 1 {
+			v.EOT = ids[1]
+		}
+	}
+	return nil
+}
