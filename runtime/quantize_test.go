@@ -1,0 +1,118 @@
+package runtime_test
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/edgerun/edgerun/int4"
+	"github.com/edgerun/edgerun/internal/testmodels"
+	"github.com/edgerun/edgerun/runtime"
+)
+
+// quantQuality compares a quantized engine with the F32 one on the same tokens: mean
+// KL(P_f32 || P_q) and top-1 agreement over the positions from start on.
+func quantQuality(t *testing.T, ref, q *runtime.Engine, ids []int, start int) (kl, top1 float64) {
+	t.Helper()
+	lr, err := ref.NewSession().EvalAll(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lq, err := q.NewSession().EvalAll(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := ref.Model.Config.Vocab
+	n := 0
+	for pos := start; pos < len(ids); pos++ {
+		p, r := softmax64(lr[pos*v:(pos+1)*v]), softmax64(lq[pos*v:(pos+1)*v])
+		var d float64
+		for i := range p {
+			if p[i] > 0 {
+				d += p[i] * (math.Log(p[i]) - math.Log(max(r[i], 1e-300)))
+			}
+		}
+		kl += d
+		if argmaxQ(lr[pos*v:(pos+1)*v]) == argmaxQ(lq[pos*v:(pos+1)*v]) {
+			top1++
+		}
+		n++
+	}
+	return kl / float64(n), top1 / float64(n)
+}
+
+func softmax64(x []float32) []float64 {
+	m := float64(slices.Max(x))
+	out := make([]float64, len(x))
+	var s float64
+	for i, v := range x {
+		out[i] = math.Exp(float64(v) - m)
+		s += out[i]
+	}
+	for i := range out {
+		out[i] /= s
+	}
+	return out
+}
+
+func argmaxQ(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// TestQuantizeOnLoadQuality quantizes the F32 stories260K HF checkpoint at load to each
+// type and reports, over 256 positions generated greedily by the F32 model after "Once
+// upon a time", the mean KL divergence from the F32 distribution and the top-1
+// agreement. ffn_down (172 columns) is not a multiple of 32: it takes the fallback.
+func TestQuantizeOnLoadQuality(t *testing.T) {
+	dir := filepath.Join(testmodels.Dir(t), "stories260K", "hf")
+	ref, err := runtime.Open(dir, runtime.WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	prompt := ref.Tokenizer.Encode("Once upon a time", true)
+	res, err := ref.NewSession().GenerateTokens(context.Background(), prompt, runtime.GenerateOptions{MaxTokens: 256, IgnoreEOS: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := append(slices.Clone(prompt), res.Tokens[:255]...) // logits at 256 generated positions
+	for _, c := range []struct {
+		typ          int4.Type
+		maxKL        float64
+		minTop1      float64
+		wantFallback int
+	}{
+		{int4.NF4, 0.2, 0.8, 5},
+		{int4.FP4, 0.3, 0.75, 5},
+		{int4.Q4_0, 0.15, 0.8, 5},
+		{int4.IQ4_NL, 0.15, 0.8, 5},
+		{int4.Q8_0, 0.002, 0.97, 5},
+	} {
+		t.Run(c.typ.String(), func(t *testing.T) {
+			e, rep, err := runtime.OpenQuantized(dir, runtime.QuantizeOptions{Type: c.typ}, runtime.WithThreads(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			if len(rep.Quantized) != 30 || len(rep.Fallback) != c.wantFallback {
+				t.Fatalf("quantized %d tensors, fallback %v", len(rep.Quantized), rep.Fallback)
+			}
+			if got := e.Model.Ckpt.Tensors["blk.0.attn_q.weight"].Type; got != c.typ {
+				t.Fatalf("attn_q is %v", got)
+			}
+			kl, top1 := quantQuality(t, ref, e, ids, len(prompt)-1)
+			t.Logf("%-6v mean KL %.5f  top-1 agreement %.4f over %d positions (fallback: %d ffn_down tensors)", c.typ, kl, top1, len(ids)-len(prompt)+1, len(rep.Fallback))
+			if kl > c.maxKL || top1 < c.minTop1 {
+				t.Errorf("%v: KL %.4f (max %.2f), top-1 %.3f (min %.2f)", c.typ, kl, c.maxKL, top1, c.minTop1)
+			}
+		})
+	}
+}
