@@ -647,3 +647,209 @@ func applyGenerationConfig(p string, v *tokenizer.Vocab) error {
 	}
 	return nil
 }
+
+// BnbWriteOptions configure WriteHFBnb.
+type BnbWriteOptions struct {
+	Type         int4.Type // int4.NF4 or int4.FP4
+	Blocksize    int       // bitsandbytes blocksize (0 = 64)
+	DoubleQuant  bool      // bnb_4bit_use_double_quant
+	QuantStorage string    // bnb_4bit_quant_storage: "uint8" (default), "bfloat16", "float16", "float32"
+	// Progress, when set, is called after each tensor with the number done and the total.
+	Progress func(done, total int)
+}
+
+// hfTokenizerFiles are copied from a Hugging Face source directory by WriteHFBnb.
+var hfTokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+	"generation_config.json", "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja"}
+
+// WriteHFBnb writes c as a bitsandbytes 4-bit Hugging Face directory, the way
+// transformers' save_pretrained writes a model loaded with load_in_4bit: every
+// projection weight (q/k/v/o, gate/up/down) quantized with bitsandbytes' algorithm and
+// serialized with its quant state (BnbTensors), embeddings, norms and an untied lm_head
+// kept in their float dtype (quantized ones are dequantized to F32), lm_head omitted
+// when tied, config.json with a quantization_config, and the tokenizer files of a
+// Hugging Face source copied. GGUF "llama" sources have their Q/K rows permuted back to
+// the rotate-half layout.
+func WriteHFBnb(dir string, c *Checkpoint, o BnbWriteOptions) error {
+	if o.Type != int4.NF4 && o.Type != int4.FP4 {
+		return errorf(dir, ErrInvalid, "bitsandbytes type %v (want NF4 or FP4)", o.Type)
+	}
+	if o.Blocksize == 0 {
+		o.Blocksize = 64
+	}
+	if o.QuantStorage == "" {
+		o.QuantStorage = "uint8"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("loader: %s: %w", dir, err)
+	}
+	cfg := c.Config
+	var out []*SafeTensor
+	total := len(c.Order)
+	for i, name := range c.Order {
+		t := c.Tensors[name]
+		hf, ok := GGUFToHFName(name)
+		if name == "rope_freqs.weight" || (name == "output.weight" && cfg.Tied) {
+			continue
+		}
+		if !ok {
+			return errorf(c.Path, ErrUnsupported, "tensor %q has no Hugging Face name", name)
+		}
+		x := make([]float32, t.Elems())
+		if err := int4.DequantizeRow(t.Type, t.Data, x); err != nil {
+			return wrapf(c.Path, ErrCorrupt, err, "tensor %q", name)
+		}
+		permuted := !cfg.RopeNeox && (strings.Contains(name, ".attn_q.") || strings.Contains(name, ".attn_k."))
+		if permuted {
+			heads, cols := cfg.Heads, t.Cols()
+			if strings.Contains(name, ".attn_k.") {
+				heads = cfg.KVHeads
+			}
+			if len(t.Shape) == 1 {
+				cols = 1
+			}
+			var err error
+			if x, err = unpermuteRows(x, heads, cols); err != nil {
+				return errorf(c.Path, ErrCorrupt, "tensor %q: %v", name, err)
+			}
+		}
+		dtype := SafeTensorDType(t.Type)
+		if dtype == "" {
+			dtype = "F32"
+		}
+		torch := map[string]string{"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[dtype]
+		if isProjection(name) && len(t.Shape) == 2 {
+			q, err := int4.QuantizeBnb4(o.Type, x, o.Blocksize, o.DoubleQuant)
+			if err != nil {
+				return fmt.Errorf("loader: %s: tensor %q: %w", dir, name, err)
+			}
+			ts, err := BnbTensors(hf, q, t.Shape, torch, o.QuantStorage)
+			if err != nil {
+				return fmt.Errorf("loader: %s: tensor %q: %w", dir, name, err)
+			}
+			out = append(out, ts...)
+		} else {
+			data := t.Data
+			if SafeTensorDType(t.Type) == "" || permuted {
+				typ, _ := safeTensorType(dtype)
+				data = make([]byte, len(x)*DTypeSize(dtype))
+				if err := int4.QuantizeRow(typ, x, data); err != nil {
+					return err
+				}
+			}
+			out = append(out, &SafeTensor{Name: hf, DType: dtype, Shape: t.Shape, Data: data})
+		}
+		if o.Progress != nil {
+			o.Progress(i+1, total)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		si, sj := DTypeSize(out[i].DType), DTypeSize(out[j].DType)
+		if si != sj {
+			return si > sj
+		}
+		return out[i].Name < out[j].Name
+	})
+	if err := WriteSafetensors(filepath.Join(dir, "model.safetensors"), map[string]string{"format": "pt"}, out); err != nil {
+		return err
+	}
+	if err := writeBnbConfig(dir, c, o); err != nil {
+		return err
+	}
+	if c.Format == "hf" {
+		for _, f := range hfTokenizerFiles {
+			b, err := os.ReadFile(filepath.Join(c.Path, f))
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, f), b, 0o644)
+			}
+			if err != nil {
+				return fmt.Errorf("loader: %s: %w", dir, err)
+			}
+		}
+	}
+	return nil
+}
+
+func isProjection(name string) bool {
+	for _, g := range []string{"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"} {
+		if strings.HasPrefix(name, "blk.") && strings.HasSuffix(name, "."+g+".weight") {
+			return true
+		}
+	}
+	return false
+}
+
+// unpermuteRows undoes llama.cpp's Q/K row permutation (formats.md §4.5): within each
+// head, GGUF row 2i+half holds HF row half*(hd/2)+i.
+func unpermuteRows(x []float32, heads, cols int) ([]float32, error) {
+	rows := len(x) / cols
+	if heads <= 0 || rows%heads != 0 || (rows/heads)%2 != 0 {
+		return nil, fmt.Errorf("%d rows do not split into %d heads of even size", rows, heads)
+	}
+	hd := rows / heads
+	out := make([]float32, len(x))
+	for h := 0; h < heads; h++ {
+		for i := 0; i < hd/2; i++ {
+			for half := 0; half < 2; half++ {
+				src := (h*hd + 2*i + half) * cols
+				dst := (h*hd + half*hd/2 + i) * cols
+				copy(out[dst:dst+cols], x[src:src+cols])
+			}
+		}
+	}
+	return out, nil
+}
+
+// writeBnbConfig writes config.json: the source's (for a Hugging Face source) or one
+// built from c.Config, with transformers' BitsAndBytesConfig.to_dict() as
+// quantization_config.
+func writeBnbConfig(dir string, c *Checkpoint, o BnbWriteOptions) error {
+	cfg := map[string]any{}
+	if c.Format == "hf" {
+		b, err := os.ReadFile(filepath.Join(c.Path, "config.json"))
+		if err != nil {
+			return fmt.Errorf("loader: %w", err)
+		}
+		if err := json.Unmarshal(b, &cfg); err != nil {
+			return wrapf(c.Path, ErrCorrupt, err, "config.json")
+		}
+	} else {
+		k := c.Config
+		arch := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}[k.Arch]
+		if arch == "" {
+			return errorf(c.Path, ErrUnsupported, "architecture %q has no Hugging Face counterpart", k.Arch)
+		}
+		cfg = map[string]any{"architectures": []string{arch}, "model_type": k.Arch, "hidden_size": k.Dim,
+			"intermediate_size": k.FFN, "num_hidden_layers": k.Layers, "num_attention_heads": k.Heads,
+			"num_key_value_heads": k.KVHeads, "head_dim": k.HeadDim, "vocab_size": k.Vocab,
+			"max_position_embeddings": k.Context, "rms_norm_eps": k.RMSEps, "rope_theta": k.RopeBase,
+			"tie_word_embeddings": k.Tied, "hidden_act": "silu", "torch_dtype": "float32"}
+		if k.RopeScale != 1 && k.RopeScale > 0 {
+			cfg["rope_scaling"] = map[string]any{"type": "linear", "factor": k.RopeScale}
+		}
+	}
+	kind := "nf4"
+	if o.Type == int4.FP4 {
+		kind = "fp4"
+	}
+	compute, _ := cfg["torch_dtype"].(string)
+	if compute == "" {
+		compute = "float32"
+	}
+	cfg["quantization_config"] = map[string]any{
+		"_load_in_4bit": true, "_load_in_8bit": false,
+		"bnb_4bit_compute_dtype": compute, "bnb_4bit_quant_storage": o.QuantStorage,
+		"bnb_4bit_quant_type": kind, "bnb_4bit_use_double_quant": o.DoubleQuant,
+		"llm_int8_enable_fp32_cpu_offload": false, "llm_int8_has_fp16_weight": false,
+		"llm_int8_skip_modules": nil, "llm_int8_threshold": 6.0,
+		"load_in_4bit": true, "load_in_8bit": false, "quant_method": "bitsandbytes",
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("loader: %s: %w", dir, err)
+	}
+	return os.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n'), 0o644)
+}

@@ -22,6 +22,7 @@ type command struct {
 var commands = []command{
 	{"run", "generate text from a prompt", cmdRun},
 	{"inspect", "print a model's architecture, hyper-parameters, tokenizer and tensors", cmdInspect},
+	{"quantize", "write a quantized copy of a model (bitsandbytes nf4/fp4 directory or GGUF)", cmdQuantize},
 }
 
 func main() {

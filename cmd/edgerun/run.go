@@ -29,6 +29,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	ctxSize := fs.Int("c", 0, "context size (0 = the model's)")
 	asJSON := fs.Bool("json", false, "print one JSON object with token ids, text and timings instead of streaming text")
 	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past the end-of-text token")
+	quantize := fs.String("quantize", "", "quantize F32/F16/BF16 projection weights at load: nf4 (bitsandbytes, double quant, blocksize 64), fp4, q4_0, iq4_nl, q8_0")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -47,6 +48,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	if *model == "" {
 		eng, err = runtime.NewEngine(runtime.DemoCheckpoint(), opts...)
+	} else if *quantize != "" {
+		eng, err = openQuantized(*model, *quantize, opts)
 	} else {
 		eng, err = runtime.Open(*model, opts...)
 	}
