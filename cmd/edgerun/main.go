@@ -23,6 +23,7 @@ var commands = []command{
 	{"run", "generate text from a prompt", cmdRun},
 	{"inspect", "print a model's architecture, hyper-parameters, tokenizer and tensors", cmdInspect},
 	{"quantize", "write a quantized copy of a model (bitsandbytes nf4/fp4 directory or GGUF)", cmdQuantize},
+	{"bench", "measure speed (llama-bench compatible), latency and memory of models", cmdBench},
 }
 
 func main() {

@@ -1,0 +1,551 @@
+// Package bench is the measurement harness behind `edgerun bench`: llama-bench
+// compatible prompt-processing (pp) and text-generation (tg) tests, plus what
+// llama-bench lacks — load time, time to first token, per-token decode latency
+// percentiles, peak RSS split into file-backed (memory-mapped weights) and anonymous
+// memory, Go heap, KV-cache bytes and a memory-bandwidth roofline.
+//
+// Run measures; Report.Write prints the result as markdown, CSV, JSON or JSON lines
+// with llama-bench's field names, and Report.WriteSVG draws it.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/edgerun/edgerun/int4"
+	"github.com/edgerun/edgerun/runtime"
+)
+
+// ErrConfig is returned for an unusable benchmark configuration.
+var ErrConfig = errors.New("bench: bad configuration")
+
+// ErrBackend is returned for a backend that is not built yet.
+var ErrBackend = errors.New("bench: backend not available")
+
+// KernelPath names the kernel implementation the runtime uses. It reports
+// "generic" (the pure-Go kernels) until the kernels package exposes its choice.
+var KernelPath = func() string { return "generic" }
+
+// PG is one prompt+generation test: NPrompt tokens as one batch, then NGen tokens one
+// at a time (llama-bench's --pg).
+type PG struct{ NPrompt, NGen int }
+
+// Config describes a benchmark. Zero fields take llama-bench's defaults (or the
+// quick ones when Quick is set).
+type Config struct {
+	Models  []string // model files (GGUF or llama2.c .bin); one configuration each
+	Backend string   // "native" (default); other backends are not built yet
+	Threads []int    // thread counts (default: one per CPU)
+	Prompt  []int    // pp test sizes (default 512; quick 16); 0 entries are skipped
+	Gen     []int    // tg test sizes (default 128; quick 16); 0 entries are skipped
+	PG      []PG     // pp+tg tests (default none)
+	Reps    int      // repetitions per test after one warm-up (default 5; quick 2)
+	Quick   bool     // small tests and a smaller bandwidth buffer: seconds on a tiny model
+	// NoPrompt and NoGen drop the default pp/tg tests (like llama-bench's -p 0 / -n 0).
+	NoPrompt, NoGen bool
+	// BandwidthBytes is the size of the bandwidth probe buffer (default
+	// DefaultBandwidthBytes; quick 64 MiB); negative skips the probe.
+	BandwidthBytes int64
+	Seed           uint64 // token ids are drawn from this seed (default 1)
+	// Progress, when not nil, is called with a one-line description of each step.
+	Progress func(msg string)
+}
+
+// Report is the result of Run.
+type Report struct {
+	Start       time.Time
+	CPU         string
+	GoVersion   string
+	BuildCommit string
+	Bandwidth   Bandwidth // zero when skipped
+	Configs     []ConfigResult
+	Rows        []Row
+}
+
+// ConfigResult holds the per-configuration figures (one model on one backend).
+type ConfigResult struct {
+	Index     int
+	Model     string // path
+	ModelType string // "llama 1.1B Q4_0"
+	ModelSize int64  // bytes of all tensors
+	FileSize  int64
+	Params    int64
+	Backend   string
+	Kernel    string
+	// LoadCold is the first open of the file in this process (the page cache may
+	// already hold it: "cold-ish"); LoadWarm the second open.
+	LoadCold, LoadWarm time.Duration
+	// TTFTCold is LoadCold plus the first prompt evaluation right after it
+	// (TTFTPrompt tokens), which pays the page faults on the weights: what an app
+	// sees at start-up.
+	TTFTCold   time.Duration
+	TTFTPrompt int
+	PeakRSS    uint64 // bytes, over the whole configuration
+	PeakMethod string // "VmHWM" or "sampled"
+	Memory     Memory // after the tests, with the model still open
+	KVBytes    int64  // largest KV cache seen
+	// WeightBytesPerToken is what one decode step reads of the weights (every matrix,
+	// one embedding row unless the embedding is also the output projection).
+	WeightBytesPerToken int64
+	// KVBytesPerPosition is what one decode step reads of the KV cache per past position.
+	KVBytesPerPosition int64
+}
+
+// Row is one test of one configuration at one thread count, like a llama-bench row.
+type Row struct {
+	Config    int // index into Report.Configs
+	Threads   int
+	Test      string // "pp512", "tg128", "pp512+tg128"
+	NPrompt   int
+	NGen      int
+	TestTime  time.Time
+	SamplesNS []int64
+	SamplesTS []float64
+	AvgNS     float64
+	StddevNS  float64
+	AvgTS     float64
+	StddevTS  float64
+	// TTFT is the mean time to the first token's logits (the prompt evaluation) for
+	// pp and pg tests.
+	TTFT time.Duration
+	// LatencyP50/P90/P99 are percentiles of the single-token decode steps (tg, pg).
+	LatencyP50, LatencyP90, LatencyP99 time.Duration
+	KVBytes                            int64
+	// BytesPerToken, RooflineTS and RooflineFraction (tg rows, when the bandwidth
+	// was measured): bytes one decode step reads on average, the tokens/s the
+	// measured bandwidth would allow, and AvgTS as a fraction of it.
+	BytesPerToken    int64
+	RooflineTS       float64
+	RooflineFraction float64
+	// Ratio is AvgTS divided by that of the first configuration's row with the same
+	// test and threads (0 when there is none).
+	Ratio float64
+}
+
+func (c *Config) fill() error {
+	if len(c.Models) == 0 {
+		return fmt.Errorf("%w: no model given", ErrConfig)
+	}
+	if c.Backend == "" {
+		c.Backend = "native"
+	}
+	if c.Backend != "native" {
+		return fmt.Errorf("%w: %q (only \"native\" is built; \"ort\" arrives with the ONNX Runtime backend)", ErrBackend, c.Backend)
+	}
+	if len(c.Threads) == 0 {
+		c.Threads = []int{goruntime.NumCPU()}
+	}
+	for _, t := range c.Threads {
+		if t <= 0 {
+			return fmt.Errorf("%w: thread count %d", ErrConfig, t)
+		}
+	}
+	p, n, r := 512, 128, 5
+	if c.Quick {
+		p, n, r = 16, 16, 2
+	}
+	if len(c.Prompt) == 0 && !c.NoPrompt {
+		c.Prompt = []int{p}
+	}
+	if len(c.Gen) == 0 && !c.NoGen {
+		c.Gen = []int{n}
+	}
+	if c.Reps == 0 {
+		c.Reps = r
+	}
+	if c.Reps < 0 {
+		return fmt.Errorf("%w: %d repetitions", ErrConfig, c.Reps)
+	}
+	for _, v := range append(slices.Clone(c.Prompt), c.Gen...) {
+		if v < 0 {
+			return fmt.Errorf("%w: negative test size %d", ErrConfig, v)
+		}
+	}
+	for _, pg := range c.PG {
+		if pg.NPrompt < 0 || pg.NGen < 0 || pg.NPrompt+pg.NGen == 0 {
+			return fmt.Errorf("%w: pg test %d,%d", ErrConfig, pg.NPrompt, pg.NGen)
+		}
+	}
+	if c.BandwidthBytes == 0 {
+		c.BandwidthBytes = DefaultBandwidthBytes()
+		if c.Quick {
+			c.BandwidthBytes = 64 << 20
+		}
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	return nil
+}
+
+type test struct {
+	name      string
+	np, ng    int
+	isPP, isG bool
+}
+
+func (c *Config) tests() []test {
+	var ts []test
+	for _, p := range c.Prompt {
+		if p > 0 {
+			ts = append(ts, test{name: fmt.Sprintf("pp%d", p), np: p})
+		}
+	}
+	for _, n := range c.Gen {
+		if n > 0 {
+			ts = append(ts, test{name: fmt.Sprintf("tg%d", n), ng: n})
+		}
+	}
+	for _, pg := range c.PG {
+		switch {
+		case pg.NGen == 0:
+			ts = append(ts, test{name: fmt.Sprintf("pp%d", pg.NPrompt), np: pg.NPrompt})
+		case pg.NPrompt == 0:
+			ts = append(ts, test{name: fmt.Sprintf("tg%d", pg.NGen), ng: pg.NGen})
+		default:
+			ts = append(ts, test{name: fmt.Sprintf("pp%d+tg%d", pg.NPrompt, pg.NGen), np: pg.NPrompt, ng: pg.NGen})
+		}
+	}
+	return ts
+}
+
+// Run measures every configuration of cfg and returns the report. It stops early
+// with ctx's error when ctx is cancelled.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if err := cfg.fill(); err != nil {
+		return Report{}, err
+	}
+	tests := cfg.tests()
+	if len(tests) == 0 {
+		return Report{}, fmt.Errorf("%w: no tests (every size is 0)", ErrConfig)
+	}
+	rep := Report{Start: time.Now().UTC(), CPU: cpuInfo(), GoVersion: goruntime.Version(), BuildCommit: buildCommit()}
+	progress := func(format string, args ...any) {
+		if cfg.Progress != nil {
+			cfg.Progress(fmt.Sprintf(format, args...))
+		}
+	}
+	if cfg.BandwidthBytes > 0 {
+		progress("measuring memory bandwidth (%d MiB, %d threads)", cfg.BandwidthBytes>>20, slices.Max(cfg.Threads))
+		rep.Bandwidth = MeasureBandwidth(cfg.BandwidthBytes, slices.Max(cfg.Threads), 5)
+	}
+	maxCtx := 1
+	for _, t := range tests {
+		maxCtx = max(maxCtx, t.np+t.ng)
+	}
+	for i, path := range cfg.Models {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		cr, rows, err := runConfig(ctx, &cfg, i, path, tests, maxCtx, progress)
+		if err != nil {
+			return rep, err
+		}
+		if rep.Bandwidth.BytesPerSecond > 0 {
+			for j := range rows {
+				r := &rows[j]
+				if r.NPrompt == 0 && r.NGen > 0 && r.AvgTS > 0 {
+					// A tg test starts from an empty cache: step k reads k+1 positions.
+					r.BytesPerToken = cr.WeightBytesPerToken + cr.KVBytesPerPosition*int64(r.NGen+1)/2
+					r.RooflineTS = rep.Bandwidth.BytesPerSecond / float64(r.BytesPerToken)
+					r.RooflineFraction = r.AvgTS / r.RooflineTS
+				}
+			}
+		}
+		rep.Configs = append(rep.Configs, cr)
+		rep.Rows = append(rep.Rows, rows...)
+	}
+	rep.fillRatios()
+	return rep, nil
+}
+
+func (r *Report) fillRatios() {
+	base := map[string]float64{}
+	for _, row := range r.Rows {
+		if row.Config == 0 {
+			base[fmt.Sprintf("%s/%d", row.Test, row.Threads)] = row.AvgTS
+		}
+	}
+	for i := range r.Rows {
+		if b := base[fmt.Sprintf("%s/%d", r.Rows[i].Test, r.Rows[i].Threads)]; b > 0 {
+			r.Rows[i].Ratio = r.Rows[i].AvgTS / b
+		}
+	}
+}
+
+// freeMemory returns freed Go memory to the OS so that the next peak starts low.
+func freeMemory() {
+	goruntime.GC()
+	debug.FreeOSMemory()
+}
+
+func runConfig(ctx context.Context, cfg *Config, idx int, path string, tests []test, maxCtx int, progress func(string, ...any)) (ConfigResult, []Row, error) {
+	cr := ConfigResult{Index: idx, Model: path, Backend: cfg.Backend, Kernel: KernelPath()}
+	if fi, err := os.Stat(path); err == nil {
+		cr.FileSize = fi.Size()
+	}
+	name := filepath.Base(path)
+	freeMemory()
+	peak := StartPeak()
+	stopped := false
+	defer func() {
+		if !stopped {
+			peak.Stop()
+		}
+	}()
+
+	// Cold-ish open and the first prompt right after it.
+	progress("%s: first open", name)
+	opts := []runtime.Option{runtime.WithThreads(cfg.Threads[0]), runtime.WithContext(maxCtx)}
+	t0 := time.Now()
+	eng, err := runtime.Open(path, opts...)
+	if err != nil {
+		return cr, nil, err
+	}
+	cr.LoadCold = time.Since(t0)
+	describe(&cr, eng)
+	cr.TTFTPrompt = 1
+	for _, t := range tests {
+		if t.np > 0 {
+			cr.TTFTPrompt = t.np
+			break
+		}
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(idx)))
+	vocab := eng.Model.Config.Vocab
+	s := eng.NewSession()
+	t1 := time.Now()
+	_, err = s.Eval(randomTokens(rng, vocab, cr.TTFTPrompt))
+	cr.TTFTCold = cr.LoadCold + time.Since(t1)
+	eng.Close()
+	if err != nil {
+		return cr, nil, fmt.Errorf("bench: %s: %w", path, err)
+	}
+
+	var rows []Row
+	for ti, threads := range cfg.Threads {
+		opts := []runtime.Option{runtime.WithThreads(threads), runtime.WithContext(maxCtx)}
+		t0 := time.Now()
+		eng, err := runtime.Open(path, opts...)
+		if err != nil {
+			return cr, nil, err
+		}
+		if ti == 0 {
+			cr.LoadWarm = time.Since(t0)
+		}
+		s := eng.NewSession()
+		for _, t := range tests {
+			row, err := runTest(ctx, s, rng, vocab, t, cfg.Reps, func(rep int) {
+				progress("%s: t=%d %s rep %d/%d", name, eng.Threads(), t.name, rep, cfg.Reps)
+			})
+			if err != nil {
+				eng.Close()
+				return cr, nil, err
+			}
+			row.Config, row.Threads = idx, eng.Threads()
+			cr.KVBytes = max(cr.KVBytes, row.KVBytes)
+			rows = append(rows, row)
+		}
+		if ti == len(cfg.Threads)-1 {
+			cr.Memory = ReadMemory()
+			peak.note(cr.Memory.RSS)
+		}
+		eng.Close()
+	}
+	cr.PeakRSS, cr.PeakMethod = peak.Stop()
+	stopped = true
+	freeMemory()
+	return cr, rows, nil
+}
+
+// describe fills the model figures of cr from an open engine.
+func describe(cr *ConfigResult, eng *runtime.Engine) {
+	m := eng.Model
+	c := m.Config
+	cr.ModelSize = m.Ckpt.WeightBytes()
+	cr.Params = m.ParamCount()
+	bytesBy := map[int4.Type]int64{}
+	_, hasOutput := m.Ckpt.Tensors["output.weight"]
+	for name, t := range m.Ckpt.Tensors {
+		n := int64(len(t.Data))
+		if len(t.Shape) == 2 {
+			bytesBy[t.Type] += n
+		}
+		if name == "token_embd.weight" && hasOutput && t.Rows() > 0 {
+			n /= int64(t.Rows()) // one row per token
+		}
+		cr.WeightBytesPerToken += n
+	}
+	var dom int4.Type
+	var domBytes int64 = -1
+	for t, n := range bytesBy {
+		if n > domBytes || (n == domBytes && t < dom) {
+			dom, domBytes = t, n
+		}
+	}
+	cr.ModelType = fmt.Sprintf("%s %s %s", c.Arch, sizeLabel(cr.Params), dom)
+	cr.KVBytesPerPosition = int64(c.Layers) * int64(m.KVDim()) * 4 * 2
+}
+
+// sizeLabel prints a parameter count the way model names do: 260K, 15M, 1.1B.
+func sizeLabel(n int64) string {
+	f := float64(n)
+	switch {
+	case f >= 1e9:
+		return trimZero(fmt.Sprintf("%.1f", f/1e9)) + "B"
+	case f >= 1e6:
+		return fmt.Sprintf("%.0fM", f/1e6)
+	case f >= 1e3:
+		return fmt.Sprintf("%.0fK", f/1e3)
+	}
+	return fmt.Sprint(n)
+}
+
+func trimZero(s string) string { return strings.TrimSuffix(s, ".0") }
+
+func randomTokens(rng *rand.Rand, vocab, n int) []int {
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = rng.IntN(vocab)
+	}
+	return ids
+}
+
+// runTest runs one warm-up and reps timed repetitions of t on s, each from an empty
+// cache, like llama-bench: pp evaluates NPrompt random token ids as one batch, tg
+// evaluates NGen single tokens, pg does both; no tokenization or sampling is timed.
+func runTest(ctx context.Context, s *runtime.Session, rng *rand.Rand, vocab int, t test, reps int, onRep func(int)) (Row, error) {
+	row := Row{Test: t.name, NPrompt: t.np, NGen: t.ng, TestTime: time.Now().UTC()}
+	var steps []time.Duration
+	var ttft time.Duration
+	once := func(warm bool) (time.Duration, error) {
+		s.Reset()
+		ng := t.ng
+		if warm && ng > 0 {
+			ng = 1 // llama-bench warms tg up with one token
+		}
+		prompt := randomTokens(rng, vocab, t.np)
+		gen := randomTokens(rng, vocab, ng)
+		start := time.Now()
+		if t.np > 0 {
+			if _, err := s.Eval(prompt); err != nil {
+				return 0, err
+			}
+			if !warm {
+				ttft += time.Since(start)
+			}
+		}
+		for _, id := range gen {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+			st := time.Now()
+			if _, err := s.Eval([]int{id}); err != nil {
+				return 0, err
+			}
+			if !warm {
+				steps = append(steps, time.Since(st))
+			}
+		}
+		return time.Since(start), nil
+	}
+	if err := ctx.Err(); err != nil {
+		return row, err
+	}
+	if _, err := once(true); err != nil {
+		return row, fmt.Errorf("bench: %s warm-up: %w", t.name, err)
+	}
+	for r := range max(reps, 1) {
+		if err := ctx.Err(); err != nil {
+			return row, err
+		}
+		if onRep != nil {
+			onRep(r + 1)
+		}
+		d, err := once(false)
+		if err != nil {
+			return row, fmt.Errorf("bench: %s: %w", t.name, err)
+		}
+		ns := d.Nanoseconds()
+		row.SamplesNS = append(row.SamplesNS, ns)
+		row.SamplesTS = append(row.SamplesTS, float64(t.np+t.ng)*1e9/float64(max(ns, 1)))
+	}
+	row.KVBytes = s.KVCache().Bytes()
+	ns := make([]float64, len(row.SamplesNS))
+	for i, v := range row.SamplesNS {
+		ns[i] = float64(v)
+	}
+	row.AvgNS, row.StddevNS = meanStddev(ns)
+	row.AvgTS, row.StddevTS = meanStddev(row.SamplesTS)
+	if t.np > 0 {
+		row.TTFT = ttft / time.Duration(len(row.SamplesNS))
+	}
+	if len(steps) > 0 {
+		sort.Slice(steps, func(i, j int) bool { return steps[i] < steps[j] })
+		row.LatencyP50 = percentile(steps, 0.50)
+		row.LatencyP90 = percentile(steps, 0.90)
+		row.LatencyP99 = percentile(steps, 0.99)
+	}
+	return row, nil
+}
+
+// meanStddev returns the mean and the sample standard deviation (n-1), as llama-bench.
+func meanStddev(x []float64) (mean, sd float64) {
+	if len(x) == 0 {
+		return 0, 0
+	}
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float64(len(x))
+	if len(x) < 2 {
+		return mean, 0
+	}
+	var ss float64
+	for _, v := range x {
+		ss += (v - mean) * (v - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(x)-1))
+}
+
+// percentile returns the nearest-rank percentile p (0..1] of sorted durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	k := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[min(max(k, 0), len(sorted)-1)]
+}
+
+func cpuInfo() string {
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return goruntime.GOOS + "/" + goruntime.GOARCH
+}
+
+func buildCommit() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 7 {
+				return s.Value[:7]
+			}
+		}
+	}
+	return "unknown"
+}

@@ -1,0 +1,6 @@
+//go:build race
+
+package bench
+
+// raceEnabled: the race detector shadows touched heap memory, which adds to the RSS.
+const raceEnabled = true
