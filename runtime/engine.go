@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/edgerun/edgerun/kernels"
@@ -43,6 +44,14 @@ type Engine struct {
 
 	pool *kernels.Pool
 	opts options
+
+	// mu guards the model's weight pointers: forward passes hold it for reading,
+	// Merge and Unmerge for writing.
+	mu     sync.RWMutex
+	merged map[[2]int]*kernels.Matrix // original weights replaced by Merge, by (layer, projection)
+	// regMu guards the adapter registry and the adapters' session counts.
+	regMu    sync.Mutex
+	adapters map[string]*Adapter
 }
 
 // Open loads the model file at path (GGUF or llama2.c .bin) and prepares it to run.
@@ -81,7 +90,7 @@ func NewEngine(ckpt *loader.Checkpoint, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{Model: m, opts: o}
+	e := &Engine{Model: m, opts: o, adapters: map[string]*Adapter{}}
 	if ckpt.Vocab != nil {
 		if e.Tokenizer, err = tokenizer.New(ckpt.Vocab); err != nil {
 			return nil, fmt.Errorf("runtime: %s: %w", ckpt.Path, err)
@@ -106,13 +115,15 @@ func (e *Engine) Close() error {
 }
 
 // Session is one conversation: a KV cache, the tokens seen so far and a sampler.
-// A session is not safe for concurrent use; use one session per goroutine.
+// A session is not safe for concurrent use; use one session per goroutine. Each
+// session has its own active adapter set (SetAdapters).
 type Session struct {
 	e      *Engine
 	kv     *KVCache
 	s      scratch
 	tokens []int
 	logits []float32
+	active []activeLora // unmerged adapters; see SetAdapters
 }
 
 // NewSession starts an empty conversation.
@@ -142,7 +153,10 @@ func (s *Session) Eval(ids []int) ([]float32, error) {
 	if len(ids) == 0 {
 		return nil, errors.New("runtime: Eval needs at least one token")
 	}
-	if err := s.e.Model.forward(s.e.pool, s.kv, &s.s, ids, len(s.tokens), s.logits, false); err != nil {
+	s.e.mu.RLock()
+	err := s.e.Model.forward(s.e.pool, s.kv, &s.s, s.active, ids, len(s.tokens), s.logits, false)
+	s.e.mu.RUnlock()
+	if err != nil {
 		return nil, err
 	}
 	s.tokens = append(s.tokens, ids...)
@@ -153,7 +167,10 @@ func (s *Session) Eval(ids []int) ([]float32, error) {
 // (len(ids) × vocab), in a new slice.
 func (s *Session) EvalAll(ids []int) ([]float32, error) {
 	out := make([]float32, len(ids)*s.e.Model.Config.Vocab)
-	if err := s.e.Model.forward(s.e.pool, s.kv, &s.s, ids, len(s.tokens), out, true); err != nil {
+	s.e.mu.RLock()
+	err := s.e.Model.forward(s.e.pool, s.kv, &s.s, s.active, ids, len(s.tokens), out, true)
+	s.e.mu.RUnlock()
+	if err != nil {
 		return nil, err
 	}
 	s.tokens = append(s.tokens, ids...)

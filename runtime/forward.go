@@ -55,6 +55,7 @@ type scratch struct {
 	n                   int
 	x, xb, q, k, v, att []float32
 	gate, up            []float32
+	lora                loraScratch
 }
 
 func (s *scratch) ensure(m *Model, n int) {
@@ -82,7 +83,8 @@ const maxBatch = 128
 // forward runs tokens at positions pos, pos+1, ... through the model, appending their
 // keys and values to kv. If logits is non-nil it receives the logits of the last
 // token (len vocab), or of every token when all is true (len(tokens) × vocab).
-func (m *Model) forward(p *kernels.Pool, kv *KVCache, s *scratch, tokens []int, pos int, logits []float32, all bool) error {
+// active are the LoRA adapters applied unmerged (nil: none).
+func (m *Model) forward(p *kernels.Pool, kv *KVCache, s *scratch, active []activeLora, tokens []int, pos int, logits []float32, all bool) error {
 	c := m.Config
 	if pos+len(tokens) > kv.ctx {
 		return fmt.Errorf("runtime: context full: %d positions + %d new tokens exceed the context size %d", pos, len(tokens), kv.ctx)
@@ -103,12 +105,12 @@ func (m *Model) forward(p *kernels.Pool, kv *KVCache, s *scratch, tokens []int, 
 		case end == len(tokens):
 			out = logits
 		}
-		m.forwardBatch(p, kv, s, tokens[start:end], pos+start, out, all)
+		m.forwardBatch(p, kv, s, active, tokens[start:end], pos+start, out, all)
 	}
 	return nil
 }
 
-func (m *Model) forwardBatch(p *kernels.Pool, kv *KVCache, s *scratch, tokens []int, pos int, logits []float32, all bool) {
+func (m *Model) forwardBatch(p *kernels.Pool, kv *KVCache, s *scratch, active []activeLora, tokens []int, pos int, logits []float32, all bool) {
 	c := m.Config
 	n := len(tokens)
 	s.ensure(m, n)
@@ -130,6 +132,9 @@ func (m *Model) forwardBatch(p *kernels.Pool, kv *KVCache, s *scratch, tokens []
 		p.MatMul(l.wq, xb, n, q)
 		p.MatMul(l.wk, xb, n, k)
 		p.MatMul(l.wv, xb, n, v)
+		if len(active) > 0 {
+			m.lora(p, s, active, li, 0, xb, n, [][]float32{q, k, v})
+		}
 		for i := 0; i < n; i++ {
 			qi, ki, vi := q[i*qDim:(i+1)*qDim], k[i*kvDim:(i+1)*kvDim], v[i*kvDim:(i+1)*kvDim]
 			if l.bq != nil {
@@ -148,14 +153,23 @@ func (m *Model) forwardBatch(p *kernels.Pool, kv *KVCache, s *scratch, tokens []
 		}
 		m.attention(p, kv, li, q, att, n, pos)
 		p.MatMul(l.wo, att, n, xb)
+		if len(active) > 0 {
+			m.lora(p, s, active, li, 1, att, n, [][]float32{xb})
+		}
 		kernels.Add(x, xb)
 		for i := 0; i < n; i++ {
 			kernels.RMSNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], l.ffnNorm, c.RMSEps)
 		}
 		p.MatMul(l.wgate, xb, n, gate)
 		p.MatMul(l.wup, xb, n, up)
+		if len(active) > 0 {
+			m.lora(p, s, active, li, 2, xb, n, [][]float32{gate, up})
+		}
 		kernels.SwiGLU(gate, up)
 		p.MatMul(l.wdown, gate, n, xb)
+		if len(active) > 0 {
+			m.lora(p, s, active, li, 3, gate, n, [][]float32{xb})
+		}
 		kernels.Add(x, xb)
 	}
 	if logits == nil {
@@ -170,6 +184,24 @@ func (m *Model) forwardBatch(p *kernels.Pool, kv *KVCache, s *scratch, tokens []
 		kernels.RMSNorm(xb[(i-first)*dim:(i-first+1)*dim], x[i*dim:(i+1)*dim], m.outNorm, c.RMSEps)
 	}
 	p.MatMul(m.output, xb[:rows*dim], rows, logits[:rows*c.Vocab])
+	if len(active) > 0 {
+		applyLora(p, &s.lora, active, func(ad *Adapter) *loraGroup { return ad.output }, xb[:rows*dim], rows,
+			func(int) []float32 { return logits[:rows*c.Vocab] })
+	}
+}
+
+// lora applies the active adapters of input group gi (loraGroups) of layer li; outs
+// are the outputs of the group's projections in loraGroups order.
+func (m *Model) lora(p *kernels.Pool, s *scratch, active []activeLora, li, gi int, x []float32, n int, outs [][]float32) {
+	group := loraGroups[gi]
+	applyLora(p, &s.lora, active, func(ad *Adapter) *loraGroup { return ad.layers[li][gi] }, x, n, func(proj int) []float32 {
+		for k, pi := range group {
+			if pi == proj {
+				return outs[k]
+			}
+		}
+		panic("runtime: projection outside its LoRA group")
+	})
 }
 
 // attention computes, for each of the n new tokens and each query head, softmax-weighted

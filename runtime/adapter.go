@@ -1,0 +1,353 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/edgerun/edgerun/kernels"
+	"github.com/edgerun/edgerun/loader"
+)
+
+// Adapter errors.
+var (
+	// ErrAdapterInUse is returned by UnloadAdapter while a session has the adapter active.
+	ErrAdapterInUse = errors.New("runtime: adapter is in use")
+	// ErrUnknownAdapter is returned for a name that is not loaded.
+	ErrUnknownAdapter = errors.New("runtime: unknown adapter")
+	// ErrAdapterExists is returned by LoadAdapter for a name already loaded.
+	ErrAdapterExists = errors.New("runtime: adapter name already loaded")
+)
+
+// Projection indices: the seven projections of a decoder layer, then the output head.
+const (
+	projQ = iota
+	projK
+	projV
+	projO
+	projGate
+	projUp
+	projDown
+	numLayerProj
+)
+
+// projNames are the GGUF names of the layer projections, by index.
+var projNames = [numLayerProj]string{"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"}
+
+// Input groups: projections that read the same activations share one pass over A.
+var loraGroups = [][]int{{projQ, projK, projV}, {projO}, {projGate, projUp}, {projDown}}
+
+// AdapterScale names a loaded adapter and the strength to apply it with.
+type AdapterScale struct {
+	Name  string
+	Scale float32
+}
+
+// AdapterInfo describes a loaded adapter.
+type AdapterInfo struct {
+	Name    string
+	Path    string
+	Format  string   // "peft" or "gguf"
+	Rank    int      // largest module rank
+	Targets []string // GGUF names of the adapted base tensors
+	Bytes   int64    // memory held by the factors (float32)
+	DoRA    bool
+	RSLoRA  bool
+	// Sessions is the number of sessions that have the adapter active.
+	Sessions int
+}
+
+// loraProj is one module bound to the model: ΔW = scale·B·A (+ scale·bias), float32.
+type loraProj struct {
+	rank, in, out int
+	scale         float32
+	b, bias       []float32 // [out, rank], [out] or nil
+	off           int       // offset of this module's rows in its group's stacked A
+	// DoRA: magnitude and the pieces of ||W + s·B·A||² per row, so the norm for any
+	// user scale costs O(out): ||W_r||², <W_r, (B·A)_r>, ||(B·A)_r||².
+	mag            []float32
+	w2, cross, ba2 []float64
+	aRows          []float32 // this module's A ([rank, in]), a view into the group's stack
+}
+
+// loraGroup is the modules of one adapter that read the same input, with their A
+// factors stacked so A·x is one pass for all of them.
+type loraGroup struct {
+	in    int
+	ranks int       // total rows of a
+	a     []float32 // [ranks, in]
+	mods  []*loraProj
+	projs []int // projection index per module
+}
+
+// Adapter is an adapter bound to an engine's model. It is immutable once loaded.
+type Adapter struct {
+	info   AdapterInfo
+	src    *loader.Adapter
+	layers [][]*loraGroup // per layer, per input group (nil when no module)
+	output *loraGroup     // lm_head
+	refs   int            // sessions using it; guarded by Engine.regMu
+}
+
+// activeLora is one entry of a session's active set.
+type activeLora struct {
+	ad    *Adapter
+	scale float32
+}
+
+// bindAdapter validates a against the model, puts its q/k rows in the base's RoPE
+// order and builds the per-layer groups. base returns the unmerged base weight.
+func bindAdapter(m *Model, name string, a *loader.Adapter, base func(li, proj int) *kernels.Matrix) (*Adapter, error) {
+	c := m.Config
+	if err := a.Validate(c); err != nil {
+		return nil, err
+	}
+	a.MatchRopeLayout(c)
+	ad := &Adapter{src: a, layers: make([][]*loraGroup, c.Layers)}
+	ad.info = AdapterInfo{Name: name, Path: a.Path, Format: a.Format, Rank: a.MaxRank(), Bytes: a.Bytes()}
+	if a.Config != nil {
+		ad.info.RSLoRA = a.Config.UseRSLoRA
+	}
+	byLayer := map[[2]int]*loader.LoraModule{}
+	var out *loader.LoraModule
+	for _, mod := range a.Modules {
+		ad.info.Targets = append(ad.info.Targets, mod.Target)
+		if mod.Magnitude != nil {
+			ad.info.DoRA = true
+		}
+		if mod.Target == "output.weight" {
+			out = mod
+			continue
+		}
+		var li int
+		var proj string
+		if _, err := fmt.Sscanf(mod.Target, "blk.%d.%s", &li, &proj); err != nil {
+			return nil, fmt.Errorf("runtime: adapter %s: cannot place module %q", a.Path, mod.Target)
+		}
+		pi := slices.Index(projNames[:], proj[:len(proj)-len(".weight")])
+		if pi < 0 {
+			return nil, fmt.Errorf("runtime: adapter %s: cannot place module %q", a.Path, mod.Target)
+		}
+		byLayer[[2]int{li, pi}] = mod
+	}
+	for li := range ad.layers {
+		ad.layers[li] = make([]*loraGroup, len(loraGroups))
+		for gi, g := range loraGroups {
+			var mods []*loader.LoraModule
+			var projs []int
+			for _, pi := range g {
+				if mod := byLayer[[2]int{li, pi}]; mod != nil {
+					mods = append(mods, mod)
+					projs = append(projs, pi)
+				}
+			}
+			if len(mods) == 0 {
+				continue
+			}
+			grp := newLoraGroup(mods, projs)
+			for k, lp := range grp.mods {
+				if lp.mag != nil {
+					doraPieces(lp, base(li, projs[k]))
+				}
+			}
+			ad.layers[li][gi] = grp
+		}
+	}
+	if out != nil {
+		ad.output = newLoraGroup([]*loader.LoraModule{out}, []int{-1})
+		if ad.output.mods[0].mag != nil {
+			doraPieces(ad.output.mods[0], base(-1, -1))
+		}
+	}
+	return ad, nil
+}
+
+func newLoraGroup(mods []*loader.LoraModule, projs []int) *loraGroup {
+	g := &loraGroup{in: mods[0].In, projs: projs}
+	for _, mod := range mods {
+		g.ranks += mod.Rank
+	}
+	g.a = make([]float32, 0, g.ranks*g.in)
+	off := 0
+	for _, mod := range mods {
+		g.a = append(g.a, mod.A...)
+		g.mods = append(g.mods, &loraProj{rank: mod.Rank, in: mod.In, out: mod.Out, scale: mod.Scale, b: mod.B, bias: mod.Bias, mag: mod.Magnitude, off: off})
+		off += mod.Rank
+	}
+	for _, lp := range g.mods {
+		lp.aRows = g.a[lp.off*g.in : (lp.off+lp.rank)*g.in]
+	}
+	return g
+}
+
+// deltaRow writes row r of B·A (unscaled) into dst (len in).
+func (lp *loraProj) deltaRow(r int, dst []float32) {
+	clear(dst)
+	for k := 0; k < lp.rank; k++ {
+		kernels.Axpy(dst, lp.b[r*lp.rank+k], lp.aRows[k*lp.in:(k+1)*lp.in])
+	}
+}
+
+// doraPieces precomputes the row-norm pieces of a DoRA module against base weight w.
+func doraPieces(lp *loraProj, w *kernels.Matrix) {
+	lp.w2 = make([]float64, lp.out)
+	lp.cross = make([]float64, lp.out)
+	lp.ba2 = make([]float64, lp.out)
+	wr := make([]float32, lp.in)
+	d := make([]float32, lp.in)
+	for r := 0; r < lp.out; r++ {
+		w.DequantizeRow(r, wr)
+		lp.deltaRow(r, d)
+		var w2, cr, b2 float64
+		for j := range wr {
+			w2 += float64(wr[j]) * float64(wr[j])
+			cr += float64(wr[j]) * float64(d[j])
+			b2 += float64(d[j]) * float64(d[j])
+		}
+		lp.w2[r], lp.cross[r], lp.ba2[r] = w2, cr, b2
+	}
+}
+
+// doraFactor returns m_r / ||W_r + s·(B·A)_r|| for total scale s.
+func (lp *loraProj) doraFactor(r int, s float32) float32 {
+	sf := float64(s)
+	n2 := lp.w2[r] + 2*sf*lp.cross[r] + sf*sf*lp.ba2[r]
+	if n2 <= 0 {
+		return 1
+	}
+	return float32(float64(lp.mag[r]) / math.Sqrt(n2))
+}
+
+// baseMatrix returns the unmerged weight of projection proj in layer li (li < 0: the
+// output head).
+func (e *Engine) baseMatrix(li, proj int) *kernels.Matrix {
+	if orig, ok := e.merged[[2]int{li, proj}]; ok {
+		return orig
+	}
+	return *e.Model.slot(li, proj)
+}
+
+// slot returns where the model keeps the weight of projection proj in layer li (li < 0:
+// the output head).
+func (m *Model) slot(li, proj int) **kernels.Matrix {
+	if li < 0 {
+		return &m.output
+	}
+	l := &m.layers[li]
+	return [numLayerProj]**kernels.Matrix{&l.wq, &l.wk, &l.wv, &l.wo, &l.wgate, &l.wup, &l.wdown}[proj]
+}
+
+// LoadAdapter reads the adapter at path (a PEFT directory or a GGUF LoRA file),
+// validates it against the model and registers it under name. The base weights are not
+// touched; sessions pick adapters with SetAdapters. A bad adapter leaves the engine as
+// it was.
+func (e *Engine) LoadAdapter(name, path string) (AdapterInfo, error) {
+	a, err := loader.OpenAdapter(path)
+	if err != nil {
+		return AdapterInfo{}, err
+	}
+	return e.AddAdapter(name, a)
+}
+
+// AddAdapter registers an already read adapter under name (see LoadAdapter). The
+// engine takes ownership of a (its q/k rows may be permuted in place).
+func (e *Engine) AddAdapter(name string, a *loader.Adapter) (AdapterInfo, error) {
+	if name == "" {
+		return AdapterInfo{}, fmt.Errorf("runtime: adapter %s: empty name", a.Path)
+	}
+	e.regMu.Lock()
+	_, dup := e.adapters[name]
+	e.regMu.Unlock()
+	if dup {
+		return AdapterInfo{}, fmt.Errorf("runtime: %q: %w", name, ErrAdapterExists)
+	}
+	e.mu.RLock() // base weights must not change while DoRA norms are computed
+	ad, err := bindAdapter(e.Model, name, a, e.baseMatrix)
+	e.mu.RUnlock()
+	if err != nil {
+		return AdapterInfo{}, err
+	}
+	e.regMu.Lock()
+	defer e.regMu.Unlock()
+	if _, dup := e.adapters[name]; dup {
+		return AdapterInfo{}, fmt.Errorf("runtime: %q: %w", name, ErrAdapterExists)
+	}
+	e.adapters[name] = ad
+	return ad.info, nil
+}
+
+// UnloadAdapter forgets the adapter called name. It is refused (ErrAdapterInUse)
+// while a session has it active.
+func (e *Engine) UnloadAdapter(name string) error {
+	e.regMu.Lock()
+	defer e.regMu.Unlock()
+	ad, ok := e.adapters[name]
+	if !ok {
+		return fmt.Errorf("runtime: %q: %w", name, ErrUnknownAdapter)
+	}
+	if ad.refs > 0 {
+		return fmt.Errorf("runtime: %q is active in %d session(s): %w", name, ad.refs, ErrAdapterInUse)
+	}
+	delete(e.adapters, name)
+	return nil
+}
+
+// Adapters lists the loaded adapters by name.
+func (e *Engine) Adapters() []AdapterInfo {
+	e.regMu.Lock()
+	defer e.regMu.Unlock()
+	out := make([]AdapterInfo, 0, len(e.adapters))
+	for _, ad := range e.adapters {
+		info := ad.info
+		info.Sessions = ad.refs
+		out = append(out, info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// SetAdapters replaces the session's active adapter set; the next Eval uses it. The
+// cost is independent of the model size (the base weights and other sessions are not
+// touched). Unknown names leave the set unchanged. The KV cache is kept: call Reset
+// to start over when earlier positions should be recomputed with the new set.
+func (s *Session) SetAdapters(set []AdapterScale) error {
+	e := s.e
+	e.regMu.Lock()
+	defer e.regMu.Unlock()
+	next := make([]activeLora, 0, len(set))
+	for _, as := range set {
+		ad, ok := e.adapters[as.Name]
+		if !ok {
+			return fmt.Errorf("runtime: %q: %w", as.Name, ErrUnknownAdapter)
+		}
+		if math.IsNaN(float64(as.Scale)) || math.IsInf(float64(as.Scale), 0) {
+			return fmt.Errorf("runtime: adapter %q: scale %v is not finite", as.Name, as.Scale)
+		}
+		next = append(next, activeLora{ad: ad, scale: as.Scale})
+	}
+	for _, al := range next {
+		al.ad.refs++
+	}
+	for _, al := range s.active {
+		al.ad.refs--
+	}
+	s.active = next
+	return nil
+}
+
+// ActiveAdapters returns the session's active set.
+func (s *Session) ActiveAdapters() []AdapterScale {
+	out := make([]AdapterScale, len(s.active))
+	for i, al := range s.active {
+		out[i] = AdapterScale{Name: al.ad.info.Name, Scale: al.scale}
+	}
+	return out
+}
+
+// Close releases the session's adapters (so they can be unloaded) and its cache.
+func (s *Session) Close() {
+	_ = s.SetAdapters(nil)
+	s.kv = NewKVCache(s.e.Model, s.kv.ctx)
+}

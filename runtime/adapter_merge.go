@@ -1,0 +1,238 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/edgerun/edgerun/int4"
+	"github.com/edgerun/edgerun/kernels"
+)
+
+// ErrMerged is returned by Merge when the engine already holds merged weights.
+var ErrMerged = errors.New("runtime: adapters are already merged; Unmerge first")
+
+// MergeOptions control Merge.
+type MergeOptions struct {
+	// Type is the format of the merged weights: "" or "base" keeps each weight's own
+	// format (dequantize, add, requantize), or any int4 type name ("f32", "f16",
+	// "q8_0", "q4_0", ...). A weight whose row length the format cannot hold (not a
+	// multiple of its block) is kept as F32 and listed in MergeReport.Fallback.
+	Type string
+}
+
+// MergeReport describes what Merge did and how far the stored weights are from the
+// exact merged float weights (the requantization error; 0 for F32).
+type MergeReport struct {
+	Tensors   int      // weights replaced
+	Bytes     int64    // bytes of the new weight buffers
+	MaxAbsErr float64  // largest |stored − exact| over all merged weights
+	RMSErr    float64  // root mean square of stored − exact
+	RelErr    float64  // ||stored − exact|| / ||exact||
+	Fallback  []string // weights kept as F32 because the format does not fit
+}
+
+// Merge bakes an adapter set into the weights: every adapted weight is dequantized, the
+// scaled B·A (DoRA: the magnitude-normalised update) added in float32, and the result
+// encoded in opts.Type into a new buffer. The originals (memory-mapped) are kept, so
+// Unmerge restores the base exactly. Running sessions see the merged weights from their
+// next Eval; sessions should not also have the merged adapters active. lora_B biases
+// cannot be merged (the model has no bias on most projections).
+func (e *Engine) Merge(set []AdapterScale, opts MergeOptions) (*MergeReport, error) {
+	var target int4.Type
+	sameAsBase := opts.Type == "" || opts.Type == "base"
+	if !sameAsBase {
+		t, err := int4.ParseType(opts.Type)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: merge type %q: %w", opts.Type, err)
+		}
+		target = t
+	}
+	e.regMu.Lock()
+	var active []activeLora
+	for _, as := range set {
+		ad, ok := e.adapters[as.Name]
+		if !ok {
+			e.regMu.Unlock()
+			return nil, fmt.Errorf("runtime: merge: %q: %w", as.Name, ErrUnknownAdapter)
+		}
+		active = append(active, activeLora{ad: ad, scale: as.Scale})
+	}
+	e.regMu.Unlock()
+	for _, al := range active {
+		for _, m := range al.ad.src.Modules {
+			if m.Bias != nil {
+				return nil, fmt.Errorf("runtime: merge: adapter %q module %q has a lora_B bias, which cannot be merged; apply it unmerged", al.ad.info.Name, m.Target)
+			}
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.merged) > 0 {
+		return nil, ErrMerged
+	}
+	rep := &MergeReport{}
+	var sumSq, sumExact float64
+	var count int64
+	replaced := map[[2]int]*kernels.Matrix{}
+	type job struct {
+		li, proj int
+		mods     []*loraProj
+		scales   []float32
+	}
+	var jobs []job
+	add := func(li, proj int, g *loraGroup, scale float32) {
+		for k, lp := range g.mods {
+			if g.projs[k] != proj {
+				continue
+			}
+			for i := range jobs {
+				if jobs[i].li == li && jobs[i].proj == proj {
+					jobs[i].mods = append(jobs[i].mods, lp)
+					jobs[i].scales = append(jobs[i].scales, scale)
+					return
+				}
+			}
+			jobs = append(jobs, job{li, proj, []*loraProj{lp}, []float32{scale}})
+		}
+	}
+	for _, al := range active {
+		for li, groups := range al.ad.layers {
+			for _, g := range groups {
+				if g == nil {
+					continue
+				}
+				for _, pi := range g.projs {
+					add(li, pi, g, al.scale)
+				}
+			}
+		}
+		if al.ad.output != nil {
+			add(-1, -1, al.ad.output, al.scale)
+		}
+	}
+	for _, j := range jobs {
+		base := *e.Model.slot(j.li, j.proj)
+		rows, cols := base.Rows, base.Cols
+		w := make([]float32, rows*cols)
+		for r := 0; r < rows; r++ {
+			base.DequantizeRow(r, w[r*cols:(r+1)*cols])
+		}
+		d := make([]float32, cols)
+		for k, lp := range j.mods {
+			s := j.scales[k] * lp.scale
+			for r := 0; r < rows; r++ {
+				row := w[r*cols : (r+1)*cols]
+				lp.deltaRow(r, d)
+				kernels.Axpy(row, s, d)
+				if lp.mag != nil {
+					var n2 float64
+					for _, v := range row {
+						n2 += float64(v) * float64(v)
+					}
+					if n2 > 0 {
+						f := float32(float64(lp.mag[r]) / math.Sqrt(n2))
+						for c := range row {
+							row[c] *= f
+						}
+					}
+				}
+			}
+		}
+		t := target
+		if sameAsBase {
+			t = base.Type
+		}
+		rb, err := int4.RowBytes(t, cols)
+		if err != nil {
+			t = int4.F32
+			rb = 4 * cols
+			rep.Fallback = append(rep.Fallback, weightName(j.li, j.proj))
+		}
+		data := make([]byte, rows*rb)
+		back := make([]float32, cols)
+		for r := 0; r < rows; r++ {
+			row := w[r*cols : (r+1)*cols]
+			if err := int4.QuantizeRow(t, row, data[r*rb:(r+1)*rb]); err != nil {
+				return nil, fmt.Errorf("runtime: merge %s as %v: %w", weightName(j.li, j.proj), t, err)
+			}
+			if err := int4.DequantizeRow(t, data[r*rb:(r+1)*rb], back); err != nil {
+				return nil, fmt.Errorf("runtime: merge %s as %v: %w", weightName(j.li, j.proj), t, err)
+			}
+			for c, v := range row {
+				diff := float64(back[c]) - float64(v)
+				rep.MaxAbsErr = max(rep.MaxAbsErr, math.Abs(diff))
+				sumSq += diff * diff
+				sumExact += float64(v) * float64(v)
+			}
+			count += int64(cols)
+		}
+		mat, err := kernels.NewMatrix(t, rows, cols, data)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: merge %s: %w", weightName(j.li, j.proj), err)
+		}
+		replaced[[2]int{j.li, j.proj}] = mat
+		rep.Bytes += int64(len(data))
+	}
+	if count > 0 {
+		rep.RMSErr = math.Sqrt(sumSq / float64(count))
+		if sumExact > 0 {
+			rep.RelErr = math.Sqrt(sumSq / sumExact)
+		}
+	}
+	// Swap in only once every weight succeeded, so a failure leaves the base intact.
+	e.merged = map[[2]int]*kernels.Matrix{}
+	for key, mat := range replaced {
+		slot := e.Model.slot(key[0], key[1])
+		e.merged[key] = *slot
+		*slot = mat
+	}
+	rep.Tensors = len(replaced)
+	return rep, nil
+}
+
+// Unmerge restores the original (memory-mapped) weights replaced by Merge. It is a
+// no-op when nothing is merged.
+func (e *Engine) Unmerge() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for key, orig := range e.merged {
+		*e.Model.slot(key[0], key[1]) = orig
+	}
+	e.merged = nil
+}
+
+// Merged reports whether adapters are merged into the weights.
+func (e *Engine) Merged() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return len(e.merged) > 0
+}
+
+// weightName returns the GGUF name of a projection weight.
+func weightName(li, proj int) string {
+	if li < 0 {
+		return "output.weight"
+	}
+	return fmt.Sprintf("blk.%d.%s.weight", li, projNames[proj])
+}
+
+// WeightData returns the current bytes and format of the base tensor name (a GGUF
+// name such as "blk.0.attn_q.weight"): the merged buffer while merged, else the
+// original. It is meant for checks and export.
+func (e *Engine) WeightData(name string) (int4.Type, []byte, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if name == "output.weight" {
+		return e.Model.output.Type, e.Model.output.Data, true
+	}
+	for li := range e.Model.layers {
+		for pi := range projNames {
+			if weightName(li, pi) == name {
+				m := *e.Model.slot(li, pi)
+				return m.Type, m.Data, true
+			}
+		}
+	}
+	return 0, nil, false
+}

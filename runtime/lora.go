@@ -1,0 +1,88 @@
+package runtime
+
+import "github.com/edgerun/edgerun/kernels"
+
+// loraScratch holds the low-rank activations of the unmerged adapter path.
+type loraScratch struct {
+	xa   []float32                   // n × (stacked rank) of one group
+	base [numLayerProj + 1][]float32 // pre-adapter outputs, for DoRA
+}
+
+// applyLora adds the active adapters' low-rank updates to the outputs of one input
+// group: for every adapter, A·x is computed once for all the group's projections
+// (their A factors are stacked), then each projection gets
+// y += s·B(A x) (+ s·bias), or DoRA's y += (f−1)⊙Wx + f⊙s·B(A x).
+// x holds n inputs; out(proj) returns the n outputs of a projection (W x, no bias).
+func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(*Adapter) *loraGroup, x []float32, n int, out func(proj int) []float32) {
+	// DoRA needs the base output of every projection it adapts; copy it before any
+	// adapter changes it.
+	var hasDora [numLayerProj + 1]bool
+	for _, al := range active {
+		if g := pick(al.ad); g != nil {
+			for k, lp := range g.mods {
+				if lp.mag != nil && !hasDora[slotIndex(g.projs[k])] {
+					si := slotIndex(g.projs[k])
+					hasDora[si] = true
+					y := out(g.projs[k])
+					if cap(ls.base[si]) < len(y) {
+						ls.base[si] = make([]float32, len(y))
+					}
+					ls.base[si] = ls.base[si][:len(y)]
+					copy(ls.base[si], y)
+				}
+			}
+		}
+	}
+	for _, al := range active {
+		g := pick(al.ad)
+		if g == nil || al.scale == 0 {
+			continue
+		}
+		R, in := g.ranks, g.in
+		if cap(ls.xa) < n*R {
+			ls.xa = make([]float32, n*R)
+		}
+		xa := ls.xa[:n*R]
+		p.Run(n*R, 4, func(lo, hi int) {
+			for u := lo; u < hi; u++ {
+				i, j := u/R, u%R
+				xa[u] = kernels.DotF32(g.a[j*in:(j+1)*in], x[i*in:(i+1)*in])
+			}
+		})
+		for k, lp := range g.mods {
+			y := out(g.projs[k])
+			base := ls.base[slotIndex(g.projs[k])]
+			sc := al.scale * lp.scale
+			lp := lp
+			p.Run(lp.out, 16, func(lo, hi int) {
+				for r := lo; r < hi; r++ {
+					brow := lp.b[r*lp.rank : (r+1)*lp.rank]
+					f := float32(1)
+					if lp.mag != nil {
+						f = lp.doraFactor(r, sc)
+					}
+					for i := 0; i < n; i++ {
+						v := kernels.DotF32(brow, xa[i*R+lp.off:i*R+lp.off+lp.rank])
+						if lp.bias != nil {
+							v += lp.bias[r]
+						}
+						v *= sc
+						if lp.mag != nil {
+							y[i*lp.out+r] += (f-1)*base[i*lp.out+r] + f*v
+						} else {
+							y[i*lp.out+r] += v
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// slotIndex maps a projection index (-1: output head) to a loraScratch.base slot.
+func slotIndex(proj int) int {
+	if proj < 0 {
+		return numLayerProj
+	}
+	return proj
+}
