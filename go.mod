@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/shirou/gopsutil/v4 v4.26.10
 	github.com/x448/float16 v0.8.4
+	golang.org/x/sys v0.50.0
 )
 
 require (
@@ -15,5 +16,4 @@ require (
 	github.com/tklauser/go-sysconf v0.4.0 // indirect
 	github.com/tklauser/numcpus v0.12.0 // indirect
 	github.com/yusufpapurcu/wmi v1.2.4 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 )
