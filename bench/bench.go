@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/edgerun/edgerun/int4"
+	"github.com/edgerun/edgerun/kernels"
 	"github.com/edgerun/edgerun/runtime"
 )
 
@@ -33,9 +34,9 @@ var ErrConfig = errors.New("bench: bad configuration")
 // ErrBackend is returned for a backend that is not built yet.
 var ErrBackend = errors.New("bench: backend not available")
 
-// KernelPath names the kernel implementation the runtime uses. It reports
-// "generic" (the pure-Go kernels) until the kernels package exposes its choice.
-var KernelPath = func() string { return "generic" }
+// KernelPath names the kernel implementation the runtime uses ("avx2", "generic",
+// ...); a variable so that other backends can report theirs.
+var KernelPath = kernels.Implementation
 
 // PG is one prompt+generation test: NPrompt tokens as one batch, then NGen tokens one
 // at a time (llama-bench's --pg).
