@@ -57,3 +57,9 @@ cross:
 
 clean:
 	rm -rf bin
+
+# bench-quick: the CI smoke of `edgerun bench` (seconds on stories260K; full runs:
+# bin/edgerun bench -m MODEL -p 64 -n 32 -r 5 -o md --svg bench.svg).
+.PHONY: bench-quick
+bench-quick: build
+	./bin/edgerun bench -m $(SHARED)/models/stories260K/stories260K.gguf --quick
