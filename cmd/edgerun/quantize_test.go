@@ -222,3 +222,42 @@ func TestQuantizeGGUF(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeNF4FromGGUF writes the NF4 directory from the GGUF stories260K (Q/K rows
+// in the interleaved layout): after the inverse permutation its quantized projections
+// equal those written from the HF directory byte for byte.
+func TestQuantizeNF4FromGGUF(t *testing.T) {
+	dir := filepath.Join(testmodels.Dir(t), "stories260K")
+	outs := map[string]string{}
+	for _, in := range []string{"hf", "stories260K.gguf"} {
+		out := filepath.Join(t.TempDir(), "nf4")
+		if so, se, code := runCLI(t, "quantize", "--type", "nf4", filepath.Join(dir, in), out); code != 0 {
+			t.Fatalf("%s: exit %d: %s %s", in, code, so, se)
+		}
+		outs[in] = out
+	}
+	a, err := loader.OpenSafetensors(filepath.Join(outs["hf"], "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := loader.OpenSafetensors(filepath.Join(outs["stories260K.gguf"], "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	n := 0
+	for _, x := range a.Tensors {
+		if !strings.Contains(x.Name, "self_attn") && !strings.Contains(x.Name, "mlp") {
+			continue
+		}
+		y, ok := b.Tensor(x.Name)
+		if !ok || !bytes.Equal(x.Data, y.Data) {
+			t.Fatalf("%s differs between the HF- and GGUF-sourced directories", x.Name)
+		}
+		n++
+	}
+	if n != 35*6 {
+		t.Fatalf("compared %d tensors", n)
+	}
+}
