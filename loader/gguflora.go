@@ -196,3 +196,7 @@ func f32Bytes(v []float32) []byte {
 	}
 	return b
 }
+
+// GGUFRopeNeox reports whether llama.cpp runs GGUF models of architecture arch with
+// rotate-half RoPE (so their q/k rows are not permuted).
+func GGUFRopeNeox(arch string) bool { return neoxArchs[arch] }

@@ -24,6 +24,7 @@ var commands = []command{
 	{"inspect", "print a model's architecture, hyper-parameters, tokenizer and tensors", cmdInspect},
 	{"quantize", "write a quantized copy of a model (bitsandbytes nf4/fp4 directory or GGUF)", cmdQuantize},
 	{"bench", "measure speed (llama-bench compatible), latency and memory of models", cmdBench},
+	{"convert-lora", "convert a PEFT LoRA adapter to a GGUF LoRA file for llama.cpp", cmdConvertLora},
 }
 
 func main() {

@@ -30,6 +30,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print one JSON object with token ids, text and timings instead of streaming text")
 	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past the end-of-text token")
 	quantize := fs.String("quantize", "", "quantize F32/F16/BF16 projection weights at load: nf4 (bitsandbytes, double quant, blocksize 64), fp4, q4_0, iq4_nl, q8_0")
+	var adapters adapterList
+	fs.Var(&adapters, "adapter", "LoRA adapter PATH[:SCALE] (PEFT directory or GGUF LoRA file; repeatable; scale default 1)")
+	merge := fs.Bool("merge", false, "merge the --adapter set into the weights instead of applying it live")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +79,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	sess := eng.NewSession()
+	if err := applyAdapters(eng, sess, adapters, *merge, stderr, *asJSON); err != nil {
+		return err
+	}
 	var onToken func(int, string) error
 	if !*asJSON {
 		fmt.Fprint(stdout, *prompt)

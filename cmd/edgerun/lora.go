@@ -1,0 +1,128 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/edgerun/edgerun/loader"
+	"github.com/edgerun/edgerun/runtime"
+)
+
+// adapterFlag is one --adapter PATH[:SCALE].
+type adapterFlag struct {
+	path  string
+	scale float32
+}
+
+// adapterList collects repeated --adapter flags.
+type adapterList []adapterFlag
+
+func (l *adapterList) String() string {
+	var parts []string
+	for _, a := range *l {
+		parts = append(parts, fmt.Sprintf("%s:%g", a.path, a.scale))
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set parses PATH[:SCALE]; a suffix after the last colon that is not a number is part
+// of the path.
+func (l *adapterList) Set(v string) error {
+	a := adapterFlag{path: v, scale: 1}
+	if i := strings.LastIndexByte(v, ':'); i > 0 {
+		if s, err := strconv.ParseFloat(v[i+1:], 32); err == nil {
+			a.path, a.scale = v[:i], float32(s)
+		}
+	}
+	if a.path == "" {
+		return fmt.Errorf("empty adapter path")
+	}
+	*l = append(*l, a)
+	return nil
+}
+
+// applyAdapters loads the adapters into eng and either activates them on sess or,
+// with merge, merges them into the weights (in each weight's own format).
+func applyAdapters(eng *runtime.Engine, sess *runtime.Session, adapters adapterList, merge bool, stderr io.Writer, quiet bool) error {
+	if len(adapters) == 0 {
+		if merge {
+			return fmt.Errorf("--merge needs at least one --adapter")
+		}
+		return nil
+	}
+	var set []runtime.AdapterScale
+	for i, a := range adapters {
+		name := fmt.Sprintf("%d:%s", i, filepath.Base(a.path))
+		info, err := eng.LoadAdapter(name, a.path)
+		if err != nil {
+			return err
+		}
+		if !quiet {
+			fmt.Fprintf(stderr, "edgerun: adapter %s (%s, rank %d, %d modules, %.1f MiB) scale %g\n",
+				a.path, info.Format, info.Rank, len(info.Targets), float64(info.Bytes)/(1<<20), a.scale)
+		}
+		set = append(set, runtime.AdapterScale{Name: name, Scale: a.scale})
+	}
+	if !merge {
+		return sess.SetAdapters(set)
+	}
+	rep, err := eng.Merge(set, runtime.MergeOptions{})
+	if err != nil {
+		return err
+	}
+	if !quiet {
+		fmt.Fprintf(stderr, "edgerun: merged into %d weights (%.1f MiB); requantization error: max %.3g, rms %.3g, relative %.3g\n",
+			rep.Tensors, float64(rep.Bytes)/(1<<20), rep.MaxAbsErr, rep.RMSErr, rep.RelErr)
+		if len(rep.Fallback) > 0 {
+			fmt.Fprintf(stderr, "edgerun: %d weights kept as F32 (row length not a multiple of the block size)\n", len(rep.Fallback))
+		}
+	}
+	return nil
+}
+
+// cmdConvertLora writes a PEFT adapter as a GGUF LoRA file for a GGUF base.
+func cmdConvertLora(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("convert-lora", stderr)
+	base := fs.String("m", "", "base model (GGUF or other format edgerun reads): its architecture and head layout decide the q/k permutation")
+	out := fs.String("o", "", "output GGUF LoRA file")
+	// Accept flags after the positional directory too.
+	var dir string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		dir, args = args[0], args[1:]
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if dir == "" && fs.NArg() == 1 {
+		dir = fs.Arg(0)
+	}
+	if dir == "" || *out == "" || *base == "" {
+		fmt.Fprintln(stderr, "usage: edgerun convert-lora PEFT_DIR -m BASE -o OUT.gguf")
+		return errUsage
+	}
+	a, err := loader.OpenAdapter(dir)
+	if err != nil {
+		return err
+	}
+	ckpt, err := loader.Open(*base)
+	if err != nil {
+		return err
+	}
+	defer ckpt.Close()
+	cfg := ckpt.Config
+	if err := a.Validate(cfg); err != nil {
+		return err
+	}
+	// The GGUF file follows the layout a GGUF base of this architecture has, whatever
+	// format the base given here is in.
+	gcfg := cfg
+	gcfg.RopeNeox = loader.GGUFRopeNeox(cfg.Arch)
+	if err := loader.WriteGGUFAdapter(*out, a, cfg.Arch, gcfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d modules, rank %d\n", *out, len(a.Modules), a.MaxRank())
+	return nil
+}
