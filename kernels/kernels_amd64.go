@@ -12,24 +12,26 @@ func init() {
 
 // q4_0RowsAVX2 computes, for r < rows, with row = w[r·rowBytes:], nb blocks of 18 bytes:
 //
-//	var acc [8]float32
+//	var acc [2][8]float32 // even and odd blocks
 //	for b := 0; b < nb; b++ {
 //		blk := row[18·b:]
-//		s := Σ_{j<16} int32(blk[2+j]&15)·xq[32b+j] + int32(blk[2+j]>>4)·xq[32b+16+j]  // per 4-element lane
-//		for l := 0; l < 8; l++ {
-//			acc[l] += (f16(blk[0:2])·xd[b]) · float32(s_l - xc[8b+l])   // fused multiply-add
+//		for l := 0; l < 8; l++ { // lane l: elements 4l..4l+3 of the block
+//			s := Σ_{e=4l}^{4l+3} int32(nibble_e(blk))·int32(xq[32b+e]) - xc[8b+l]
+//			acc[b&1][l] += (f16(blk[0:2])·xd[b]) · float32(s) // fused multiply-add
 //		}
 //	}
-//	y[r] = ((acc[0]+acc[4]) + (acc[2]+acc[6])) + ((acc[1]+acc[5]) + (acc[3]+acc[7]))
+//	a := acc[0] + acc[1] (lane-wise)
+//	y[r] = ((a[0]+a[4]) + (a[2]+a[6])) + ((a[1]+a[5]) + (a[3]+a[7]))
 //
-// where s_l sums elements 4l..4l+3 of the block and xc[8b+l] = 8·Σ of those xq (the -8
-// nibble offset). rows ≥ 1 and nb ≥ 1.
+// where nibble_e is the low nibble of blk[2+e] for e < 16 and the high nibble of
+// blk[2+e-16] otherwise, and xc[8b+l] = 8·Σ of the lane's xq (the -8 nibble offset).
+// rows ≥ 1 and nb ≥ 1.
 //
 //go:noescape
 func q4_0RowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
 
-// q8_0RowsAVX2 is q4_0RowsAVX2 for Q8_0 blocks of 34 bytes: s_l = Σ int32(int8(blk[2+j]))·xq[32b+j]
-// over elements j = 4l..4l+3, with no offset (xc is not used).
+// q8_0RowsAVX2 is q4_0RowsAVX2 for Q8_0 blocks of 34 bytes, with
+// s = Σ_{e=4l}^{4l+3} int32(int8(blk[2+e]))·int32(xq[32b+e]) and no offset (no xc).
 //
 //go:noescape
 func q8_0RowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, y *float32)

@@ -11,6 +11,39 @@
 	VPERMILPS    $0xb1, X0, X1 \
 	VADDSS       X1, X0, X0
 
+// Q4BLOCK accumulates one Q4_0 block into acc: qs at qoff(BX), fp16 scale at soff(BX),
+// x at xoff(R9)(R13*1), lane offsets at xoff(R11)(R13*1), x scale at doff(R14).
+// Y15 = 0x0f mask, Y14 = int16 ones; clobbers t1..t3.
+#define Q4BLOCK(qoff, soff, xoff, doff, acc, t1, t2, t3, x1, x2, x3) \
+	VMOVDQU      qoff(BX), x1 \
+	VPSRLW       $4, x1, x2 \
+	VINSERTI128  $1, x2, t1, t1 \
+	VPAND        Y15, t1, t1 \
+	VPMADDUBSW   xoff(R9)(R13*1), t1, t2 \
+	VPMADDWD     Y14, t2, t2 \
+	VPSUBD       xoff(R11)(R13*1), t2, t2 \
+	VCVTDQ2PS    t2, t2 \
+	VPBROADCASTW soff(BX), x3 \
+	VCVTPH2PS    x3, x3 \
+	VMULSS       doff(R14), x3, x3 \
+	VBROADCASTSS x3, t3 \
+	VFMADD231PS  t2, t3, acc
+
+// Q8BLOCK is Q4BLOCK for a Q8_0 block (int8 weights at qoff(BX), no lane offsets).
+#define Q8BLOCK(qoff, soff, xoff, doff, acc, t1, t2, t3, x3) \
+	VMOVDQU      qoff(BX), t1 \
+	VMOVDQU      xoff(R9)(R13*1), t2 \
+	VPSIGNB      t1, t2, t2 \
+	VPABSB       t1, t1 \
+	VPMADDUBSW   t2, t1, t2 \
+	VPMADDWD     Y14, t2, t2 \
+	VCVTDQ2PS    t2, t2 \
+	VPBROADCASTW soff(BX), x3 \
+	VCVTPH2PS    x3, x3 \
+	VMULSS       doff(R14), x3, x3 \
+	VBROADCASTSS x3, t3 \
+	VFMADD231PS  t2, t3, acc
+
 // func q4_0RowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
 TEXT ·q4_0RowsAVX2(SB), NOSPLIT, $0-64
 	MOVQ w+0(FP), SI
@@ -30,32 +63,31 @@ TEXT ·q4_0RowsAVX2(SB), NOSPLIT, $0-64
 	VPBROADCASTD X14, Y14       // int16 ones
 
 q4row:
-	VXORPS Y0, Y0, Y0
+	VXORPS Y0, Y0, Y0           // accumulator of even blocks
+	VXORPS Y4, Y4, Y4           // accumulator of odd blocks
 	MOVQ   SI, BX               // current block
-	XORQ   R13, R13             // byte offset into xq (32 per block) and xc (32 per block)
+	XORQ   R13, R13             // byte offset into xq and xc (32 per block)
 	MOVQ   R10, R14             // current xd
 	MOVQ   R12, DX
+	SHRQ   $1, DX               // block pairs
+	JZ     q4tail
 
-q4block:
-	VMOVDQU      2(BX), X1
-	VPSRLW       $4, X1, X2
-	VINSERTI128  $1, X2, Y1, Y1
-	VPAND        Y15, Y1, Y1             // nibbles 0..15: elements 0..31 in order
-	VPMADDUBSW   (R9)(R13*1), Y1, Y2     // u8 nibble × s8 x, pairs summed to int16
-	VPMADDWD     Y14, Y2, Y2             // 8 × int32 lane sums
-	VPSUBD       (R11)(R13*1), Y2, Y2    // minus 8·Σx per lane
-	VCVTDQ2PS    Y2, Y2
-	VPBROADCASTW (BX), X3
-	VCVTPH2PS    X3, Y3
-	VMULSS       (R14), X3, X3
-	VBROADCASTSS X3, Y3
-	VFMADD231PS  Y2, Y3, Y0
-	ADDQ         $18, BX
-	ADDQ         $32, R13
-	ADDQ         $4, R14
-	DECQ         DX
-	JNZ          q4block
+q4pair:
+	Q4BLOCK(2, 0, 0, 0, Y0, Y1, Y2, Y3, X1, X2, X3)
+	Q4BLOCK(20, 18, 32, 4, Y4, Y5, Y6, Y7, X5, X6, X7)
+	ADDQ $36, BX
+	ADDQ $64, R13
+	ADDQ $8, R14
+	DECQ DX
+	JNZ  q4pair
 
+q4tail:
+	TESTQ $1, R12
+	JZ    q4sum
+	Q4BLOCK(2, 0, 0, 0, Y0, Y1, Y2, Y3, X1, X2, X3)
+
+q4sum:
+	VADDPS Y4, Y0, Y0
 	HSUM_Y0
 	VMOVSS X0, (DI)
 	ADDQ   $4, DI
@@ -81,30 +113,30 @@ TEXT ·q8_0RowsAVX2(SB), NOSPLIT, $0-56
 
 q8row:
 	VXORPS Y0, Y0, Y0
+	VXORPS Y4, Y4, Y4
 	MOVQ   SI, BX
-	MOVQ   R9, R13
+	XORQ   R13, R13
 	MOVQ   R10, R14
 	MOVQ   R12, DX
+	SHRQ   $1, DX
+	JZ     q8tail
 
-q8block:
-	VMOVDQU      2(BX), Y1               // w: 32 × int8
-	VMOVDQU      (R13), Y2               // x: 32 × int8
-	VPSIGNB      Y1, Y2, Y2              // x·sign(w)
-	VPABSB       Y1, Y1                  // |w|
-	VPMADDUBSW   Y2, Y1, Y2
-	VPMADDWD     Y14, Y2, Y2
-	VCVTDQ2PS    Y2, Y2
-	VPBROADCASTW (BX), X3
-	VCVTPH2PS    X3, Y3
-	VMULSS       (R14), X3, X3
-	VBROADCASTSS X3, Y3
-	VFMADD231PS  Y2, Y3, Y0
-	ADDQ         $34, BX
-	ADDQ         $32, R13
-	ADDQ         $4, R14
-	DECQ         DX
-	JNZ          q8block
+q8pair:
+	Q8BLOCK(2, 0, 0, 0, Y0, Y1, Y2, Y3, X3)
+	Q8BLOCK(36, 34, 32, 4, Y4, Y5, Y6, Y7, X7)
+	ADDQ $68, BX
+	ADDQ $64, R13
+	ADDQ $8, R14
+	DECQ DX
+	JNZ  q8pair
 
+q8tail:
+	TESTQ $1, R12
+	JZ    q8sum
+	Q8BLOCK(2, 0, 0, 0, Y0, Y1, Y2, Y3, X3)
+
+q8sum:
+	VADDPS Y4, Y0, Y0
 	HSUM_Y0
 	VMOVSS X0, (DI)
 	ADDQ   $4, DI
