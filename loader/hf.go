@@ -853,3 +853,216 @@ func writeBnbConfig(dir string, c *Checkpoint, o BnbWriteOptions) error {
 	}
 	return os.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n'), 0o644)
 }
+
+// WriteGGUFQuantized writes ck as a GGUF file whose F32/F16/BF16 projection weights are
+// quantized to t (rows not a multiple of the 32-element block keep their type). A GGUF
+// source keeps its metadata; other sources get llama.cpp-style metadata from their
+// configuration and tokenizer, with HF Q/K rows permuted to GGUF's "llama" layout.
+func WriteGGUFQuantized(path string, ck *Checkpoint, t int4.Type, progress func(int, int)) error {
+	var meta []KV
+	permute := false
+	if ck.Format == "gguf" {
+		for _, kv := range ck.MetaKVs() {
+			if kv.Key != "general.quantization_version" && kv.Key != "general.file_type" {
+				meta = append(meta, kv)
+			}
+		}
+	} else {
+		var err error
+		if meta, permute, err = ggufMetaFromConfig(ck); err != nil {
+			return err
+		}
+	}
+	meta = append(meta, KV{Key: "general.quantization_version", Value: uint32(2)})
+	type job struct {
+		src *Tensor
+		dst *Tensor
+	}
+	var jobs []job
+	var infos []*Tensor
+	for _, name := range ck.Order {
+		src := ck.Tensors[name]
+		dst := &Tensor{Name: name, Type: src.Type, Shape: src.Shape}
+		float := src.Type == int4.F32 || src.Type == int4.F16 || src.Type == int4.BF16
+		if isProjection(name) && float && len(src.Shape) == 2 {
+			if _, err := int4.RowBytes(t, src.Cols()); err == nil {
+				dst.Type = t
+			}
+		}
+		if !src.Type.Supported() || (src.Type.Quantized() && src.Type >= 1000) {
+			dst.Type = int4.F32 // edgerun-only row types (NF4/FP4) become F32 in GGUF
+		}
+		jobs = append(jobs, job{src, dst})
+		infos = append(infos, dst)
+	}
+	w, err := NewGGUFWriter(path, meta, infos)
+	if err != nil {
+		return err
+	}
+	c := ck.Config
+	for i, j := range jobs {
+		data, err := convertTensor(j.src, j.dst.Type, permute, c)
+		if err == nil {
+			err = w.WriteTensor(j.dst.Name, data)
+		}
+		if err != nil {
+			w.Abort()
+			return wrapf(path, ErrInvalid, err, "tensor %q", j.src.Name)
+		}
+		if progress != nil {
+			progress(i+1, len(jobs))
+		}
+	}
+	return w.Close()
+}
+
+// convertTensor re-encodes src as type t, permuting HF Q/K rows to the GGUF layout
+// when permute is set.
+func convertTensor(src *Tensor, t int4.Type, permute bool, c Config) ([]byte, error) {
+	isQK := strings.HasSuffix(src.Name, ".attn_q.weight") || strings.HasSuffix(src.Name, ".attn_k.weight") ||
+		strings.HasSuffix(src.Name, ".attn_q.bias") || strings.HasSuffix(src.Name, ".attn_k.bias")
+	if t == src.Type && !(permute && isQK) {
+		return src.Data, nil
+	}
+	x := make([]float32, src.Elems())
+	if err := int4.DequantizeRow(src.Type, src.Data, x); err != nil {
+		return nil, err
+	}
+	cols := src.Cols()
+	if len(src.Shape) == 1 {
+		cols = 1
+	}
+	if permute && isQK {
+		heads := c.Heads
+		if strings.Contains(src.Name, ".attn_k.") {
+			heads = c.KVHeads
+		}
+		rows := len(x) / cols
+		if rows%heads != 0 || (rows/heads)%2 != 0 {
+			return nil, fmt.Errorf("%d rows do not split into %d heads of even size", rows, heads)
+		}
+		hd := rows / heads
+		y := make([]float32, len(x))
+		for h := 0; h < heads; h++ {
+			for i := 0; i < hd/2; i++ {
+				for half := 0; half < 2; half++ {
+					dst := (h*hd + 2*i + half) * cols
+					s := (h*hd + half*hd/2 + i) * cols
+					copy(y[dst:dst+cols], x[s:s+cols])
+				}
+			}
+		}
+		x = y
+	}
+	rowLen := src.Cols()
+	rb, err := int4.RowBytes(t, rowLen)
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, len(x)/rowLen*rb)
+	for r := 0; r < len(x)/rowLen; r++ {
+		if err := int4.QuantizeRow(t, x[r*rowLen:(r+1)*rowLen], data[r*rb:(r+1)*rb]); err != nil {
+			return nil, err
+		}
+	}
+	return data, nil
+}
+
+// ggufMetaFromConfig builds llama.cpp metadata for a non-GGUF checkpoint. permute is
+// true when the weights are in HF rotate-half layout but the GGUF architecture ("llama")
+// expects interleaved pairs.
+func ggufMetaFromConfig(ck *Checkpoint) ([]KV, bool, error) {
+	c := ck.Config
+	arch := c.Arch
+	if arch == "mistral" {
+		arch = "llama"
+	}
+	if arch != "llama" && arch != "qwen2" {
+		return nil, false, errorf(ck.Path, ErrUnsupported, "architecture %q cannot be written as GGUF", c.Arch)
+	}
+	permute := c.RopeNeox && arch == "llama"
+	if !c.RopeNeox && arch == "qwen2" {
+		return nil, false, errorf(ck.Path, ErrUnsupported, "qwen2 weights in interleaved RoPE layout")
+	}
+	u := func(v int) uint32 { return uint32(v) }
+	p := arch + "."
+	meta := []KV{
+		{Key: "general.architecture", Value: arch},
+		{Key: "general.name", Value: "edgerun quantize"},
+		{Key: p + "context_length", Value: u(c.Context)},
+		{Key: p + "embedding_length", Value: u(c.Dim)},
+		{Key: p + "feed_forward_length", Value: u(c.FFN)},
+		{Key: p + "block_count", Value: u(c.Layers)},
+		{Key: p + "attention.head_count", Value: u(c.Heads)},
+		{Key: p + "attention.head_count_kv", Value: u(c.KVHeads)},
+		{Key: p + "attention.layer_norm_rms_epsilon", Value: c.RMSEps},
+		{Key: p + "rope.freq_base", Value: c.RopeBase},
+		{Key: p + "rope.dimension_count", Value: u(c.RopeDim)},
+		{Key: p + "vocab_size", Value: u(c.Vocab)},
+	}
+	if c.Heads > 0 && c.HeadDim != c.Dim/c.Heads {
+		meta = append(meta, KV{Key: p + "attention.key_length", Value: u(c.HeadDim)}, KV{Key: p + "attention.value_length", Value: u(c.HeadDim)})
+	}
+	if c.RopeScale > 0 && c.RopeScale != 1 {
+		meta = append(meta, KV{Key: p + "rope.scaling.type", Value: "linear"}, KV{Key: p + "rope.scaling.factor", Value: c.RopeScale})
+	}
+	if v := ck.Vocab; v != nil {
+		meta = append(meta, ggufVocabKVs(v)...)
+	}
+	return meta, permute, nil
+}
+
+// ggufVocabKVs encodes v as tokenizer.ggml.* metadata. A SentencePiece-style vocabulary
+// from tokenizer.json has merges but no scores: each token gets the score -rank of the
+// first merge producing it (other tokens -1e9), which orders llama.cpp's score-based
+// merging like the rank-based one.
+func ggufVocabKVs(v *tokenizer.Vocab) []KV {
+	k := "tokenizer.ggml."
+	kvs := []KV{{Key: k + "model", Value: v.Model}}
+	if v.Pre != "" {
+		kvs = append(kvs, KV{Key: k + "pre", Value: v.Pre})
+	}
+	kvs = append(kvs, KV{Key: k + "tokens", Value: v.Tokens})
+	scores := v.Scores
+	if scores == nil && v.Model == "llama" {
+		id := map[string]int{}
+		for i, p := range v.Tokens {
+			id[p] = i
+		}
+		scores = make([]float32, len(v.Tokens))
+		for i := range scores {
+			scores[i] = -1e9
+		}
+		for r, m := range v.Merges {
+			if a, b, ok := strings.Cut(m, " "); ok {
+				if i, ok := id[a+b]; ok && scores[i] == -1e9 {
+					scores[i] = -float32(r)
+				}
+			}
+		}
+	}
+	if scores != nil {
+		kvs = append(kvs, KV{Key: k + "scores", Value: scores})
+	}
+	if v.Types != nil {
+		kvs = append(kvs, KV{Key: k + "token_type", Value: v.Types})
+	}
+	if v.Model == "gpt2" && len(v.Merges) > 0 {
+		kvs = append(kvs, KV{Key: k + "merges", Value: v.Merges})
+	}
+	for _, id := range []struct {
+		key string
+		v   int
+	}{{"bos_token_id", v.BOS}, {"eos_token_id", v.EOS}, {"unknown_token_id", v.UNK}, {"padding_token_id", v.PAD}, {"eot_token_id", v.EOT}} {
+		if id.v >= 0 {
+			kvs = append(kvs, KV{Key: k + id.key, Value: uint32(id.v)})
+		}
+	}
+	kvs = append(kvs,
+		KV{Key: k + "add_bos_token", Value: v.AddBOS},
+		KV{Key: k + "add_eos_token", Value: v.AddEOS})
+	if v.Model == "llama" {
+		kvs = append(kvs, KV{Key: k + "add_space_prefix", Value: v.AddSpacePrefix})
+	}
+	return kvs
+}
