@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -634,87 +633,24 @@ type f32Tensor struct {
 	data  []float32
 }
 
-// readSafetensorsF32 parses a safetensors file held in data (formats.md §0) and
-// converts its F32/F16/BF16 tensors to float32, in file-offset order.
-// TODO: switch to the shared safetensors reader once loader/safetensors.go exists.
+// readSafetensorsF32 parses a safetensors file held in data with the shared reader
+// (safetensors.go) and converts its F32/F16/BF16 tensors to float32, sorted by name.
 func readSafetensorsF32(path string, data []byte) ([]f32Tensor, error) {
-	if len(data) < 8 {
-		return nil, errorf(path, ErrTruncated, "file is %d bytes, shorter than the 8-byte header length", len(data))
+	f, err := ParseSafetensors(path, data)
+	if err != nil {
+		return nil, err
 	}
-	n := binary.LittleEndian.Uint64(data)
-	if n > uint64(len(data)-8) {
-		return nil, errorf(path, errCountTooLarge, "header length %d exceeds the file (%d bytes)", n, len(data))
-	}
-	var header map[string]json.RawMessage
-	if err := json.Unmarshal(data[8:8+n], &header); err != nil {
-		return nil, wrapf(path, ErrCorrupt, err, "safetensors header is not a JSON object")
-	}
-	body := data[8+n:]
-	type span struct {
-		name       string
-		begin, end uint64
-	}
-	var spans []span
-	var out []f32Tensor
-	for name, raw := range header {
-		if name == "__metadata__" {
-			continue
+	out := make([]f32Tensor, 0, len(f.Tensors))
+	for _, t := range f.Tensors {
+		typ, ok := safeTensorType(t.DType)
+		if !ok || !(typ == int4.F32 || typ == int4.F16 || typ == int4.BF16) {
+			return nil, errorf(path, ErrUnsupported, "tensor %q: dtype %s is not supported for adapter factors (want F32, F16 or BF16)", t.Name, t.DType)
 		}
-		var info struct {
-			Dtype   string   `json:"dtype"`
-			Shape   []int    `json:"shape"`
-			Offsets []uint64 `json:"data_offsets"`
+		v := make([]float32, t.Elems())
+		if err := int4.DequantizeRow(typ, t.Data, v); err != nil {
+			return nil, wrapf(path, ErrCorrupt, err, "tensor %q", t.Name)
 		}
-		if err := json.Unmarshal(raw, &info); err != nil {
-			return nil, wrapf(path, ErrCorrupt, err, "tensor %q: bad header entry", name)
-		}
-		if len(info.Offsets) != 2 || info.Offsets[0] > info.Offsets[1] || info.Offsets[1] > uint64(len(body)) {
-			return nil, errorf(path, ErrCorrupt, "tensor %q: data_offsets %v out of range (data section is %d bytes)", name, info.Offsets, len(body))
-		}
-		elems := uint64(1)
-		for _, d := range info.Shape {
-			if d < 0 || (d > 0 && elems > uint64(len(body))/uint64(d)) {
-				return nil, errorf(path, ErrCorrupt, "tensor %q: shape %v is impossible for the file size", name, info.Shape)
-			}
-			elems *= uint64(d)
-		}
-		var size uint64
-		switch info.Dtype {
-		case "F32":
-			size = 4
-		case "F16", "BF16":
-			size = 2
-		default:
-			return nil, errorf(path, ErrUnsupported, "tensor %q: dtype %s is not supported for adapter factors (want F32, F16 or BF16)", name, info.Dtype)
-		}
-		b, e := info.Offsets[0], info.Offsets[1]
-		if e-b != elems*size {
-			return nil, errorf(path, ErrCorrupt, "tensor %q: %s %v needs %d bytes but data_offsets span %d", name, info.Dtype, info.Shape, elems*size, e-b)
-		}
-		src := body[b:e]
-		f := make([]float32, elems)
-		switch info.Dtype {
-		case "F32":
-			for i := range f {
-				f[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
-			}
-		case "F16":
-			for i := range f {
-				f[i] = int4.F16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
-			}
-		case "BF16":
-			for i := range f {
-				f[i] = int4.BF16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
-			}
-		}
-		spans = append(spans, span{name, b, e})
-		out = append(out, f32Tensor{name: name, shape: info.Shape, data: f})
-	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].begin < spans[j].begin })
-	for i := 1; i < len(spans); i++ {
-		if spans[i].begin < spans[i-1].end {
-			return nil, errorf(path, ErrCorrupt, "tensors %q and %q overlap", spans[i-1].name, spans[i].name)
-		}
+		out = append(out, f32Tensor{name: t.Name, shape: t.Shape, data: v})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out, nil
@@ -800,21 +736,9 @@ func WritePEFTAdapter(dir string, a *Adapter) error {
 	if err != nil {
 		return fmt.Errorf("loader: %s: %w", dir, err)
 	}
-	header := map[string]any{"__metadata__": map[string]string{"format": "pt"}}
-	var off int
+	var sts []*SafeTensor
 	for _, e := range entries {
-		header[e.name] = map[string]any{"dtype": "F32", "shape": e.shape, "data_offsets": []int{off, off + 4*len(e.data)}}
-		off += 4 * len(e.data)
-	}
-	hj, err := json.Marshal(header)
-	if err != nil {
-		return fmt.Errorf("loader: %s: %w", dir, err)
-	}
-	buf := make([]byte, 8, 8+len(hj)+off)
-	binary.LittleEndian.PutUint64(buf, uint64(len(hj)))
-	buf = append(buf, hj...)
-	for _, e := range entries {
-		buf = append(buf, f32Bytes(e.data)...)
+		sts = append(sts, &SafeTensor{Name: e.name, DType: "F32", Shape: e.shape, Data: f32Bytes(e.data)})
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("loader: %s: %w", dir, err)
@@ -822,8 +746,5 @@ func WritePEFTAdapter(dir string, a *Adapter) error {
 	if err := os.WriteFile(filepath.Join(dir, "adapter_config.json"), cfgJSON, 0o644); err != nil {
 		return fmt.Errorf("loader: %s: %w", dir, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "adapter_model.safetensors"), buf, 0o644); err != nil {
-		return fmt.Errorf("loader: %s: %w", dir, err)
-	}
-	return nil
+	return WriteSafetensors(filepath.Join(dir, "adapter_model.safetensors"), map[string]string{"format": "pt"}, sts)
 }
