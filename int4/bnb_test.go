@@ -281,15 +281,22 @@ func TestBnb4ValidateErrors(t *testing.T) {
 	}
 }
 
-func BenchmarkDotRowNF4(b *testing.B) {
+// BenchmarkDotRowBnb4 measures the generic NF4/FP4 dot product beside Q4_0 and IQ4_NL
+// on the same 4096-element row (compare the ratios of one run).
+func BenchmarkDotRowBnb4(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	x := gaussian(r, 4096)
-	row := make([]byte, 4096/32*20)
-	if err := QuantizeRow(NF4, x, row); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(row)))
-	for b.Loop() {
-		DotRow(NF4, row, x)
+	for _, typ := range []Type{NF4, FP4, Q4_0, IQ4_NL} {
+		b.Run(typ.String(), func(b *testing.B) {
+			n, _ := RowBytes(typ, len(x))
+			row := make([]byte, n)
+			if err := QuantizeRow(typ, x, row); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(row)))
+			for b.Loop() {
+				DotRow(typ, row, x)
+			}
+		})
 	}
 }

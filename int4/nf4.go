@@ -88,22 +88,27 @@ func dequantBnb4(tab *[16]float32, src []byte, dst []float32) {
 	}
 }
 
-// dotBnb4 accumulates table[code]*x over each block into two float32 partial sums
-// (even and odd elements), adds them, scales by the block's absmax and adds the block
-// results in order.
+// dotBnb4 accumulates table[code]*x over each block into four float32 partial sums (by
+// element index mod 4), combines them as (s0+s1)+(s2+s3), scales by the block's absmax
+// and adds the block results in order.
 func dotBnb4(tab *[16]float32, row []byte, x []float32) float32 {
+	t := *tab
 	var sum float32
 	for ib := 0; ib < len(x)/blockBnb4Elems; ib++ {
 		b := row[ib*blockBnb4Bytes : (ib+1)*blockBnb4Bytes : (ib+1)*blockBnb4Bytes]
 		xs := x[ib*blockBnb4Elems : (ib+1)*blockBnb4Elems : (ib+1)*blockBnb4Elems]
 		a := math.Float32frombits(binary.LittleEndian.Uint32(b))
 		qs := b[4:20:20]
-		var s0, s1 float32
-		for j, q := range qs {
-			s0 += tab[q>>4] * xs[2*j]
-			s1 += tab[q&15] * xs[2*j+1]
+		var s0, s1, s2, s3 float32
+		for j := 0; j < 16; j += 2 {
+			q0, q1 := qs[j], qs[j+1]
+			xx := xs[2*j : 2*j+4 : 2*j+4]
+			s0 += t[q0>>4] * xx[0]
+			s1 += t[q0&15] * xx[1]
+			s2 += t[q1>>4] * xx[2]
+			s3 += t[q1&15] * xx[3]
 		}
-		sum += float32(s0+s1) * a
+		sum += float32(float32(s0+s1)+float32(s2+s3)) * a
 	}
 	return sum
 }
