@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"math"
 
 	"github.com/edgerun/edgerun/int4"
@@ -31,6 +32,43 @@ type q8Act struct {
 	q    []int8    // n·cols quantized values
 	d    []float32 // n·cols/32 block scales
 	c    []int32   // n·cols/32·8: c[b·8+j] = 8·Σ q[b·32+4j : b·32+4j+4] (Q4_0's -8 offset)
+	g    []byte    // groups of 4 rows interleaved per block (see pack4), for rows4Kernel
+}
+
+// g4BlockBytes is the size of one block of a 4-row group: for t < 4, row t's 32 int8
+// values at 32t, its 8 lane offsets c (int32) at 128+32t, and its scale d (float32)
+// replicated 8 times at 256+32t.
+const g4BlockBytes = 384
+
+// pack4 interleaves rows 0 .. 4·groups-1 of a into a.g, four rows at a time.
+func (a *q8Act) pack4(groups int) {
+	nb := a.cols / qBlock
+	size := groups * nb * g4BlockBytes
+	if cap(a.g) < size {
+		a.g = make([]byte, size)
+	}
+	a.g = a.g[:size]
+	for gi := 0; gi < groups; gi++ {
+		for t := 0; t < 4; t++ {
+			q, d, c := a.row(4*gi + t)
+			for b := 0; b < nb; b++ {
+				blk := a.g[(gi*nb+b)*g4BlockBytes : (gi*nb+b+1)*g4BlockBytes : (gi*nb+b+1)*g4BlockBytes]
+				for k := 0; k < qBlock; k++ {
+					blk[32*t+k] = byte(q[b*qBlock+k])
+				}
+				for k := 0; k < 8; k++ {
+					binary.LittleEndian.PutUint32(blk[128+32*t+4*k:], uint32(c[b*8+k]))
+					binary.LittleEndian.PutUint32(blk[256+32*t+4*k:], math.Float32bits(d[b]))
+				}
+			}
+		}
+	}
+}
+
+// group returns the packed blocks of group gi (rows 4gi .. 4gi+3).
+func (a *q8Act) group(gi int) []byte {
+	n := a.cols / qBlock * g4BlockBytes
+	return a.g[gi*n : (gi+1)*n]
 }
 
 // quantize fills a with the n rows of cols elements in x (cols a multiple of 32),
@@ -86,11 +124,18 @@ func (a *q8Act) row(i int) (q []int8, d []float32, c []int32) {
 // len(d) blocks.
 type rowsKernel func(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32)
 
-// impl is one implementation of the quantized-activation kernels.
+// rows4Kernel computes, for r < rows and t < 4, y[t·ystride + r] = what rowsKernel gives
+// for weight row r and row t of the 4-row group g (see q8Act.pack4) of nb blocks, bit
+// for bit: prefill reuses each decoded weight block for four tokens.
+type rows4Kernel func(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int)
+
+// impl is one implementation of the quantized-activation kernels. The rows4 kernels
+// are optional (nil: MatMul calls the one-row kernel per token).
 type impl struct {
-	name string
-	q4_0 rowsKernel
-	q8_0 rowsKernel
+	name   string
+	q4_0   rowsKernel
+	q8_0   rowsKernel
+	q4_0x4 rows4Kernel
 }
 
 // impls lists the implementations usable on this CPU, generic first; architecture files
@@ -109,6 +154,14 @@ func register(i *impl) {
 
 // Implementation returns the name of the kernel implementation in use (e.g. "avx2").
 func Implementation() string { return active.name }
+
+// kernel4For returns the 4-row kernel for t, or nil.
+func kernel4For(t int4.Type) rows4Kernel {
+	if t == int4.Q4_0 {
+		return active.q4_0x4
+	}
+	return nil
+}
 
 // kernelFor returns the quantized-activation kernel for t, or nil when t uses the float path.
 func kernelFor(t int4.Type) rowsKernel {

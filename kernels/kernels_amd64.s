@@ -145,3 +145,111 @@ q8sum:
 	JNZ    q8row
 	VZEROUPPER
 	RET
+
+// Q4TOK accumulates one token of a 4-token group for the Q4_0 block whose nibbles are in
+// Y8 and whose fp16 scale (broadcast, as float32) is in Y9: x at qo(R13), lane offsets
+// at co(R13), x scale replicated 8 times at do(R13). Clobbers Y10, Y11.
+#define Q4TOK(qo, co, do, acc) \
+	VPMADDUBSW  qo(R13), Y8, Y10 \
+	VPMADDWD    Y14, Y10, Y10 \
+	VPSUBD      co(R13), Y10, Y10 \
+	VCVTDQ2PS   Y10, Y10 \
+	VMULPS      do(R13), Y9, Y11 \
+	VFMADD231PS Y10, Y11, acc
+
+// Q4UNPACK loads the Q4_0 block at BX+soff (qs at qoff) into Y8 (nibbles in element
+// order) and its scale into all lanes of Y9.
+#define Q4UNPACK(qoff, soff) \
+	VMOVDQU      qoff(BX), X8 \
+	VPSRLW       $4, X8, X9 \
+	VINSERTI128  $1, X9, Y8, Y8 \
+	VPAND        Y15, Y8, Y8 \
+	VPBROADCASTW soff(BX), X9 \
+	VCVTPH2PS    X9, Y9
+
+// HSUM sums the 8 lanes of y into the low lane of x (x is y's low half); clobbers X10.
+#define HSUM(y, x) \
+	VEXTRACTF128 $1, y, X10 \
+	VADDPS       X10, x, x \
+	VPERMILPS    $0x4e, x, X10 \
+	VADDPS       X10, x, x \
+	VPERMILPS    $0xb1, x, X10 \
+	VADDSS       X10, x, x
+
+// func q4_0Rows4AVX2(w *byte, rowBytes, rows int, xg *byte, nb int, y *float32, ystride int)
+TEXT ·q4_0Rows4AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rowBytes+8(FP), R8
+	MOVQ rows+16(FP), CX
+	MOVQ xg+24(FP), R9
+	MOVQ nb+32(FP), R12
+	MOVQ y+40(FP), DI
+	MOVQ ystride+48(FP), R10
+
+	MOVL         $0x0f0f0f0f, AX
+	MOVQ         AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL         $0x00010001, AX
+	MOVQ         AX, X14
+	VPBROADCASTD X14, Y14
+
+g4row:
+	VXORPS Y0, Y0, Y0           // tokens 0..3, even blocks
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4           // tokens 0..3, odd blocks
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   SI, BX
+	MOVQ   R9, R13
+	MOVQ   R12, DX
+	SHRQ   $1, DX
+	JZ     g4tail
+
+g4pair:
+	Q4UNPACK(2, 0)
+	Q4TOK(0, 128, 256, Y0)
+	Q4TOK(32, 160, 288, Y1)
+	Q4TOK(64, 192, 320, Y2)
+	Q4TOK(96, 224, 352, Y3)
+	Q4UNPACK(20, 18)
+	Q4TOK(384, 512, 640, Y4)
+	Q4TOK(416, 544, 672, Y5)
+	Q4TOK(448, 576, 704, Y6)
+	Q4TOK(480, 608, 736, Y7)
+	ADDQ $36, BX
+	ADDQ $768, R13
+	DECQ DX
+	JNZ  g4pair
+
+g4tail:
+	TESTQ $1, R12
+	JZ    g4sum
+	Q4UNPACK(2, 0)
+	Q4TOK(0, 128, 256, Y0)
+	Q4TOK(32, 160, 288, Y1)
+	Q4TOK(64, 192, 320, Y2)
+	Q4TOK(96, 224, 352, Y3)
+
+g4sum:
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	HSUM(Y0, X0)
+	HSUM(Y1, X1)
+	HSUM(Y2, X2)
+	HSUM(Y3, X3)
+	LEAQ   (DI)(R10*2), AX
+	VMOVSS X0, (DI)
+	VMOVSS X1, (DI)(R10*1)
+	VMOVSS X2, (AX)
+	VMOVSS X3, (AX)(R10*1)
+	ADDQ   $4, DI
+	ADDQ   R8, SI
+	DECQ   CX
+	JNZ    g4row
+	VZEROUPPER
+	RET

@@ -67,6 +67,10 @@ func (p *Pool) MatMul(m *Matrix, x []float32, n int, y []float32) {
 	if k := kernelFor(m.Type); k != nil && m.Cols%qBlock == 0 && m.Cols > 0 {
 		p.act.quantize(x, n, m.Cols)
 		j.kern = k
+		if k4 := kernel4For(m.Type); k4 != nil && n >= 4 {
+			p.act.pack4(n / 4)
+			j.kern4 = k4
+		}
 	}
 	p.run(m.Rows, rowGrain, j)
 	*j = mulJob{} // drop references to the caller's buffers
@@ -74,11 +78,12 @@ func (p *Pool) MatMul(m *Matrix, x []float32, n int, y []float32) {
 
 // mulJob is the loop body of MatMul; one lives in each Pool so dispatch does not allocate.
 type mulJob struct {
-	p    *Pool
-	m    *Matrix
-	x, y []float32
-	n    int
-	kern rowsKernel // nil: float path
+	p     *Pool
+	m     *Matrix
+	x, y  []float32
+	n     int
+	kern  rowsKernel  // nil: float path
+	kern4 rows4Kernel // nil: kern per token
 }
 
 func (j *mulJob) run(lo, hi, w int) {
@@ -89,9 +94,17 @@ func (j *mulJob) run(lo, hi, w int) {
 		q, d, c := j.p.act.row(0)
 		j.kern(m.Data[lo*rb:hi*rb], rb, q, d, c, j.y[lo:hi])
 	case j.kern != nil:
+		n4 := 0
+		if j.kern4 != nil {
+			n4 = j.n &^ 3
+		}
+		nb := m.Cols / qBlock
 		for r0 := lo; r0 < hi; r0 += tileRows {
 			r1 := min(r0+tileRows, hi)
-			for i := 0; i < j.n; i++ {
+			for i := 0; i < n4; i += 4 {
+				j.kern4(m.Data[r0*rb:r1*rb], rb, r1-r0, j.p.act.group(i/4), nb, j.y[i*m.Rows+r0:], m.Rows)
+			}
+			for i := n4; i < j.n; i++ {
 				q, d, c := j.p.act.row(i)
 				j.kern(m.Data[r0*rb:r1*rb], rb, q, d, c, j.y[i*m.Rows+r0:i*m.Rows+r1])
 			}
