@@ -57,7 +57,7 @@ func ParseBnbQuantState(data []byte, kind string) (*BnbQuantState, error) {
 	}
 	n := 1
 	for _, d := range s.Shape {
-		if d <= 0 || d > 1<<40 || n > (1<<40)/d {
+		if lim := int64(min(1<<40, math.MaxInt)); d <= 0 || int64(d) > lim || int64(n) > lim/int64(d) { // 32-bit: at most MaxInt
 			return nil, fmt.Errorf("quant state: shape %v", s.Shape)
 		}
 		n *= d
