@@ -22,6 +22,7 @@ type options struct {
 	threads   int
 	tokenizer string
 	context   int
+	mem       memOptions // options_memory.go
 }
 
 // WithThreads sets the number of compute threads (default: one per CPU).
@@ -61,6 +62,9 @@ func Open(path string, opts ...Option) (*Engine, error) {
 	for _, f := range opts {
 		f(&o)
 	}
+	if err := checkMemory(path, o); err != nil { // before anything is mapped
+		return nil, err
+	}
 	var lopts []loader.Option
 	if o.tokenizer != "" {
 		lopts = append(lopts, loader.WithTokenizer(o.tokenizer))
@@ -73,6 +77,12 @@ func Open(path string, opts ...Option) (*Engine, error) {
 	if err != nil {
 		ckpt.Close()
 		return nil, err
+	}
+	if o.mem.mlock {
+		if err := lockWeights(ckpt); err != nil {
+			e.Close()
+			return nil, err
+		}
 	}
 	e.LoadTime = time.Since(start)
 	return e, nil

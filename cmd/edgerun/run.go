@@ -33,6 +33,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	var adapters adapterList
 	fs.Var(&adapters, "adapter", "LoRA adapter PATH[:SCALE] (PEFT directory or GGUF LoRA file; repeatable; scale default 1)")
 	merge := fs.Bool("merge", false, "merge the --adapter set into the weights instead of applying it live")
+	mlock := fs.Bool("mlock", false, "lock the model's weights in RAM (fails with a clear error when not permitted)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -40,7 +41,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "edgerun run: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
-	opts := []runtime.Option{runtime.WithThreads(*threads), runtime.WithContext(*ctxSize)}
+	opts := []runtime.Option{runtime.WithThreads(*threads), runtime.WithContext(*ctxSize), runtime.WithMlock(*mlock)}
 	if *tokPath != "" {
 		opts = append(opts, runtime.WithTokenizer(*tokPath))
 	}

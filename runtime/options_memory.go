@@ -1,0 +1,30 @@
+package runtime
+
+import "errors"
+
+// memOptions are the small-memory options of Open (memory.go).
+type memOptions struct {
+	mlock   bool
+	noCheck bool
+	limit   int64
+}
+
+// WithMlock locks the model's weights in RAM (mlock(2) on the memory map) so that the
+// kernel never pages them out: steadier latency on boards and phones under memory
+// pressure. Open fails with a clear error when the system does not permit it (see
+// RLIMIT_MEMLOCK, `ulimit -l`) or has no mlock (Windows, wasm). Closing the engine
+// releases the lock.
+func WithMlock(on bool) Option { return func(o *options) { o.mem.mlock = on } }
+
+// WithMemoryCheck turns the up-front memory check of Open on (the default) or off.
+// The check estimates what the model needs (EstimateMemory) and refuses, before the
+// file is mapped, a model whose weights plus KV cache would not fit in the memory
+// available (AvailableMemory).
+func WithMemoryCheck(on bool) Option { return func(o *options) { o.mem.noCheck = !on } }
+
+// WithMemoryLimit caps the memory Open may count on at n bytes (when that is less than
+// what the system reports available): a budget for an app that shares the device.
+func WithMemoryLimit(n int64) Option { return func(o *options) { o.mem.limit = n } }
+
+// ErrMlock is returned by Open when WithMlock(true) cannot lock the weights in memory.
+var ErrMlock = errors.New("runtime: cannot lock the weights in memory")
