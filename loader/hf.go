@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -638,11 +639,16 @@ func applyGenerationConfig(p string, v *tokenizer.Vocab) error {
 			return errorf(p, ErrCorrupt, "eos_token_id %d is outside the %d-token vocabulary", id, len(v.Tokens))
 		}
 	}
-	// The tokenizer knows two end-of-generation ids (EOS and EOT): the first two listed.
+	// The tokenizer knows two end-of-generation ids (EOS and EOT): EOS is the first one
+	// listed; EOT stays the end-of-turn token found by name when it is listed too (Llama
+	// 3.1 lists <|end_of_text|>, <|eom_id|>, <|eot_id|>), else it is the second one.
 	if len(ids) > 0 {
 		v.EOS = ids[0]
-		if len(ids) > 1 {
+		if len(ids) > 1 && !slices.Contains(ids[1:], v.EOT) {
 			v.EOT = ids[1]
+		}
+		if v.EOT == v.EOS {
+			v.EOT = -1
 		}
 	}
 	return nil
