@@ -261,3 +261,58 @@ func TestQuantizeNF4FromGGUF(t *testing.T) {
 		t.Fatalf("compared %d tensors", n)
 	}
 }
+
+// TestQuantizeFP4Options writes FP4 without double quantization, blocksize 128 and
+// bfloat16 quant storage (flags after the paths), and reloads it bit-identically to
+// the in-memory quantization with the same options.
+func TestQuantizeFP4Options(t *testing.T) {
+	src := filepath.Join(testmodels.Dir(t), "stories260K", "hf")
+	out := filepath.Join(t.TempDir(), "fp4")
+	if so, se, code := runCLI(t, "quantize", src, out, "--type", "fp4", "--no-double-quant", "--blocksize", "128", "--quant-storage", "bfloat16", "-q"); code != 0 {
+		t.Fatalf("exit %d: %s %s", code, so, se)
+	}
+	f, err := loader.OpenSafetensors(filepath.Join(out, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, _ := f.Tensor("model.layers.0.self_attn.q_proj.weight")
+	am, _ := f.Tensor("model.layers.0.self_attn.q_proj.weight.absmax")
+	st, _ := f.Tensor("model.layers.0.self_attn.q_proj.weight.quant_state.bitsandbytes__fp4")
+	if w == nil || w.DType != "BF16" || fmt.Sprint(w.Shape) != "[1024 1]" || am == nil || am.DType != "F32" || fmt.Sprint(am.Shape) != "[32]" || st == nil {
+		t.Fatalf("q_proj tensors: %+v %+v %+v", w, am, st)
+	}
+	if _, ok := f.Tensor("model.layers.0.self_attn.q_proj.weight.nested_absmax"); ok {
+		t.Fatal("nested tensors without double quantization")
+	}
+	re, err := loader.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer re.Close()
+	mem, err := loader.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	rep, err := runtime.QuantizeCheckpoint(mem, runtime.QuantizeOptions{Type: int4.FP4, Blocksize: 128, NoDoubleQuant: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range append(rep.Quantized, rep.Fallback...) {
+		a, b := mem.Tensors[name], re.Tensors[name]
+		if a.Type != b.Type || !bytes.Equal(a.Data, b.Data) {
+			t.Fatalf("%s: reloaded %v differs from in-memory %v", name, b.Type, a.Type)
+		}
+	}
+	var cfg struct {
+		Q map[string]any `json:"quantization_config"`
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "config.json"))
+	if err := json.Unmarshal(b, &cfg); err != nil || cfg.Q["bnb_4bit_quant_type"] != "fp4" || cfg.Q["bnb_4bit_use_double_quant"] != false || cfg.Q["bnb_4bit_quant_storage"] != "bfloat16" {
+		t.Fatalf("quantization_config %v (%v)", cfg.Q, err)
+	}
+	if _, se, code := runCLI(t, "quantize", src, out, "--type", "q5_0"); code != 2 || !strings.Contains(se, "q5_0") {
+		t.Errorf("unknown type: exit %d, %q", code, se)
+	}
+}
