@@ -496,3 +496,32 @@ func FuzzBnbQuantState(f *testing.F) {
 		}
 	})
 }
+
+// ExampleBnbTensors quantizes a weight with bitsandbytes' NF4 algorithm (double
+// quantization on) and lists the tensors a QLoRA checkpoint stores for it.
+func ExampleBnbTensors() {
+	w := make([]float32, 4*64) // a [4, 64] Linear weight
+	for i := range w {
+		w[i] = float32(i%7) - 3
+	}
+	q, err := int4.QuantizeBnb4(int4.NF4, w, 64, true)
+	if err != nil {
+		panic(err)
+	}
+	ts, err := BnbTensors("model.layers.0.mlp.up_proj.weight", q, []int{4, 64}, "bfloat16", "uint8")
+	if err != nil {
+		panic(err)
+	}
+	for _, t := range ts {
+		fmt.Println(t.Name, t.DType, t.Shape)
+	}
+	fmt.Println(string(ts[len(ts)-1].Data))
+	// Output:
+	// model.layers.0.mlp.up_proj.weight U8 [128 1]
+	// model.layers.0.mlp.up_proj.weight.quant_map F32 [16]
+	// model.layers.0.mlp.up_proj.weight.absmax U8 [4]
+	// model.layers.0.mlp.up_proj.weight.nested_absmax F32 [1]
+	// model.layers.0.mlp.up_proj.weight.nested_quant_map F32 [256]
+	// model.layers.0.mlp.up_proj.weight.quant_state.bitsandbytes__nf4 U8 [151]
+	// {"quant_type": "nf4", "blocksize": 64, "dtype": "bfloat16", "shape": [4, 64], "nested_blocksize": 256, "nested_dtype": "float32", "nested_offset": 3.0}
+}
