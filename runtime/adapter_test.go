@@ -496,28 +496,18 @@ func TestLoraConcurrentSessions(t *testing.T) {
 	}
 }
 
-// BenchmarkAdapterSwitch measures SetAdapters (the hot-swap), which must not depend
-// on the model size.
+// BenchmarkAdapterSwitch measures SetAdapters (the hot-swap) on stories260K; compare
+// with BenchmarkLoraTinyLlama/switch: it must not depend on the model size.
 func BenchmarkAdapterSwitch(b *testing.B) {
 	e, err := runtime.Open(filepath.Join(testmodels.Dir(b), "stories260K", "stories260K.gguf"), runtime.WithThreads(1))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer e.Close()
-	for i := range 2 {
-		a := synthAdapterB(e, uint64(i), 16)
-		if _, err := e.AddAdapter(fmt.Sprint("s", i), a); err != nil {
-			b.Fatal(err)
-		}
+	if _, err := e.AddAdapter("r16", synthAdapterB(e, 0, 16)); err != nil {
+		b.Fatal(err)
 	}
-	s := e.NewSession()
-	sets := [][]runtime.AdapterScale{{{Name: "s0", Scale: 1}}, {{Name: "s1", Scale: 0.5}, {Name: "s0", Scale: 1}}}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if err := s.SetAdapters(sets[i%2]); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchSwitch(b, e)
 }
 
 // BenchmarkDecodeLora compares one decode step with no adapter, a live r=16 adapter on

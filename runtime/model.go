@@ -17,8 +17,10 @@ import (
 // that does not match the configuration, an unsupported architecture.
 var ErrBadModel = errors.New("runtime: model cannot be run")
 
-// Model is a LLaMA-family decoder bound to the tensors of a checkpoint. It is immutable
-// after construction and safe for concurrent use by many sessions.
+// Model is a LLaMA-family decoder bound to the tensors of a checkpoint. It is safe for
+// concurrent use by many sessions; its weights change only through Engine.Merge and
+// Engine.Unmerge, which swap weight buffers under the engine's lock. LoRA adapters
+// applied unmerged (Session.SetAdapters) never touch it.
 type Model struct {
 	Config loader.Config
 	Ckpt   *loader.Checkpoint
