@@ -126,3 +126,61 @@ func cmdConvertLora(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "wrote %s: %d modules, rank %d\n", *out, len(a.Modules), a.MaxRank())
 	return nil
 }
+
+// cmdMerge merges adapters into a GGUF base and writes the result as a GGUF file.
+func cmdMerge(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("merge", stderr)
+	base := fs.String("m", "", "base model (GGUF)")
+	out := fs.String("o", "", "output GGUF file")
+	typ := fs.String("type", "base", "format of the merged weights: base (each weight's own), f32, f16, q8_0, q4_0, ...")
+	var adapters adapterList
+	fs.Var(&adapters, "adapter", "LoRA adapter PATH[:SCALE] (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *base == "" || *out == "" || len(adapters) == 0 || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: edgerun merge -m BASE.gguf --adapter PATH[:SCALE]... -o OUT.gguf [--type base|f32|f16|q8_0|...]")
+		return errUsage
+	}
+	eng, err := runtime.Open(*base)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	ckpt := eng.Model.Ckpt
+	if ckpt.Format != "gguf" {
+		return fmt.Errorf("%s: merge writes GGUF and needs a GGUF base (this one is %s)", *base, ckpt.Format)
+	}
+	var set []runtime.AdapterScale
+	for i, a := range adapters {
+		name := fmt.Sprint(i)
+		if _, err := eng.LoadAdapter(name, a.path); err != nil {
+			return err
+		}
+		set = append(set, runtime.AdapterScale{Name: name, Scale: a.scale})
+	}
+	rep, err := eng.Merge(set, runtime.MergeOptions{Type: *typ})
+	if err != nil {
+		return err
+	}
+	var tensors []*loader.Tensor
+	seen := map[string]bool{}
+	for _, name := range ckpt.Order {
+		t := *ckpt.Tensors[name]
+		if typ, data, ok := eng.WeightData(name); ok {
+			t.Type, t.Data = typ, data
+		}
+		seen[name] = true
+		tensors = append(tensors, &t)
+	}
+	if typ, data, _ := eng.WeightData("output.weight"); !seen["output.weight"] && &data[0] != &ckpt.Tensors["token_embd.weight"].Data[0] {
+		cfg := eng.Model.Config
+		tensors = append(tensors, &loader.Tensor{Name: "output.weight", Type: typ, Shape: []int{cfg.Vocab, cfg.Dim}, Data: data})
+	}
+	if err := loader.WriteGGUF(*out, ckpt.MetaKVs(), tensors); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d weights merged; requantization error max %.3g, rms %.3g, relative %.3g\n",
+		*out, rep.Tensors, rep.MaxAbsErr, rep.RMSErr, rep.RelErr)
+	return nil
+}

@@ -84,6 +84,16 @@ func TestRunAdapterLiveMergedAndConverted(t *testing.T) {
 	if half := tokens("--adapter", peft+":0.45", "--adapter", gguf+":0.45"); !slices.Equal(half, live) {
 		t.Logf("two halves stacked differ from one whole (allowed: float rounding): %v vs %v", half, live)
 	}
+	mergedFile := filepath.Join(t.TempDir(), "merged.gguf")
+	if _, errOut, code := runCLI(t, "merge", "-m", model, "--adapter", peft+":0.9", "-o", mergedFile, "--type", "f32"); code != 0 {
+		t.Fatalf("merge: exit %d: %s", code, errOut)
+	}
+	model0 := model
+	model = mergedFile
+	if got := tokens(); !slices.Equal(got, live) {
+		t.Errorf("merged file tokens %v, live %v", got, live)
+	}
+	model = model0
 	if _, errOut, code := runCLI(t, "run", "-m", model, "-p", "x", "-n", "1", "--merge"); code == 0 {
 		t.Fatalf("--merge without --adapter accepted: %s", errOut)
 	}

@@ -25,6 +25,7 @@ var commands = []command{
 	{"quantize", "write a quantized copy of a model (bitsandbytes nf4/fp4 directory or GGUF)", cmdQuantize},
 	{"bench", "measure speed (llama-bench compatible), latency and memory of models", cmdBench},
 	{"convert-lora", "convert a PEFT LoRA adapter to a GGUF LoRA file for llama.cpp", cmdConvertLora},
+	{"merge", "merge LoRA adapters into a GGUF model and write the result", cmdMerge},
 }
 
 func main() {
