@@ -273,6 +273,22 @@ func TestLoraQKPermutation(t *testing.T) {
 	if d > 1e-4 {
 		t.Fatalf("logits differ by %g: q/k rows not permuted correctly", d)
 	}
+	// The real Hugging Face directory of the model (safetensors, rotate-half RoPE) with
+	// the same adapter: no permutation, same logits.
+	real, err := runtime.Open(filepath.Join(testmodels.Dir(t), "stories260K", "hf"), runtime.WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer real.Close()
+	if !real.Model.Config.RopeNeox {
+		t.Fatal("the HF directory is not run with rotate-half RoPE")
+	}
+	if _, err := real.LoadAdapter("hf", dir); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(evalAll(t, real, set, loraPrompt), lg); d > 1e-4 {
+		t.Fatalf("PEFT adapter on the HF directory vs on the GGUF: logits differ by %g", d)
+	}
 	// The same factors declared to be in GGUF order already (so not permuted) on the
 	// GGUF base: wrong, and visibly so.
 	wrong, err := loader.OpenAdapter(dir)
