@@ -90,7 +90,7 @@ func (a *q8Act) quantize(x []float32, n, cols int) {
 		qs := a.q[b*qBlock : (b+1)*qBlock : (b+1)*qBlock]
 		var amax float32
 		for _, v := range xs {
-			amax = max(amax, float32(math.Abs(float64(v))))
+			amax = max(amax, math.Float32frombits(math.Float32bits(v)&^(1<<31)))
 		}
 		d := amax / 127
 		var id float32
@@ -136,6 +136,7 @@ type impl struct {
 	q4_0   rowsKernel
 	q8_0   rowsKernel
 	q4_0x4 rows4Kernel
+	q8_0x4 rows4Kernel
 }
 
 // impls lists the implementations usable on this CPU, generic first; architecture files
@@ -157,8 +158,11 @@ func Implementation() string { return active.name }
 
 // kernel4For returns the 4-row kernel for t, or nil.
 func kernel4For(t int4.Type) rows4Kernel {
-	if t == int4.Q4_0 {
+	switch t {
+	case int4.Q4_0:
 		return active.q4_0x4
+	case int4.Q8_0:
+		return active.q8_0x4
 	}
 	return nil
 }

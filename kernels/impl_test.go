@@ -233,36 +233,41 @@ func TestMatVecNoAllocs(t *testing.T) {
 func TestRows4MatchesRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 20))
 	for _, im := range impls {
-		if im.q4_0x4 == nil {
-			continue
-		}
-		for _, rows := range []int{1, 2, 3, 16, 17} {
-			for _, cols := range []int{32, 64, 96, 2048} {
-				typ := int4.Q4_0
-				data := randQuantRows(r, typ, rows, cols)
-				rb, _ := int4.RowBytes(typ, cols)
-				var a q8Act
-				a.quantize(randActs(r, 4, cols), 4, cols)
-				a.pack4(1)
-				const g = 3
-				stride := rows + 2*g
-				y := make([]float32, 4*stride+g)
-				for i := range y {
-					y[i] = -7.5
-				}
-				im.q4_0x4(data, rb, rows, a.group(0), cols/qBlock, y[g:], stride)
-				want := make([]float32, rows)
-				for tok := 0; tok < 4; tok++ {
-					q, d, c := a.row(tok)
-					im.q4_0(data, rb, q, d, c, want)
-					for k := 0; k < rows; k++ {
-						if math.Float32bits(y[g+tok*stride+k]) != math.Float32bits(want[k]) {
-							t.Fatalf("%s %dx%d token %d row %d: rows4 %g, rows %g", im.name, rows, cols, tok, k, y[g+tok*stride+k], want[k])
-						}
+		for _, typ := range []int4.Type{int4.Q4_0, int4.Q8_0} {
+			k4 := im.q4_0x4
+			if typ == int4.Q8_0 {
+				k4 = im.q8_0x4
+			}
+			if k4 == nil {
+				continue
+			}
+			for _, rows := range []int{1, 2, 3, 16, 17} {
+				for _, cols := range []int{32, 64, 96, 2048} {
+					data := randQuantRows(r, typ, rows, cols)
+					rb, _ := int4.RowBytes(typ, cols)
+					var a q8Act
+					a.quantize(randActs(r, 4, cols), 4, cols)
+					a.pack4(1)
+					const g = 3
+					stride := rows + 2*g
+					y := make([]float32, 4*stride+g)
+					for i := range y {
+						y[i] = -7.5
 					}
-					for k := 0; k < g; k++ {
-						if y[tok*stride+k] != -7.5 || y[g+tok*stride+rows+k] != -7.5 {
-							t.Fatalf("%s %dx%d token %d: wrote outside its outputs", im.name, rows, cols, tok)
+					k4(data, rb, rows, a.group(0), cols/qBlock, y[g:], stride)
+					want := make([]float32, rows)
+					for tok := 0; tok < 4; tok++ {
+						q, d, c := a.row(tok)
+						kernelOf(im, typ)(data, rb, q, d, c, want)
+						for k := 0; k < rows; k++ {
+							if math.Float32bits(y[g+tok*stride+k]) != math.Float32bits(want[k]) {
+								t.Fatalf("%s %v %dx%d token %d row %d: rows4 %g, rows %g", im.name, typ, rows, cols, tok, k, y[g+tok*stride+k], want[k])
+							}
+						}
+						for k := 0; k < g; k++ {
+							if y[tok*stride+k] != -7.5 || y[g+tok*stride+rows+k] != -7.5 {
+								t.Fatalf("%s %v %dx%d token %d: wrote outside its outputs", im.name, typ, rows, cols, tok)
+							}
 						}
 					}
 				}

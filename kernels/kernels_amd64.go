@@ -6,7 +6,7 @@ import "golang.org/x/sys/cpu"
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
-		register(&impl{name: "avx2", q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q4_0x4: q4_0Rows4AVX2Go})
+		register(&impl{name: "avx2", q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q4_0x4: q4_0Rows4AVX2Go, q8_0x4: q8_0Rows4AVX2Go})
 	}
 }
 
@@ -84,4 +84,31 @@ func q4_0Rows4AVX2Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32
 	_ = g[nb*g4BlockBytes-1]
 	_ = y[3*ystride+rows-1]
 	q4_0Rows4AVX2(&w[0], rowBytes, rows, &g[0], nb, &y[0], 4*ystride)
+}
+
+// q8_0Rows4AVX2 is q8_0RowsAVX2 for the four activation rows of a group (q8Act.pack4),
+// bit for bit (the lane offsets c of the group are not used):
+//
+//	for r := 0; r < rows; r++ {
+//		for t := 0; t < 4; t++ {
+//			y[t·ystride/4 + r] = q8_0RowsAVX2 result for weight row r and group row t
+//		}
+//	}
+//
+// ystride is in bytes; rows ≥ 1 and nb ≥ 1.
+//
+//go:noescape
+func q8_0Rows4AVX2(w *byte, rowBytes, rows int, xg *byte, nb int, y *float32, ystride int)
+
+func q8_0Rows4AVX2Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	if rows <= 0 || nb <= 0 {
+		for t := 0; t < 4 && rows > 0; t++ {
+			clear(y[t*ystride : t*ystride+rows])
+		}
+		return
+	}
+	_ = w[(rows-1)*rowBytes+nb*34-1]
+	_ = g[nb*g4BlockBytes-1]
+	_ = y[3*ystride+rows-1]
+	q8_0Rows4AVX2(&w[0], rowBytes, rows, &g[0], nb, &y[0], 4*ystride)
 }

@@ -253,3 +253,98 @@ g4sum:
 	JNZ    g4row
 	VZEROUPPER
 	RET
+
+// Q8TOK accumulates one token of a 4-token group for the Q8_0 block whose int8 weights
+// are in Y8 and |weights| in Y12, fp16 scale (as float32) in all lanes of Y9: x at
+// qo(R13), x scale replicated at do(R13). Clobbers Y10, Y11.
+#define Q8TOK(qo, do, acc) \
+	VMOVDQU     qo(R13), Y10 \
+	VPSIGNB     Y8, Y10, Y10 \
+	VPMADDUBSW  Y10, Y12, Y10 \
+	VPMADDWD    Y14, Y10, Y10 \
+	VCVTDQ2PS   Y10, Y10 \
+	VMULPS      do(R13), Y9, Y11 \
+	VFMADD231PS Y10, Y11, acc
+
+// Q8UNPACK loads the Q8_0 block at BX (qs at qoff, scale at soff) into Y8, |w| into Y12
+// and the scale into all lanes of Y9.
+#define Q8UNPACK(qoff, soff) \
+	VMOVDQU      qoff(BX), Y8 \
+	VPABSB       Y8, Y12 \
+	VPBROADCASTW soff(BX), X9 \
+	VCVTPH2PS    X9, Y9
+
+// func q8_0Rows4AVX2(w *byte, rowBytes, rows int, xg *byte, nb int, y *float32, ystride int)
+TEXT ·q8_0Rows4AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rowBytes+8(FP), R8
+	MOVQ rows+16(FP), CX
+	MOVQ xg+24(FP), R9
+	MOVQ nb+32(FP), R12
+	MOVQ y+40(FP), DI
+	MOVQ ystride+48(FP), R10
+
+	MOVL         $0x00010001, AX
+	MOVQ         AX, X14
+	VPBROADCASTD X14, Y14
+
+h4row:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   SI, BX
+	MOVQ   R9, R13
+	MOVQ   R12, DX
+	SHRQ   $1, DX
+	JZ     h4tail
+
+h4pair:
+	Q8UNPACK(2, 0)
+	Q8TOK(0, 256, Y0)
+	Q8TOK(32, 288, Y1)
+	Q8TOK(64, 320, Y2)
+	Q8TOK(96, 352, Y3)
+	Q8UNPACK(36, 34)
+	Q8TOK(384, 640, Y4)
+	Q8TOK(416, 672, Y5)
+	Q8TOK(448, 704, Y6)
+	Q8TOK(480, 736, Y7)
+	ADDQ $68, BX
+	ADDQ $768, R13
+	DECQ DX
+	JNZ  h4pair
+
+h4tail:
+	TESTQ $1, R12
+	JZ    h4sum
+	Q8UNPACK(2, 0)
+	Q8TOK(0, 256, Y0)
+	Q8TOK(32, 288, Y1)
+	Q8TOK(64, 320, Y2)
+	Q8TOK(96, 352, Y3)
+
+h4sum:
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	HSUM(Y0, X0)
+	HSUM(Y1, X1)
+	HSUM(Y2, X2)
+	HSUM(Y3, X3)
+	LEAQ   (DI)(R10*2), AX
+	VMOVSS X0, (DI)
+	VMOVSS X1, (DI)(R10*1)
+	VMOVSS X2, (AX)
+	VMOVSS X3, (AX)(R10*1)
+	ADDQ   $4, DI
+	ADDQ   R8, SI
+	DECQ   CX
+	JNZ    h4row
+	VZEROUPPER
+	RET
