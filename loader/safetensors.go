@@ -174,7 +174,7 @@ func ParseSafetensors(path string, data []byte) (*SafetensorsFile, error) {
 		nbytes := uint64(size)
 		for i, d := range e.Shape {
 			v, err := strconv.ParseUint(string(d), 10, 63)
-			if err != nil {
+			if err != nil || v > uint64(math.MaxInt) {
 				return nil, bad("tensor %q: shape %v: dimension %s is not a non-negative integer", name, e.Shape, d)
 			}
 			if v != 0 && nbytes > math.MaxInt64/v {
