@@ -689,74 +689,50 @@ func WriteHFBnb(dir string, c *Checkpoint, o BnbWriteOptions) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("loader: %s: %w", dir, err)
 	}
-	cfg := c.Config
-	var out []*SafeTensor
-	total := len(c.Order)
-	for i, name := range c.Order {
-		t := c.Tensors[name]
-		hf, ok := GGUFToHFName(name)
-		if name == "rope_freqs.weight" || (name == "output.weight" && cfg.Tied) {
+	// Two passes keep memory to one tensor at a time: the first quantizes every weight to
+	// learn the header (shapes, and the quant-state JSON, whose length depends on the
+	// nested offset), the second quantizes again (deterministically) and streams the data.
+	var names []string
+	for _, name := range c.Order {
+		if name == "rope_freqs.weight" || (name == "output.weight" && c.Config.Tied) {
 			continue
 		}
-		if !ok {
-			return errorf(c.Path, ErrUnsupported, "tensor %q has no Hugging Face name", name)
+		names = append(names, name)
+	}
+	total := 2 * len(names)
+	var infos []*SafeTensor
+	for i, name := range names {
+		ts, err := hfBnbTensors(dir, c, name, o)
+		if err != nil {
+			return err
 		}
-		x := make([]float32, t.Elems())
-		if err := int4.DequantizeRow(t.Type, t.Data, x); err != nil {
-			return wrapf(c.Path, ErrCorrupt, err, "tensor %q", name)
-		}
-		permuted := !cfg.RopeNeox && (strings.Contains(name, ".attn_q.") || strings.Contains(name, ".attn_k."))
-		if permuted {
-			heads, cols := cfg.Heads, t.Cols()
-			if strings.Contains(name, ".attn_k.") {
-				heads = cfg.KVHeads
-			}
-			if len(t.Shape) == 1 {
-				cols = 1
-			}
-			var err error
-			if x, err = unpermuteRows(x, heads, cols); err != nil {
-				return errorf(c.Path, ErrCorrupt, "tensor %q: %v", name, err)
-			}
-		}
-		dtype := SafeTensorDType(t.Type)
-		if dtype == "" {
-			dtype = "F32"
-		}
-		torch := map[string]string{"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[dtype]
-		if isProjection(name) && len(t.Shape) == 2 {
-			q, err := int4.QuantizeBnb4(o.Type, x, o.Blocksize, o.DoubleQuant)
-			if err != nil {
-				return fmt.Errorf("loader: %s: tensor %q: %w", dir, name, err)
-			}
-			ts, err := BnbTensors(hf, q, t.Shape, torch, o.QuantStorage)
-			if err != nil {
-				return fmt.Errorf("loader: %s: tensor %q: %w", dir, name, err)
-			}
-			out = append(out, ts...)
-		} else {
-			data := t.Data
-			if SafeTensorDType(t.Type) == "" || permuted {
-				typ, _ := safeTensorType(dtype)
-				data = make([]byte, len(x)*DTypeSize(dtype))
-				if err := int4.QuantizeRow(typ, x, data); err != nil {
-					return err
-				}
-			}
-			out = append(out, &SafeTensor{Name: hf, DType: dtype, Shape: t.Shape, Data: data})
+		for _, t := range ts {
+			infos = append(infos, &SafeTensor{Name: t.Name, DType: t.DType, Shape: t.Shape})
 		}
 		if o.Progress != nil {
 			o.Progress(i+1, total)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		si, sj := DTypeSize(out[i].DType), DTypeSize(out[j].DType)
-		if si != sj {
-			return si > sj
+	w, err := NewSafetensorsWriter(filepath.Join(dir, "model.safetensors"), map[string]string{"format": "pt"}, infos)
+	if err != nil {
+		return err
+	}
+	for i, name := range names {
+		ts, err := hfBnbTensors(dir, c, name, o)
+		for _, t := range ts {
+			if err == nil {
+				err = w.WriteTensor(t.Name, t.Data)
+			}
 		}
-		return out[i].Name < out[j].Name
-	})
-	if err := WriteSafetensors(filepath.Join(dir, "model.safetensors"), map[string]string{"format": "pt"}, out); err != nil {
+		if err != nil {
+			w.Abort()
+			return err
+		}
+		if o.Progress != nil {
+			o.Progress(len(names)+i+1, total)
+		}
+	}
+	if err := w.Close(); err != nil {
 		return err
 	}
 	if err := writeBnbConfig(dir, c, o); err != nil {
@@ -777,6 +753,61 @@ func WriteHFBnb(dir string, c *Checkpoint, o BnbWriteOptions) error {
 		}
 	}
 	return nil
+}
+
+// hfBnbTensors returns the safetensors tensors WriteHFBnb stores for the checkpoint
+// tensor called name: the bitsandbytes weight and its quant state for a projection,
+// else the tensor in its float dtype under its HF name.
+func hfBnbTensors(dir string, c *Checkpoint, name string, o BnbWriteOptions) ([]*SafeTensor, error) {
+	cfg := c.Config
+	t := c.Tensors[name]
+	hf, ok := GGUFToHFName(name)
+	if !ok {
+		return nil, errorf(c.Path, ErrUnsupported, "tensor %q has no Hugging Face name", name)
+	}
+	x := make([]float32, t.Elems())
+	if err := int4.DequantizeRow(t.Type, t.Data, x); err != nil {
+		return nil, wrapf(c.Path, ErrCorrupt, err, "tensor %q", name)
+	}
+	permuted := !cfg.RopeNeox && (strings.Contains(name, ".attn_q.") || strings.Contains(name, ".attn_k."))
+	if permuted {
+		heads, cols := cfg.Heads, t.Cols()
+		if strings.Contains(name, ".attn_k.") {
+			heads = cfg.KVHeads
+		}
+		if len(t.Shape) == 1 {
+			cols = 1
+		}
+		var err error
+		if x, err = unpermuteRows(x, heads, cols); err != nil {
+			return nil, errorf(c.Path, ErrCorrupt, "tensor %q: %v", name, err)
+		}
+	}
+	dtype := SafeTensorDType(t.Type)
+	if dtype == "" {
+		dtype = "F32"
+	}
+	if isProjection(name) && len(t.Shape) == 2 {
+		torch := map[string]string{"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[dtype]
+		q, err := int4.QuantizeBnb4(o.Type, x, o.Blocksize, o.DoubleQuant)
+		if err != nil {
+			return nil, fmt.Errorf("loader: %s: tensor %q: %w", dir, name, err)
+		}
+		ts, err := BnbTensors(hf, q, t.Shape, torch, o.QuantStorage)
+		if err != nil {
+			return nil, fmt.Errorf("loader: %s: tensor %q: %w", dir, name, err)
+		}
+		return ts, nil
+	}
+	data := t.Data
+	if SafeTensorDType(t.Type) == "" || permuted {
+		typ, _ := safeTensorType(dtype)
+		data = make([]byte, len(x)*DTypeSize(dtype))
+		if err := int4.QuantizeRow(typ, x, data); err != nil {
+			return nil, err
+		}
+	}
+	return []*SafeTensor{{Name: hf, DType: dtype, Shape: t.Shape, Data: data}}, nil
 }
 
 func isProjection(name string) bool {
