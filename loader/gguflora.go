@@ -112,6 +112,8 @@ func ggufAdapter(c *Checkpoint) (*Adapter, error) {
 			return nil, errorf(path, ErrCorrupt, "%q has lora_b but no lora_a", target)
 		case m.B == nil:
 			return nil, errorf(path, ErrCorrupt, "%q has lora_a but no lora_b", target)
+		case m.Rank <= 0 || m.In <= 0 || m.Out <= 0:
+			return nil, errorf(path, ErrCorrupt, "%q: empty factors (rank %d, %d inputs, %d outputs)", target, m.Rank, m.In, m.Out)
 		case len(m.A) != m.Rank*m.In || len(m.B) != m.Out*m.Rank:
 			return nil, errorf(path, ErrCorrupt, "%q: the ranks of lora_a [%d %d] and lora_b (%d values) disagree", target, m.Rank, m.In, len(m.B))
 		case target == "token_embd.weight":

@@ -454,6 +454,8 @@ func buildPEFTAdapter(path, stPath string, cfg *AdapterConfig, tensors []f32Tens
 			return nil, errorf(stPath, ErrCorrupt, "module %q has no lora_A", key)
 		case m.B == nil:
 			return nil, errorf(stPath, ErrCorrupt, "module %q has no lora_B", key)
+		case m.Rank <= 0 || m.In <= 0 || m.Out <= 0:
+			return nil, errorf(stPath, ErrCorrupt, "module %q: empty factors (rank %d, %d inputs, %d outputs)", key, m.Rank, m.In, m.Out)
 		case len(m.A) != m.Rank*m.In || len(m.B) != m.Out*m.Rank:
 			return nil, errorf(stPath, ErrCorrupt, "module %q: lora_A is [%d %d] and lora_B has %d values for rank %d: the ranks disagree", key, m.Rank, m.In, len(m.B), m.Rank)
 		case m.Bias != nil && len(m.Bias) != m.Out:

@@ -487,3 +487,32 @@ func FuzzAdapterSafetensors(f *testing.F) {
 		}
 	})
 }
+
+// FuzzGGUFAdapter checks the GGUF LoRA interpretation on arbitrary files.
+func FuzzGGUFAdapter(f *testing.F) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	a := &Adapter{NeoxQK: false, Modules: []*LoraModule{{Target: "blk.0.attn_q.weight", Rank: 2, In: 4, Out: 4, Alpha: 4, Scale: 2, A: randF32(rng, 8), B: randF32(rng, 8)}}}
+	p := filepath.Join(f.TempDir(), "a.gguf")
+	if err := WriteGGUFAdapter(p, a, "llama", Config{Arch: "llama", Dim: 4, Heads: 1, KVHeads: 1, HeadDim: 4, Layers: 1}); err != nil {
+		f.Fatal(err)
+	}
+	seed, _ := os.ReadFile(p)
+	f.Add(seed)
+	f.Add(seed[:len(seed)/2])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := parseGGUFContainer("fuzz.gguf", data)
+		if err != nil {
+			return // FuzzGGUF covers the container
+		}
+		ad, err := ggufAdapter(c)
+		if err != nil {
+			checkParseError(t, err, "fuzz.gguf")
+			return
+		}
+		for _, m := range ad.Modules {
+			if len(m.A) != m.Rank*m.In || len(m.B) != m.Out*m.Rank || m.Rank <= 0 {
+				t.Fatalf("%s: inconsistent module %d×%d rank %d", m.Target, m.Out, m.In, m.Rank)
+			}
+		}
+	})
+}
