@@ -380,6 +380,22 @@ func openHF(dir string) (*Checkpoint, error) {
 		d.close()
 		return nil, err
 	}
+	// generation_config.json's defaults (sampling, eos ids) are kept for inspection and
+	// for callers that want the model's default sampling, as generation_config.<key>.
+	if b, err := os.ReadFile(filepath.Join(dir, "generation_config.json")); err == nil {
+		var gc map[string]any
+		if json.Unmarshal(b, &gc) == nil {
+			keys := make([]string, 0, len(gc))
+			for k := range gc {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				c.Meta["generation_config."+k] = gc[k]
+				c.MetaKeys = append(c.MetaKeys, "generation_config."+k)
+			}
+		}
+	}
 	return c, nil
 }
 

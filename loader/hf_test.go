@@ -153,6 +153,9 @@ func TestOpenHFShardedQwen2(t *testing.T) {
 	v := c.Vocab
 	// tokenizer_config.json: no BOS, add EOS; generation_config.json: EOS ids 2 and 13;
 	// the vocabulary is padded to vocab_size with unused tokens.
+	if c.Meta["generation_config.do_sample"] != true {
+		t.Errorf("generation_config meta: %v", c.Meta["generation_config.do_sample"])
+	}
 	if v.AddBOS || !v.AddEOS || v.BOS != 1 || v.EOS != 2 || v.EOT != 13 || len(v.Tokens) != 520 || v.Tokens[519] != "[PAD519]" || v.Types[519] != tokenizer.TypeUnused {
 		t.Errorf("vocab: addBOS %v addEOS %v bos %d eos %d eot %d, %d tokens, last %q", v.AddBOS, v.AddEOS, v.BOS, v.EOS, v.EOT, len(v.Tokens), v.Tokens[len(v.Tokens)-1])
 	}
