@@ -6,22 +6,24 @@
 #
 #   TINYLLAMA=1 ../shared/tools/anchors/setup-llamacpp.sh    # writes the TinyLlama-shaped model
 #   tools/peers/compare-speed.sh                              # default model below
+#   NLC_PATHS=avx512 THREADS=2 tools/peers/compare-speed.sh MODEL.gguf
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 anchors=${ANCHORS_DIR:-${TMPDIR:-/tmp}/anchors}
 model=${1:-$anchors/models/tinyllama-shape-q4_0.gguf}
 threads=${THREADS:-2}
+paths=${NLC_PATHS:-avx512 avx2 best}   # which llama.cpp installs to run
 quiet=${QUIETRUN:-$root/../shared/tools/anchors/quietrun.sh}
 # shellcheck disable=SC1091
 . "$anchors/llamacpp.env"
 
 bin=$(mktemp -d)/edgerun
 (cd "$root" && CGO_ENABLED=0 go build -o "$bin" ./cmd/edgerun)
-# About 64 prompt tokens on the TinyLlama vocabulary (nlc-check uses BOS + the same text cut to 64).
-prompt="the quick brown fox jumps over the lazy dog the quick brown fox jumps over the lazy dog the quick brown fox jumps over the lazy dog the quick brown fox jumps over the lazy dog the quick brown fox"
+# 64 prompt tokens (BOS included) on the TinyLlama vocabulary, like nlc-check.
+prompt="the quick brown fox jumps over the lazy dog the quick brown fox jumps over the lazy dog the quick brown fox jumps over the lazy dog the quick brown fox jumps over the lazy dog the quick brown fox the"
 
 declare -A pre dec
-for name in avx512 avx2 best; do
+for name in $paths; do
   case $name in
     avx512) dir=$NLC_DIR_AVX512 ;; avx2) dir=$NLC_DIR_AVX2 ;; best) dir=$NLC_DIR ;;
   esac
@@ -37,7 +39,7 @@ ep=$(grep -o '"prefill_tokens_per_s":[0-9.e+-]*' <<<"$out" | cut -d: -f2)
 ed=$(grep -o '"decode_tokens_per_s":[0-9.e+-]*' <<<"$out" | cut -d: -f2)
 np=$(grep -o '"prompt_tokens":\[[^]]*\]' <<<"$out" | tr -cd ',' | wc -c)
 echo "edgerun: prefill $ep tok/s ($((np + 1)) prompt tokens), decode $ed tok/s  ($(grep -o 'foreign.*' <<<"$out" | tail -1))"
-for name in avx512 avx2 best; do
+for name in $paths; do
   awk -v a="$ep" -v b="${pre[$name]}" -v c="$ed" -v d="${dec[$name]}" -v n="$name" \
     'BEGIN{printf("ratio edgerun/llama.cpp %s: prefill %.2fx, decode %.2fx\n", n, a/b, c/d)}'
 done
