@@ -14,6 +14,7 @@ model=${1:-$anchors/models/tinyllama-shape-q4_0.gguf}
 threads=${THREADS:-2}
 paths=${NLC_PATHS:-avx512 avx2 best}   # which llama.cpp installs to run
 quiet=${QUIETRUN:-$root/../shared/tools/anchors/quietrun.sh}
+[ -x "$quiet" ] || { echo "compare-speed: $quiet not found (set QUIETRUN=path/to/quietrun.sh)" >&2; exit 1; }
 # shellcheck disable=SC1091
 . "$anchors/llamacpp.env"
 
