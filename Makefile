@@ -1,5 +1,6 @@
 # edgerun — build, test and measure. `make help` lists the targets.
 
+SHELL     := /bin/bash
 GO        ?= go
 SHARED    ?= $(abspath ../shared)
 ANCHORS_DIR ?= $(or $(TMPDIR),/tmp)/anchors
@@ -7,14 +8,17 @@ export ANCHORS_DIR
 FUZZTIME  ?= 60s
 CROSS     := linux/arm64 linux/arm linux/riscv64 android/arm64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: help build test test-short vet peers fuzz cross demo clean
+.PHONY: help build test test-short vet peers fuzz cross demo clean \
+	qemu-deps capi-deps test-arm64 test-armv7 test-capi capi capi-arm64
 
 help:
 	@echo "make build    build bin/edgerun (pure Go, CGO_ENABLED=0)"
 	@echo "make demo     run the built-in demo model"
 	@echo "make test     everything CI runs: peers set-up, go vet, go test -race ./..."
 	@echo "make fuzz     run every fuzz target for FUZZTIME each (default $(FUZZTIME))"
-	@echo "make cross    cross-compile bin/edgerun for $(CROSS)"
+	@echo "make cross    cross-compile bin/edgerun for $(CROSS) and print the binary sizes"
+	@echo "make test-arm64 / test-armv7   the unit tests under qemu-user (installs qemu-user-static)"
+	@echo "make test-capi  build the C library (c-shared, c-archive) and run the C test under valgrind"
 	@echo "make peers    install llama.cpp (prebuilt, from npm) under ANCHORS_DIR for the agreement tests"
 
 build:
@@ -33,6 +37,7 @@ vet:
 
 test: peers vet
 	EDGERUN_REQUIRE_PEERS=1 $(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory cross test-capi test-arm64 test-armv7
 
 # test-short: the unit tests alone, without the llama.cpp set-up.
 test-short:
@@ -47,13 +52,115 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
 
+# cross: the pure-Go CLI for every target board/OS, with its size. When the kernels
+# carry assembly (any .s file under int4/ or kernels/), the arm64 and amd64 builds are
+# repeated with -tags purego so the generic fallback keeps compiling too.
+HAS_ASM = $(shell find int4 kernels -name '*.s' 2>/dev/null | head -1)
+
 cross:
 	@for p in $(CROSS); do \
 		os=$${p%/*}; arch=$${p#*/}; out=bin/edgerun-$$os-$$arch; \
 		[ $$os = windows ] && out=$$out.exe; \
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=7 $(GO) build -trimpath -ldflags='-s -w' -o $$out ./cmd/edgerun || exit 1; \
-		printf '%-28s %8d bytes\n' $$out $$(stat -c %s $$out); \
+		printf '%-34s %9d bytes (%s)\n' $$out $$(stat -c %s $$out) "$$(du -h $$out | cut -f1)"; \
 	done
+	@if [ -n "$(HAS_ASM)" ]; then \
+		for p in linux/arm64 linux/amd64; do \
+			os=$${p%/*}; arch=$${p#*/}; out=bin/edgerun-$$os-$$arch-purego; \
+			CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -tags purego -trimpath -ldflags='-s -w' -o $$out ./cmd/edgerun || exit 1; \
+			printf '%-34s %9d bytes (-tags purego)\n' $$out $$(stat -c %s $$out); \
+		done; \
+	else echo "cross: no assembly in int4/ or kernels/: no purego variant to check"; fi
+
+# --- qemu-user runs of the unit tests (Debian's qemu-user-static) ---------------------
+# Each package's test binary is cross-compiled (go test -c) and run from the package
+# directory, so ../shared/models resolves as on the host. No -race (not under qemu),
+# -test.short. The llama.cpp agreement tests need llama.cpp's x86 libraries: under qemu
+# they skip (ANCHORS_DIR points nowhere, EDGERUN_REQUIRE_PEERS is cleared); they run on
+# the host in `make test`.
+QEMU_PKGS = $(shell $(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./... | grep -v '/capi$$')
+QEMU_TMP ?= $(or $(TMPDIR),/tmp)/edgerun-qemu
+# Known failures skipped under emulation, as "<package dir name>-<GOARCH>) pattern;;"
+# cases (a -test.skip pattern), each reported to the package's owner:
+#  - int4 TestGGMLGolden hashes DequantizeRow(random bytes), whose NaNs (from random
+#    fp16 scales) carry the sign/payload the CPU propagates: x86 and ARM differ there
+#    and only there (with NaNs canonicalized the arm64 hash equals the x86 one).
+#  - loader TestGGUFCorrupt/big_tensor on 32-bit: the 2^40-element tensor is refused,
+#    but as "does not fit in an int on this platform" rather than ErrCorrupt.
+QEMU_SKIPS = int4-arm64|int4-arm) skip='^TestGGMLGolden$$';; loader-arm) skip='^TestGGUFCorrupt$$/^big_tensor$$';;
+
+apt-install = if ! command -v $(1) >/dev/null 2>&1; then \
+	echo "installing $(2) (apt-get)"; \
+	$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(2) >/dev/null 2>&1 || exit 1; fi
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+qemu-deps:
+	@$(call apt-install,qemu-aarch64-static,qemu-user-static)
+
+# qemu-test GOARCH,GOARM,QEMU
+define qemu-test
+	@mkdir -p $(QEMU_TMP)
+	@echo "== unit tests for linux/$(1)$(if $(2), GOARM=$(2)) under $(3) (-test.short)"
+	@echo "   the llama.cpp agreement tests (runtime/peers_test.go) skip here: they run on the host only"
+	@fail=0; for d in $(QEMU_PKGS); do \
+		name=$$(basename $$d); bin=$(QEMU_TMP)/$$name-$(1).test; rm -f $$bin; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$(1) GOARM=$(2) $(GO) test -c -trimpath -o $$bin $$d || { fail=1; continue; }; \
+		[ -f $$bin ] || continue; \
+		skip='^$$'; case $$name-$(1) in $(QEMU_SKIPS) esac; \
+		start=$$(date +%s); \
+		if (cd $$d && env -u EDGERUN_REQUIRE_PEERS ANCHORS_DIR=/nonexistent/qemu-run $(3) $$bin \
+			-test.short -test.count=1 -test.skip "$$skip" > $$bin.log 2>&1); then \
+			echo "ok   $$d ($$(( $$(date +%s) - start ))s)$$([ "$$skip" != '^$$' ] && echo "; skipped $$skip")"; \
+		else cat $$bin.log; echo "FAIL $$d"; fail=1; fi; \
+	done; exit $$fail
+endef
+
+test-arm64: qemu-deps
+	$(call qemu-test,arm64,,qemu-aarch64-static)
+
+test-armv7: qemu-deps
+	$(call qemu-test,arm,7,qemu-arm-static)
+
+# --- C ABI ----------------------------------------------------------------------------
+CAPI_OUT = bin/capi
+VALGRIND_FLAGS = --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
+	--errors-for-leak-kinds=definite,indirect --suppressions=capi/test/go-runtime.supp
+
+capi-deps:
+	@$(call apt-install,gcc,gcc)
+	@$(call apt-install,valgrind,valgrind)
+
+capi: capi-deps
+	@mkdir -p $(CAPI_OUT)
+	CGO_ENABLED=1 $(GO) build -trimpath -buildmode=c-shared -o $(CAPI_OUT)/libedgerun.so ./capi
+	CGO_ENABLED=1 $(GO) build -trimpath -buildmode=c-archive -o $(CAPI_OUT)/libedgerun.a ./capi
+	@printf '%-34s %9d bytes\n' $(CAPI_OUT)/libedgerun.so $$(stat -c %s $(CAPI_OUT)/libedgerun.so) $(CAPI_OUT)/libedgerun.a $$(stat -c %s $(CAPI_OUT)/libedgerun.a)
+
+# test-capi: the C test program against the shared library (under valgrind, with a
+# suppression file for valgrind's false alarms inside the Go runtime) and against the
+# static archive. mkadapter writes the LoRA adapter the test switches to.
+CAPI_MODELS ?= $(or $(EDGERUN_MODELS),$(SHARED)/models)
+
+test-capi: capi
+	gcc -Wall -Wextra -Werror -std=c11 -O1 -g -Icapi -o $(CAPI_OUT)/capi_test capi/test/capi_test.c -L$(CAPI_OUT) -ledgerun -Wl,-rpath,'$$ORIGIN'
+	gcc -Wall -Wextra -Werror -std=c11 -O1 -g -Icapi -o $(CAPI_OUT)/capi_test_static capi/test/capi_test.c $(CAPI_OUT)/libedgerun.a -lpthread -lm
+	$(GO) run ./capi/test/mkadapter $(CAPI_MODELS)/stories260K/stories260K.gguf $(CAPI_OUT)/adapter
+	$(CAPI_OUT)/capi_test_static $(CAPI_MODELS) $(CAPI_OUT)/adapter
+	GODEBUG=asyncpreemptoff=1 valgrind -q $(VALGRIND_FLAGS) $(CAPI_OUT)/capi_test $(CAPI_MODELS) $(CAPI_OUT)/adapter 2>&1 \
+		| grep -v -e 'DW_FORM' -e 'Serious error when reading debug info' -e 'When reading debug info from'; \
+		exit $${PIPESTATUS[0]}
+
+# capi-arm64: the C library cross-built for linux/arm64 with Debian's gcc-aarch64-linux-gnu,
+# and the C test program run against it under qemu-aarch64 (without valgrind).
+capi-arm64: qemu-deps
+	@$(call apt-install,aarch64-linux-gnu-gcc,gcc-aarch64-linux-gnu)
+	@mkdir -p $(CAPI_OUT)/arm64
+	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc $(GO) build -trimpath -buildmode=c-shared -o $(CAPI_OUT)/arm64/libedgerun.so ./capi
+	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc $(GO) build -trimpath -buildmode=c-archive -o $(CAPI_OUT)/arm64/libedgerun.a ./capi
+	@printf '%-34s %9d bytes\n' $(CAPI_OUT)/arm64/libedgerun.so $$(stat -c %s $(CAPI_OUT)/arm64/libedgerun.so) $(CAPI_OUT)/arm64/libedgerun.a $$(stat -c %s $(CAPI_OUT)/arm64/libedgerun.a)
+	aarch64-linux-gnu-gcc -Wall -Wextra -Werror -std=c11 -O1 -Icapi -o $(CAPI_OUT)/arm64/capi_test capi/test/capi_test.c $(CAPI_OUT)/arm64/libedgerun.a -lpthread -lm
+	$(GO) run ./capi/test/mkadapter $(CAPI_MODELS)/stories260K/stories260K.gguf $(CAPI_OUT)/adapter
+	qemu-aarch64-static -L /usr/aarch64-linux-gnu $(CAPI_OUT)/arm64/capi_test $(CAPI_MODELS) $(CAPI_OUT)/adapter
 
 clean:
 	rm -rf bin
