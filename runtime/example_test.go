@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/edgerun/edgerun/internal/testadapter"
 	"github.com/edgerun/edgerun/internal/testmodels"
 	"github.com/edgerun/edgerun/runtime"
 )
@@ -80,6 +83,72 @@ func ExampleSession_Generate() {
 	fmt.Printf("%q (%v)\n", sb.String(), err)
 	// Output:
 	// ", there was a little girl named Lily." (enough)
+}
+
+// exampleAdapter writes a LoRA adapter for stories260K (a PEFT directory, as PEFT's
+// save_pretrained writes it) into a temporary directory.
+func exampleAdapter(e *runtime.Engine) (dir string, cleanup func()) {
+	dir, err := os.MkdirTemp("", "edgerun-example-")
+	if err != nil {
+		panic(err)
+	}
+	if err := testadapter.WritePEFT(e.Model.Config, dir, 2026); err != nil {
+		panic(err)
+	}
+	return dir, func() { os.RemoveAll(dir) }
+}
+
+// Load a LoRA adapter once, switch it on in one session while another session runs
+// the base model (hot-swap: no reload, other sessions untouched), then merge it into
+// the weights and unmerge it.
+func ExampleEngine_LoadAdapter() {
+	engine, err := runtime.Open(storiesPath("stories260K.gguf"), runtime.WithThreads(2))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer engine.Close()
+	adapterDir, cleanup := exampleAdapter(engine)
+	defer cleanup()
+
+	if _, err := engine.LoadAdapter("story", adapterDir); err != nil {
+		fmt.Println(err)
+		return
+	}
+	generate := func(s *runtime.Session) []int {
+		s.Reset()
+		res, err := s.Generate(context.Background(), "Once upon a time", runtime.GenerateOptions{MaxTokens: 20}, nil)
+		if err != nil {
+			panic(err)
+		}
+		return res.Tokens
+	}
+	base, tuned := engine.NewSession(), engine.NewSession()
+	defer base.Close()
+	defer tuned.Close()
+	if err := tuned.SetAdapters([]runtime.AdapterScale{{Name: "story", Scale: 1}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	baseTokens, tunedTokens := generate(base), generate(tuned)
+	fmt.Println("the adapter changes the output:", !slices.Equal(baseTokens, tunedTokens))
+
+	tuned.SetAdapters(nil) // switch it off again
+	fmt.Println("switched off, the session runs the base model:", slices.Equal(generate(tuned), baseTokens))
+
+	// Merge: every session now runs the adapted weights at the base model's speed.
+	if _, err := engine.Merge([]runtime.AdapterScale{{Name: "story", Scale: 1}}, runtime.MergeOptions{}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("merged equals unmerged:", slices.Equal(generate(base), tunedTokens))
+	engine.Unmerge()
+	fmt.Println("unmerged equals the base:", slices.Equal(generate(base), baseTokens))
+	// Output:
+	// the adapter changes the output: true
+	// switched off, the session runs the base model: true
+	// merged equals unmerged: true
+	// unmerged equals the base: true
 }
 
 // Check up front whether a model fits: Open does the same and refuses, before
