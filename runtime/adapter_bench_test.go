@@ -68,15 +68,24 @@ func BenchmarkLoraTinyLlama(b *testing.B) {
 			}
 		})
 	}
-	b.Run("merge-time", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := e.Merge(set, runtime.MergeOptions{}); err != nil {
-				b.Fatal(err)
-			}
-			e.Unmerge()
-		}
-	})
 	b.Run("switch", func(b *testing.B) { benchSwitch(b, e) })
+}
+
+// BenchmarkLoraMergeTinyLlama measures merging an r=16 adapter on all seven projections
+// into the TinyLlama-1.1B-shaped Q4_0 model (dequantize, add, requantize to Q4_0).
+// Run it with -benchtime 1x: one merge takes seconds.
+func BenchmarkLoraMergeTinyLlama(b *testing.B) {
+	e := tinyLlamaShape(b)
+	if _, err := e.AddAdapter("r16", synthAdapterB(e, 1, 16)); err != nil {
+		b.Fatal(err)
+	}
+	set := []runtime.AdapterScale{{Name: "r16", Scale: 1}}
+	for b.Loop() {
+		if _, err := e.Merge(set, runtime.MergeOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		e.Unmerge()
+	}
 }
 
 // benchSwitch measures SetAdapters latency and reports its p50 and p99.

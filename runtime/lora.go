@@ -43,19 +43,29 @@ func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(
 			ls.xa = make([]float32, n*R)
 		}
 		xa := ls.xa[:n*R]
-		p.Run(n*R, 4, func(lo, hi int) {
+		p.Run(n*R, grainFor(in), func(lo, hi int) {
 			for u := lo; u < hi; u++ {
 				i, j := u/R, u%R
 				xa[u] = kernels.DotF32(g.a[j*in:(j+1)*in], x[i*in:(i+1)*in])
 			}
 		})
-		for k, lp := range g.mods {
-			y := out(g.projs[k])
-			base := ls.base[slotIndex(g.projs[k])]
-			sc := al.scale * lp.scale
-			lp := lp
-			p.Run(lp.out, 16, func(lo, hi int) {
-				for r := lo; r < hi; r++ {
+		// One loop over the output rows of all the group's projections.
+		total := 0
+		for _, lp := range g.mods {
+			total += lp.out
+		}
+		p.Run(total, grainFor(n*g.mods[0].rank), func(lo, hi int) {
+			first := 0
+			for k, lp := range g.mods {
+				a, b := max(lo-first, 0), min(hi-first, lp.out)
+				first += lp.out
+				if a >= b {
+					continue
+				}
+				y := out(g.projs[k])
+				base := ls.base[slotIndex(g.projs[k])]
+				sc := al.scale * lp.scale
+				for r := a; r < b; r++ {
 					brow := lp.b[r*lp.rank : (r+1)*lp.rank]
 					f := float32(1)
 					if lp.mag != nil {
@@ -74,10 +84,17 @@ func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(
 						}
 					}
 				}
-			})
-		}
+			}
+		})
 	}
 }
+
+// loraChunk is the least work (multiply-adds) worth handing to another thread: below
+// it, waking a worker costs more than it saves, so decode-time LoRA runs inline.
+const loraChunk = 1 << 15
+
+// grainFor returns the pool grain for units of the given cost in multiply-adds.
+func grainFor(cost int) int { return max(1, loraChunk/max(cost, 1)) }
 
 // slotIndex maps a projection index (-1: output head) to a loraScratch.base slot.
 func slotIndex(proj int) int {
