@@ -119,8 +119,8 @@ func checkMemory(path string, o options) error {
 		return nil // not a header we can read: let the loader report the problem
 	}
 	if est.Total > avail {
-		return fmt.Errorf("runtime: %s: %w: the model needs %v, but only %s is available (%s); use a smaller context (-c), a smaller model or quantization, or free memory",
-			path, ErrInsufficientMemory, est, formatBytes(avail), source)
+		return fmt.Errorf("%w for %s: the model needs %v, but only %s is available (%s); use a smaller context (-c), a smaller model or quantization, or free memory",
+			ErrInsufficientMemory, path, est, formatBytes(avail), source)
 	}
 	return nil
 }
