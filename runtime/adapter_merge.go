@@ -1,9 +1,11 @@
 package runtime
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/edgerun/edgerun/int4"
 	"github.com/edgerun/edgerun/kernels"
@@ -114,31 +116,6 @@ func (e *Engine) Merge(set []AdapterScale, opts MergeOptions) (*MergeReport, err
 	for _, j := range jobs {
 		base := *e.Model.slot(j.li, j.proj)
 		rows, cols := base.Rows, base.Cols
-		w := make([]float32, rows*cols)
-		for r := 0; r < rows; r++ {
-			base.DequantizeRow(r, w[r*cols:(r+1)*cols])
-		}
-		d := make([]float32, cols)
-		for k, lp := range j.mods {
-			s := j.scales[k] * lp.scale
-			for r := 0; r < rows; r++ {
-				row := w[r*cols : (r+1)*cols]
-				lp.deltaRow(r, d)
-				kernels.Axpy(row, s, d)
-				if lp.mag != nil {
-					var n2 float64
-					for _, v := range row {
-						n2 += float64(v) * float64(v)
-					}
-					if n2 > 0 {
-						f := float32(float64(lp.mag[r]) / math.Sqrt(n2))
-						for c := range row {
-							row[c] *= f
-						}
-					}
-				}
-			}
-		}
 		t := target
 		if sameAsBase {
 			t = base.Type
@@ -150,23 +127,59 @@ func (e *Engine) Merge(set []AdapterScale, opts MergeOptions) (*MergeReport, err
 			rep.Fallback = append(rep.Fallback, weightName(j.li, j.proj))
 		}
 		data := make([]byte, rows*rb)
-		back := make([]float32, cols)
-		for r := 0; r < rows; r++ {
-			row := w[r*cols : (r+1)*cols]
-			if err := int4.QuantizeRow(t, row, data[r*rb:(r+1)*rb]); err != nil {
-				return nil, fmt.Errorf("runtime: merge %s as %v: %w", weightName(j.li, j.proj), t, err)
+		var mu sync.Mutex
+		var firstErr error
+		e.pool.Run(rows, 8, func(lo, hi int) {
+			row := make([]float32, cols)
+			d := make([]float32, cols)
+			back := make([]float32, cols)
+			var maxAbs, sq, ex float64
+			for r := lo; r < hi; r++ {
+				base.DequantizeRow(r, row)
+				for k, lp := range j.mods {
+					lp.deltaRow(r, d)
+					kernels.Axpy(row, j.scales[k]*lp.scale, d)
+					if lp.mag != nil {
+						var n2 float64
+						for _, v := range row {
+							n2 += float64(v) * float64(v)
+						}
+						if n2 > 0 {
+							f := float32(float64(lp.mag[r]) / math.Sqrt(n2))
+							for c := range row {
+								row[c] *= f
+							}
+						}
+					}
+				}
+				dst := data[r*rb : (r+1)*rb]
+				err := int4.QuantizeRow(t, row, dst)
+				if err == nil {
+					err = int4.DequantizeRow(t, dst, back)
+				}
+				if err != nil {
+					mu.Lock()
+					firstErr = cmp.Or(firstErr, err)
+					mu.Unlock()
+					return
+				}
+				for c, v := range row {
+					diff := float64(back[c]) - float64(v)
+					maxAbs = max(maxAbs, math.Abs(diff))
+					sq += diff * diff
+					ex += float64(v) * float64(v)
+				}
 			}
-			if err := int4.DequantizeRow(t, data[r*rb:(r+1)*rb], back); err != nil {
-				return nil, fmt.Errorf("runtime: merge %s as %v: %w", weightName(j.li, j.proj), t, err)
-			}
-			for c, v := range row {
-				diff := float64(back[c]) - float64(v)
-				rep.MaxAbsErr = max(rep.MaxAbsErr, math.Abs(diff))
-				sumSq += diff * diff
-				sumExact += float64(v) * float64(v)
-			}
-			count += int64(cols)
+			mu.Lock()
+			rep.MaxAbsErr = max(rep.MaxAbsErr, maxAbs)
+			sumSq += sq
+			sumExact += ex
+			mu.Unlock()
+		})
+		if firstErr != nil {
+			return nil, fmt.Errorf("runtime: merge %s as %v: %w", weightName(j.li, j.proj), t, firstErr)
 		}
+		count += int64(rows) * int64(cols)
 		mat, err := kernels.NewMatrix(t, rows, cols, data)
 		if err != nil {
 			return nil, fmt.Errorf("runtime: merge %s: %w", weightName(j.li, j.proj), err)
