@@ -109,6 +109,11 @@ func TestGGMLGolden(t *testing.T) {
 		if err := DequantizeRow(typ, q, y); err != nil {
 			t.Fatal(err)
 		}
+		for i, v := range y { // NaN payloads and signs differ between CPU families
+			if v != v {
+				y[i] = math.Float32frombits(0x7FC00000)
+			}
+		}
 		if got := sha(f32Bytes(y)); got != fields[3] {
 			t.Errorf("%v: DequantizeRow(random bytes) differs from ggml", typ)
 		}

@@ -475,9 +475,6 @@ func (r *ggufReader) tensorInfo(i int, align uint64) (ggufTensor, error) {
 		}
 		elems = lo
 	}
-	if elems > uint64(math.MaxInt) {
-		return ggufTensor{}, errorf(path, ErrUnsupported, "%s: %d elements do not fit in an int on this platform", what, elems)
-	}
 	be := uint64(tt.BlockElems())
 	if dims[0]%be != 0 {
 		return ggufTensor{}, errorf(path, ErrCorrupt, "%s: row length %d is not a multiple of the %v block size %d", what, dims[0], tt, be)
@@ -488,6 +485,9 @@ func (r *ggufReader) tensorInfo(i int, align uint64) (ggufTensor, error) {
 	}
 	if size > uint64(len(r.b)) || offset > uint64(len(r.b)) {
 		return ggufTensor{}, errorf(path, errCountTooLarge, "%s: %d bytes of data at offset %d cannot fit in a file of %d bytes", what, size, offset, len(r.b))
+	}
+	if elems > uint64(math.MaxInt) {
+		return ggufTensor{}, errorf(path, ErrUnsupported, "%s: %d elements do not fit in an int on this platform", what, elems)
 	}
 	shape := make([]int, nDims)
 	for d := range shape {

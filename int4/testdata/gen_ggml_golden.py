@@ -9,7 +9,8 @@ Inputs are built from a 64-bit LCG with integer arithmetic only (exact in Go and
 golden_test.go rebuilds them identically. Per type it records:
   q   sha256 of ggml_quantize_chunk(type, X, nrows=ROWS, n_per_row=N, imatrix=NULL)
   dq  sha256 of the little-endian float32 output of ggml's dequantize of those bytes
-  rdq sha256 of ggml's dequantize of LCG-random block bytes (every fp16 scale pattern)
+  rdq sha256 of ggml's dequantize of LCG-random block bytes (every fp16 scale pattern), with
+      every NaN written as 0x7FC00000 (NaN payloads and signs differ between CPU families)
 """
 import ctypes, hashlib, struct, sys
 
@@ -66,7 +67,8 @@ def main():
         rnd = (ctypes.c_uint8 * nbytes)(*[g.next() >> 56 for _ in range(nbytes)])
         ry = (ctypes.c_float * (ROWS * N))()
         f(rnd, ry, ROWS * N)
+        ryc = b"".join(struct.pack("<I", 0x7FC00000) if v != v else struct.pack("<f", v) for v in ry)
         print(name, hashlib.sha256(bytes(q)).hexdigest(), hashlib.sha256(bytes(y)).hexdigest(),
-              hashlib.sha256(bytes(ry)).hexdigest())
+              hashlib.sha256(ryc).hexdigest())
 
 main()
