@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,12 +18,16 @@ import (
 // AdapterConfig is the part of a PEFT adapter_config.json (LoraConfig) that matters at
 // inference time (formats.md §3.2).
 type AdapterConfig struct {
-	PeftType      string   `json:"peft_type"`
-	BaseModel     string   `json:"base_model_name_or_path"`
-	R             int      `json:"r"`
-	Alpha         float64  `json:"lora_alpha"`
-	UseRSLoRA     bool     `json:"use_rslora"`
-	UseDoRA       bool     `json:"use_dora"`
+	PeftType  string  `json:"peft_type"`
+	BaseModel string  `json:"base_model_name_or_path"`
+	R         int     `json:"r"`
+	Alpha     float64 `json:"lora_alpha"`
+	UseRSLoRA bool    `json:"use_rslora"`
+	UseDoRA   bool    `json:"use_dora"`
+	// FanInFanOut is accepted and has no effect: it describes base weights stored
+	// [in, out] (GPT-2 Conv1D), and for the nn.Linear projections of LLaMA-family
+	// models PEFT itself resets it to false when it builds the LoRA layers (lora_A
+	// stays [r, in], lora_B [out, r]); only merging into a Conv1D weight transposes.
 	FanInFanOut   bool     `json:"fan_in_fan_out"`
 	LoraBias      bool     `json:"lora_bias"`
 	Bias          string   `json:"bias"`
@@ -60,6 +65,29 @@ type Adapter struct {
 	NeoxQK bool
 	// Modules are the adapted projections, in base-tensor order.
 	Modules []*LoraModule
+	// Replacements are full weights saved by modules_to_save (or the base layer of a
+	// targeted embedding saved by save_embedding_layers): while the adapter is active
+	// they are used instead of the base tensors of the same name.
+	Replacements []*Replacement
+}
+
+// Replacement is a full weight that replaces a base tensor while the adapter is
+// active (PEFT modules_to_save).
+type Replacement struct {
+	Target string // GGUF name of the base tensor ("output.weight", "blk.0.attn_norm.weight")
+	Key    string // tensor name in the file
+	Shape  []int  // outermost first, as in the file
+	Data   []float32
+}
+
+// Replacement returns the replacement of the base tensor target, or nil.
+func (a *Adapter) Replacement(target string) *Replacement {
+	for _, r := range a.Replacements {
+		if r.Target == target {
+			return r
+		}
+	}
+	return nil
 }
 
 // LoraModule is the low-rank update of one base weight: ΔW = Scale · B·A.
@@ -79,6 +107,10 @@ type LoraModule struct {
 	Bias []float32
 	// Magnitude is DoRA's lora_magnitude_vector (Out values); nil for plain LoRA.
 	Magnitude []float32
+	// Embedding marks embedding LoRA (lora_embedding_A/B on embed_tokens, Target
+	// "token_embd.weight"): A is [r, vocab] (In = vocab), B is [dim, r] (Out = dim),
+	// and token t's embedding gets Scale · Σ_k A[k, t]·B[:, k], i.e. ΔW = (B·A)ᵀ.
+	Embedding bool
 }
 
 // Bytes returns the memory held by the module's factors.
@@ -86,11 +118,14 @@ func (m *LoraModule) Bytes() int64 {
 	return int64(len(m.A)+len(m.B)+len(m.Bias)+len(m.Magnitude)) * 4
 }
 
-// Bytes returns the memory held by all factors of the adapter.
+// Bytes returns the memory held by all factors and replacement weights of the adapter.
 func (a *Adapter) Bytes() int64 {
 	var n int64
 	for _, m := range a.Modules {
 		n += m.Bytes()
+	}
+	for _, r := range a.Replacements {
+		n += int64(len(r.Data)) * 4
 	}
 	return n
 }
@@ -288,6 +323,34 @@ func HFModuleToGGUF(key string) (string, bool) {
 	return "blk." + m[1] + "." + hfToGGUF[m[3]] + ".weight", true
 }
 
+// replacementRE matches the module of a full weight edgerun can replace, with an
+// optional in-memory "modules_to_save.<adapter>" or a "base_layer" infix.
+var replacementRE = regexp.MustCompile(`^(?:.*\.)?(lm_head|embed_tokens|norm|layers\.(\d+)\.(input_layernorm|post_attention_layernorm))(?:\.modules_to_save\.[^.]+|\.base_layer)?\.weight$`)
+
+// replacementTarget maps the saved name of a modules_to_save weight
+// ("base_model.model.lm_head.weight") to the GGUF name of the base tensor it replaces.
+func replacementTarget(name string) (string, bool) {
+	m := replacementRE.FindStringSubmatch(strings.TrimPrefix(name, "base_model.model."))
+	if m == nil {
+		return "", false
+	}
+	switch m[1] {
+	case "lm_head":
+		return "output.weight", true
+	case "embed_tokens":
+		return "token_embd.weight", true
+	case "norm":
+		return "output_norm.weight", true
+	}
+	if n, err := strconv.Atoi(m[2]); err != nil || n > 1<<20 {
+		return "", false
+	}
+	if m[3] == "input_layernorm" {
+		return "blk." + m[2] + ".attn_norm.weight", true
+	}
+	return "blk." + m[2] + ".ffn_norm.weight", true
+}
+
 // peftPart is one tensor role of a module.
 type peftPart int
 
@@ -296,6 +359,8 @@ const (
 	partB
 	partBias
 	partMag
+	partEmbA
+	partEmbB
 )
 
 // splitPEFTKey splits a saved PEFT key into the module key (without the
@@ -314,6 +379,10 @@ func splitPEFTKey(name string) (module string, part peftPart, ok bool) {
 			p = partB
 		case "lora_magnitude_vector":
 			p = partMag
+		case "lora_embedding_A":
+			p = partEmbA
+		case "lora_embedding_B":
+			p = partEmbB
 		default:
 			continue
 		}
@@ -321,6 +390,13 @@ func splitPEFTKey(name string) (module string, part peftPart, ok bool) {
 			return "", 0, false
 		}
 		rest := fields[i+1:]
+		if p == partEmbA || p == partEmbB {
+			// Bare parameters: lora_embedding_A[.<adapter name>].
+			if len(rest) > 1 || (len(rest) == 1 && rest[0] == "weight") {
+				return "", 0, false
+			}
+			return strings.Join(fields[:i], "."), p, true
+		}
 		// Drop an adapter-name infix: lora_A.<name>.weight, lora_magnitude_vector.<name>[.weight].
 		last := ""
 		if len(rest) > 0 {
@@ -390,21 +466,31 @@ func OpenAdapter(path string) (*Adapter, error) {
 
 // buildPEFTAdapter groups the tensors of a PEFT adapter into modules.
 func buildPEFTAdapter(path, stPath string, cfg *AdapterConfig, tensors []f32Tensor) (*Adapter, error) {
-	if cfg.FanInFanOut {
-		return nil, errorf(path, ErrUnsupported, "fan_in_fan_out adapters (GPT-2 Conv1D bases) do not fit LLaMA-family models")
-	}
+	// fan_in_fan_out needs no handling: see AdapterConfig.FanInFanOut.
 	a := &Adapter{Path: path, Format: "peft", Config: cfg, NeoxQK: true}
 	byModule := map[string]*LoraModule{}
 	for _, t := range tensors {
 		module, part, ok := splitPEFTKey(t.name)
 		if !ok {
-			if strings.Contains(t.name, "lora_embedding_") {
-				return nil, errorf(stPath, ErrUnsupported, "tensor %q: embedding LoRA is not supported yet", t.name)
+			target, isRepl := replacementTarget(t.name)
+			if !isRepl {
+				return nil, errorf(stPath, ErrUnsupported, "tensor %q is neither a LoRA factor nor a full weight edgerun can swap in (modules_to_save covers embed_tokens, lm_head and the RMSNorm weights)", t.name)
 			}
-			return nil, errorf(stPath, ErrUnsupported, "tensor %q is not a LoRA factor (modules_to_save / full weights are not supported yet)", t.name)
+			if a.Replacement(target) != nil {
+				return nil, errorf(stPath, ErrCorrupt, "tensor %q: %s is replaced twice (with and without prefix or adapter name)", t.name, target)
+			}
+			a.Replacements = append(a.Replacements, &Replacement{Target: target, Key: t.name, Shape: t.shape, Data: t.data})
+			continue
 		}
-		target, ok := HFModuleToGGUF(module)
-		if !ok {
+		emb := part == partEmbA || part == partEmbB
+		var target string
+		if emb {
+			if module != "embed_tokens" && !strings.HasSuffix(module, ".embed_tokens") {
+				return nil, errorf(stPath, ErrUnsupported, "tensor %q: embedding LoRA on module %q, which is not the token embedding of a LLaMA-family model", t.name, module)
+			}
+			target = "token_embd.weight"
+			part = map[peftPart]peftPart{partEmbA: partA, partEmbB: partB}[part]
+		} else if target, ok = HFModuleToGGUF(module); !ok {
 			return nil, errorf(stPath, ErrUnsupported, "tensor %q: module %q has no counterpart in a LLaMA-family model", t.name, module)
 		}
 		if !cfg.targets(module) {
@@ -412,8 +498,14 @@ func buildPEFTAdapter(path, stPath string, cfg *AdapterConfig, tensors []f32Tens
 		}
 		m := byModule[module]
 		if m == nil {
-			m = &LoraModule{Target: target, Key: module}
+			m = &LoraModule{Target: target, Key: module, Embedding: emb}
 			byModule[module] = m
+		}
+		if m.Embedding != emb {
+			return nil, errorf(stPath, ErrCorrupt, "tensor %q: module %q mixes lora_embedding_* and lora_A/lora_B factors", t.name, module)
+		}
+		if emb && part != partA && part != partB {
+			return nil, errorf(stPath, ErrUnsupported, "tensor %q: embedding LoRA takes no bias or DoRA magnitude", t.name)
 		}
 		var dst *[]float32
 		switch part {
@@ -462,7 +554,7 @@ func buildPEFTAdapter(path, stPath string, cfg *AdapterConfig, tensors []f32Tens
 			return nil, errorf(stPath, ErrCorrupt, "module %q: lora_B.bias has %d values, want %d", key, len(m.Bias), m.Out)
 		case m.Magnitude != nil && len(m.Magnitude) != m.Out:
 			return nil, errorf(stPath, ErrCorrupt, "module %q: lora_magnitude_vector has %d values, want %d", key, len(m.Magnitude), m.Out)
-		case cfg.UseDoRA && m.Magnitude == nil:
+		case cfg.UseDoRA && m.Magnitude == nil && !m.Embedding:
 			return nil, errorf(stPath, ErrCorrupt, "module %q: use_dora is set but lora_magnitude_vector is missing", key)
 		}
 		r, alpha := cfg.resolve(key)
@@ -473,10 +565,11 @@ func buildPEFTAdapter(path, stPath string, cfg *AdapterConfig, tensors []f32Tens
 		m.Scale = cfg.Scaling(r, alpha)
 		a.Modules = append(a.Modules, m)
 	}
-	if len(a.Modules) == 0 {
+	if len(a.Modules) == 0 && len(a.Replacements) == 0 {
 		return nil, errorf(stPath, ErrCorrupt, "the adapter holds no LoRA modules")
 	}
 	sortModules(a.Modules)
+	sort.Slice(a.Replacements, func(i, j int) bool { return a.Replacements[i].Target < a.Replacements[j].Target })
 	return a, nil
 }
 
@@ -547,6 +640,19 @@ func (a *Adapter) Validate(cfg Config) error {
 	}
 	for _, m := range a.Modules {
 		out, in, ok := TargetShape(cfg, m.Target)
+		if m.Embedding {
+			// ΔW = (B·A)ᵀ: A is [r, vocab], B [dim, r] for the [vocab, dim] embedding.
+			out, in, ok = cfg.Dim, cfg.Vocab, m.Target == "token_embd.weight"
+			if ok && m.In != in {
+				return errorf(a.Path, ErrCorrupt, "module %q: lora_embedding_A is [%d %d] but the base embedding is [%d %d] (num_embeddings %d ≠ %d)", m.Key, m.Rank, m.In, in, out, m.In, in)
+			}
+			if ok && m.Out != out {
+				return errorf(a.Path, ErrCorrupt, "module %q: lora_embedding_B is [%d %d] but the base embedding is [%d %d] (embedding_dim %d ≠ %d)", m.Key, m.Out, m.Rank, in, out, m.Out, out)
+			}
+			if m.Magnitude != nil || m.Bias != nil {
+				return errorf(a.Path, ErrUnsupported, "module %q: embedding LoRA with a DoRA magnitude or a bias is not supported", m.Key)
+			}
+		}
 		if !ok {
 			return errorf(a.Path, ErrCorrupt, "module %q adapts %q, which the base model (%d layers) does not have", m.Key, m.Target, cfg.Layers)
 		}
@@ -564,7 +670,50 @@ func (a *Adapter) Validate(cfg Config) error {
 			}
 		}
 	}
+	for _, r := range a.Replacements {
+		want, ok := ReplacementShape(cfg, r.Target)
+		if !ok {
+			return errorf(a.Path, ErrCorrupt, "tensor %q replaces %s, which the base model (%d layers) does not have", r.Key, r.Target, cfg.Layers)
+		}
+		if !slices.Equal(r.Shape, want) || len(r.Data) != shapeElems(want) {
+			return errorf(a.Path, ErrCorrupt, "tensor %q has shape %v but the base tensor %s it replaces is %v", r.Key, r.Shape, r.Target, want)
+		}
+		for _, f := range r.Data {
+			if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+				return errorf(a.Path, ErrCorrupt, "tensor %q holds a non-finite value (%v)", r.Key, f)
+			}
+		}
+	}
 	return nil
+}
+
+// ReplacementShape returns the shape (outermost first) of the base tensor target that
+// a modules_to_save weight may replace: [vocab, dim] for token_embd/output, [dim] for
+// the RMSNorm weights.
+func ReplacementShape(cfg Config, target string) ([]int, bool) {
+	switch target {
+	case "token_embd.weight", "output.weight":
+		return []int{cfg.Vocab, cfg.Dim}, true
+	case "output_norm.weight":
+		return []int{cfg.Dim}, true
+	}
+	var layer int
+	var norm string
+	if _, err := fmt.Sscanf(strings.ReplaceAll(target, ".", " "), "blk %d %s weight", &layer, &norm); err != nil || layer < 0 || layer >= cfg.Layers {
+		return nil, false
+	}
+	if target != fmt.Sprintf("blk.%d.%s.weight", layer, norm) || (norm != "attn_norm" && norm != "ffn_norm") {
+		return nil, false
+	}
+	return []int{cfg.Dim}, true
+}
+
+func shapeElems(s []int) int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
 }
 
 // MatchRopeLayout permutes the output rows of the q/k factors (lora_B, its bias and
@@ -661,8 +810,23 @@ func readSafetensorsF32(path string, data []byte) ([]f32Tensor, error) {
 // GGUFToHFModule is the inverse of HFModuleToGGUF: "blk.0.attn_q.weight" →
 // "model.layers.0.self_attn.q_proj".
 func GGUFToHFModule(target string) (string, bool) {
-	if target == "output.weight" {
+	switch target {
+	case "output.weight":
 		return "lm_head", true
+	case "token_embd.weight":
+		return "model.embed_tokens", true
+	case "output_norm.weight":
+		return "model.norm", true
+	}
+	var nl int
+	var norm string
+	if _, err := fmt.Sscanf(strings.ReplaceAll(target, ".", " "), "blk %d %s weight", &nl, &norm); err == nil {
+		switch norm {
+		case "attn_norm":
+			return fmt.Sprintf("model.layers.%d.input_layernorm", nl), true
+		case "ffn_norm":
+			return fmt.Sprintf("model.layers.%d.post_attention_layernorm", nl), true
+		}
 	}
 	var layer int
 	var proj string
@@ -702,6 +866,18 @@ func WritePEFTAdapter(dir string, a *Adapter) error {
 	var entries []entry
 	for _, m := range a.Modules {
 		key := m.Key
+		if m.Embedding {
+			if key == "" || !strings.HasSuffix("."+key, ".embed_tokens") {
+				key = "model.embed_tokens"
+			}
+			if !targets["embed_tokens"] {
+				targets["embed_tokens"] = true
+				names = append(names, "embed_tokens")
+			}
+			p := "base_model.model." + key + "."
+			entries = append(entries, entry{p + "lora_embedding_A", []int{m.Rank, m.In}, m.A}, entry{p + "lora_embedding_B", []int{m.Out, m.Rank}, m.B})
+			continue
+		}
 		if _, ok := HFModuleToGGUF(key); !ok {
 			var ok2 bool
 			if key, ok2 = GGUFToHFModule(m.Target); !ok2 {
@@ -722,6 +898,15 @@ func WritePEFTAdapter(dir string, a *Adapter) error {
 			entries = append(entries, entry{p + "lora_magnitude_vector", []int{m.Out}, m.Magnitude})
 		}
 	}
+	var saved []string
+	for _, r := range a.Replacements {
+		key, ok := GGUFToHFModule(r.Target)
+		if !ok {
+			return errorf(dir, ErrInvalid, "replacement %q has no Hugging Face name", r.Target)
+		}
+		saved = append(saved, key[strings.LastIndex(key, ".")+1:])
+		entries = append(entries, entry{"base_model.model." + key + ".weight", r.Shape, r.Data})
+	}
 	pattern := func(ps []PatternValue) map[string]float64 {
 		out := map[string]float64{}
 		for _, p := range ps {
@@ -734,6 +919,7 @@ func WritePEFTAdapter(dir string, a *Adapter) error {
 		"r": c.R, "lora_alpha": c.Alpha, "use_rslora": c.UseRSLoRA, "use_dora": c.UseDoRA,
 		"lora_bias": c.LoraBias, "bias": "none", "fan_in_fan_out": false, "target_modules": names,
 		"rank_pattern": pattern(c.RankPattern), "alpha_pattern": pattern(c.AlphaPattern),
+		"modules_to_save": saved,
 	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("loader: %s: %w", dir, err)

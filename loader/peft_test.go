@@ -241,8 +241,16 @@ func TestPEFTErrors(t *testing.T) {
 	wantErr(t, nilAdapter(OpenAdapter(dir)), ErrUnsupported, dir, "pickle", "safetensors")
 
 	e := good()
+	e = append(e, stEntry{name: "base_model.model.model.layers.0.mlp.gate_proj.weight", shape: []int{2}, data: []float32{1, 2}})
+	wantErr(t, nilAdapter(OpenAdapter(writeAdapterDir(t, cfg, e))), ErrUnsupported, "adapter_model.safetensors", "gate_proj.weight", "modules_to_save")
+
+	e = good()
 	e = append(e, stEntry{name: "base_model.model.model.embed_tokens.weight", shape: []int{2}, data: []float32{1, 2}})
-	wantErr(t, nilAdapter(OpenAdapter(writeAdapterDir(t, cfg, e))), ErrUnsupported, "adapter_model.safetensors", "embed_tokens.weight")
+	if a, err := OpenAdapter(writeAdapterDir(t, cfg, e)); err != nil {
+		t.Fatal(err)
+	} else {
+		wantErr(t, a.Validate(tinyCfg), ErrCorrupt, "embed_tokens.weight", "shape [2]", "token_embd.weight")
+	}
 
 	e = good()
 	e[1].shape, e[1].data = []int{8, 3}, e[1].data[:24]
@@ -515,4 +523,94 @@ func FuzzGGUFAdapter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPEFTEmbeddingAndModulesToSave reads embedding LoRA factors (bare parameters,
+// with and without an adapter-name suffix), modules_to_save replacements under their
+// plain module path, and a fan_in_fan_out config (which PEFT resets to false for
+// nn.Linear targets, so the factors read the same).
+func TestPEFTEmbeddingAndModulesToSave(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	c := tinyCfg
+	entries := []stEntry{
+		{name: "base_model.model.model.embed_tokens.lora_embedding_A", shape: []int{4, c.Vocab}, data: randF32(rng, 4*c.Vocab)},
+		{name: "base_model.model.model.embed_tokens.lora_embedding_B", shape: []int{c.Dim, 4}, data: randF32(rng, 4*c.Dim)},
+		{name: "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", shape: []int{4, 16}, data: randF32(rng, 64)},
+		{name: "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", shape: []int{16, 4}, data: randF32(rng, 64)},
+		{name: "base_model.model.lm_head.weight", shape: []int{c.Vocab, c.Dim}, data: randF32(rng, c.Vocab*c.Dim)},
+		{name: "base_model.model.model.norm.weight", shape: []int{c.Dim}, data: randF32(rng, c.Dim)},
+		{name: "model.layers.1.post_attention_layernorm.weight", shape: []int{c.Dim}, data: randF32(rng, c.Dim)},
+	}
+	for _, ffo := range []string{"false", "true"} {
+		cfg := `{"peft_type":"LORA","r":4,"lora_alpha":8,"fan_in_fan_out":` + ffo + `,"target_modules":["q_proj","embed_tokens"],"modules_to_save":["lm_head","norm"]}`
+		a, err := OpenAdapter(writeAdapterDir(t, cfg, entries))
+		if err != nil {
+			t.Fatalf("fan_in_fan_out %s: %v", ffo, err)
+		}
+		if err := a.Validate(c); err != nil {
+			t.Fatal(err)
+		}
+		emb := a.Module("token_embd.weight")
+		if emb == nil || !emb.Embedding || emb.Rank != 4 || emb.In != c.Vocab || emb.Out != c.Dim || emb.Scale != 2 || emb.Key != "model.embed_tokens" {
+			t.Fatalf("embedding module %+v", emb)
+		}
+		if !slices.Equal(emb.A, entries[0].data) || !slices.Equal(emb.B, entries[1].data) {
+			t.Fatal("embedding factors differ from the file")
+		}
+		if q := a.Module("blk.0.attn_q.weight"); q == nil || q.Embedding || !slices.Equal(q.A, entries[2].data) {
+			t.Fatalf("q module %+v", q)
+		}
+		var got []string
+		for _, r := range a.Replacements {
+			got = append(got, r.Target)
+		}
+		if !slices.Equal(got, []string{"blk.1.ffn_norm.weight", "output.weight", "output_norm.weight"}) {
+			t.Fatalf("replacements %v", got)
+		}
+		if r := a.Replacement("output.weight"); !slices.Equal(r.Data, entries[4].data) || !slices.Equal(r.Shape, []int{c.Vocab, c.Dim}) {
+			t.Fatal("lm_head replacement differs from the file")
+		}
+		// Round trip through the writer.
+		dir := t.TempDir()
+		if err := WritePEFTAdapter(dir, a); err != nil {
+			t.Fatal(err)
+		}
+		b, err := OpenAdapter(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Modules) != 2 || len(b.Replacements) != 3 || !slices.Equal(b.Module("token_embd.weight").A, emb.A) || !slices.Equal(b.Replacement("blk.1.ffn_norm.weight").Data, entries[6].data) {
+			t.Fatalf("round trip: %d modules, %d replacements", len(b.Modules), len(b.Replacements))
+		}
+	}
+	// The in-memory key forms (adapter-name suffix, modules_to_save infix) read the same.
+	alt := slices.Clone(entries)
+	alt[0].name += ".default"
+	alt[4].name = "base_model.model.lm_head.modules_to_save.default.weight"
+	a, err := OpenAdapter(writeAdapterDir(t, `{"r":4,"lora_alpha":8}`, alt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Module("token_embd.weight") == nil || a.Replacement("output.weight") == nil {
+		t.Fatal("adapter-name forms not recognised")
+	}
+
+	// Mismatches name the tensor.
+	bad := tinyCfg
+	bad.Vocab = 40
+	wantErr(t, a.Validate(bad), ErrCorrupt, "embed_tokens", "num_embeddings 32")
+	bad = tinyCfg
+	bad.Layers = 1
+	b, _ := OpenAdapter(writeAdapterDir(t, `{"r":4,"lora_alpha":8}`, entries))
+	wantErr(t, b.Validate(bad), ErrCorrupt, "post_attention_layernorm", "blk.1.ffn_norm.weight")
+	e := slices.Clone(entries)
+	e = append(e, stEntry{name: "base_model.model.model.layers.0.self_attn.q_proj.lora_embedding_A", shape: []int{4, 16}, data: randF32(rng, 64)})
+	wantErr(t, nilAdapter(OpenAdapter(writeAdapterDir(t, `{"r":4,"lora_alpha":8}`, e))), ErrUnsupported, "q_proj.lora_embedding_A", "token embedding")
+	e = slices.Clone(entries)
+	e[1].shape = []int{c.Dim, 3}
+	e[1].data = e[1].data[:3*c.Dim]
+	wantErr(t, nilAdapter(OpenAdapter(writeAdapterDir(t, `{"r":4,"lora_alpha":8}`, e))), ErrCorrupt, "lora_embedding_B", "rank 3")
+	e = slices.Clone(entries)
+	e = append(e, stEntry{name: "base_model.model.model.embed_tokens.lora_magnitude_vector", shape: []int{c.Dim}, data: randF32(rng, c.Dim)})
+	wantErr(t, nilAdapter(OpenAdapter(writeAdapterDir(t, `{"r":4,"lora_alpha":8}`, e))), ErrUnsupported, "embed_tokens.lora_magnitude_vector")
 }
