@@ -137,18 +137,28 @@ type impl struct {
 	q8_0   rowsKernel
 	q4_0x4 rows4Kernel
 	q8_0x4 rows4Kernel
+
+	// float32 kernels (see f32.go); an implementation that leaves them nil inherits
+	// those of the one registered before it.
+	dotF32  func(a, b []float32) float32
+	axpyF32 func(dst []float32, a float32, x []float32)
+	f32Rows f32RowsKernel
 }
 
 // impls lists the implementations usable on this CPU, generic first; architecture files
 // append theirs from init when the CPU has the features. active is the one MatVec uses
 // (the last registered).
 var (
-	genericImpl = &impl{name: "generic", q4_0: q4_0RowsGeneric, q8_0: q8_0RowsGeneric}
-	impls       = []*impl{genericImpl}
-	active      = genericImpl
+	genericImpl = &impl{name: "generic", q4_0: q4_0RowsGeneric, q8_0: q8_0RowsGeneric,
+		dotF32: dotF32Generic, axpyF32: axpyF32Generic, f32Rows: f32RowsGeneric}
+	impls  = []*impl{genericImpl}
+	active = genericImpl
 )
 
 func register(i *impl) {
+	if i.dotF32 == nil {
+		i.dotF32, i.axpyF32, i.f32Rows = active.dotF32, active.axpyF32, active.f32Rows
+	}
 	impls = append(impls, i)
 	active = i
 }

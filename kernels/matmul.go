@@ -109,6 +109,19 @@ func (j *mulJob) run(lo, hi, w int) {
 				j.kern(m.Data[r0*rb:r1*rb], rb, q, d, c, j.y[i*m.Rows+r0:i*m.Rows+r1])
 			}
 		}
+	case m.Type == int4.F32:
+		// F32 weights: the rows kernel over tiles of rows, every token per tile.
+		w := f32View(m.Data)
+		st := rb / 4
+		for r0 := lo; r0 < hi; r0 += tileRows {
+			r1 := min(r0+tileRows, hi)
+			if j.n == 1 {
+				r1 = hi
+			}
+			for i := 0; i < j.n; i++ {
+				active.f32Rows(w[r0*st:], st, j.x[i*m.Cols:(i+1)*m.Cols], j.y[i*m.Rows+r0:i*m.Rows+r1])
+			}
+		}
 	case j.n == 1:
 		matVecRows(m, j.x, j.y, lo, hi)
 	default:

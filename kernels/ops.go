@@ -18,23 +18,9 @@ func f32View(b []byte) []float32 {
 // F32View reinterprets little-endian float32 bytes as []float32 without copying.
 func F32View(b []byte) []float32 { return f32View(b) }
 
-// DotF32 returns Σ a[i]·b[i] over len(a) elements (b must be at least as long).
-// It sums in four float32 lanes, then adds the lanes — the order SIMD versions keep.
-func DotF32(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
+// DotF32 returns Σ a[i]·b[i] over len(a) elements (b must be at least as long), with
+// the active implementation's summation order (see dotF32Generic, the specification).
+func DotF32(a, b []float32) float32 { return active.dotF32(a, b) }
 
 // RMSNorm writes dst[i] = x[i] / sqrt(mean(x²) + eps) * w[i]. dst may alias x.
 func RMSNorm(dst, x, w []float32, eps float32) {
@@ -89,13 +75,9 @@ func Add(dst, x []float32) {
 	}
 }
 
-// Axpy writes dst[i] += a * x[i].
-func Axpy(dst []float32, a float32, x []float32) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] += a * x[i]
-	}
-}
+// Axpy writes dst[i] += a * x[i] (x must be at least as long as dst); SIMD
+// implementations fuse the multiply-add.
+func Axpy(dst []float32, a float32, x []float32) { active.axpyF32(dst, a, x) }
 
 // RopeTable holds the per-pair inverse frequencies of rotary position embeddings.
 type RopeTable struct {

@@ -1,0 +1,43 @@
+package kernels
+
+// Float32 kernels: dot product, axpy and the rows kernel behind the F32 MatVec/MatMul
+// path (F32 weights, the LoRA factors, F32 output layers). The generic versions below
+// are the specification; SIMD versions change only the order of the float32 sums (and
+// fuse multiply-adds), so they agree within rounding, not bit for bit.
+
+// f32RowsKernel sets y[r] = dot(w[r·stride : r·stride+len(x)], x) for r < len(y),
+// each exactly as the implementation's dotF32 computes it.
+type f32RowsKernel func(w []float32, stride int, x, y []float32)
+
+// dotF32Generic sums in four float32 lanes (element i into lane i%4, the tail into
+// lane 0), then returns (s0+s1)+(s2+s3).
+func dotF32Generic(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// axpyF32Generic writes dst[i] += a * x[i].
+func axpyF32Generic(dst []float32, a float32, x []float32) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] += a * x[i]
+	}
+}
+
+// f32RowsGeneric is the specification of f32RowsKernel.
+func f32RowsGeneric(w []float32, stride int, x, y []float32) {
+	for r := range y {
+		y[r] = dotF32Generic(w[r*stride:r*stride+len(x)], x)
+	}
+}

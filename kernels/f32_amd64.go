@@ -1,0 +1,56 @@
+//go:build !purego
+
+package kernels
+
+// dotF32AVX2 returns Σ a[i]·b[i] for i < n: eight-wide fused multiply-adds into four
+// accumulators over blocks of 32 (acc[k] for elements 32j+8k .. 32j+8k+7), then blocks of
+// 8 into acc[0]; the lanes are reduced as
+//
+//	v := (acc[0]+acc[1]) + (acc[2]+acc[3]) // lane-wise
+//	u := v[0:4] + v[4:8]
+//	s := (u[0]+u[2]) + (u[1]+u[3])
+//
+// and the n%8 remaining elements are added to s one by one with fused multiply-adds.
+//
+//go:noescape
+func dotF32AVX2(a, b *float32, n int) float32
+
+// axpyF32AVX2 computes dst[i] = fma(a, x[i], dst[i]) for i < n.
+//
+//go:noescape
+func axpyF32AVX2(dst, x *float32, n int, a float32)
+
+// f32RowsAVX2 sets y[r] = dotF32AVX2(w + r·stride, x, n) for r < rows (stride in
+// elements).
+//
+//go:noescape
+func f32RowsAVX2(w *float32, stride, rows int, x *float32, n int, y *float32)
+
+func dotF32AVX2Go(a, b []float32) float32 {
+	if len(a) == 0 {
+		return 0
+	}
+	b = b[:len(a)]
+	return dotF32AVX2(&a[0], &b[0], len(a))
+}
+
+func axpyF32AVX2Go(dst []float32, a float32, x []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	x = x[:len(dst)]
+	axpyF32AVX2(&dst[0], &x[0], len(dst), a)
+}
+
+func f32RowsAVX2Go(w []float32, stride int, x, y []float32) {
+	n := len(x)
+	if len(y) == 0 {
+		return
+	}
+	if n == 0 {
+		clear(y)
+		return
+	}
+	_ = w[(len(y)-1)*stride+n-1]
+	f32RowsAVX2(&w[0], stride, len(y), &x[0], n, &y[0])
+}
