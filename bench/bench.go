@@ -19,7 +19,6 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -59,8 +58,42 @@ type Config struct {
 	// DefaultBandwidthBytes; quick 64 MiB); negative skips the probe.
 	BandwidthBytes int64
 	Seed           uint64 // token ids are drawn from this seed (default 1)
+	// Adapters adds, after each model's base (no adapter) configuration, one
+	// configuration per adapter: the tests run with the adapter live, then the adapter
+	// figures are measured (see AdapterResult and the Row fields Merge, LiveTS,
+	// MergedTS and LiveVsMerged).
+	Adapters []Adapter
+	// SwitchIters is the number of timed SetAdapters calls behind the switch-latency
+	// percentiles (default 10000; quick 1000).
+	SwitchIters int
 	// Progress, when not nil, is called with a one-line description of each step.
 	Progress func(msg string)
+}
+
+// Adapter is one LoRA adapter to benchmark: a PEFT directory or a GGUF LoRA file,
+// applied with Scale (0 means 1).
+type Adapter struct {
+	Path  string
+	Scale float32
+}
+
+// AdapterResult holds the adapter figures of a configuration with an adapter.
+type AdapterResult struct {
+	Path    string
+	Scale   float32
+	Format  string // "peft" or "gguf"
+	Rank    int    // largest module rank
+	Modules int    // adapted weights
+	Bytes   int64  // memory held by the factors
+	// Load is the time of Engine.LoadAdapter on the second (warm) open.
+	Load time.Duration
+	// SwitchP50 and SwitchP99 are percentiles of Session.SetAdapters switching between
+	// the adapter's set and the empty set (the base), over SwitchN calls.
+	SwitchP50, SwitchP99 time.Duration
+	SwitchN              int
+	// MergeError is why Engine.Merge refused the adapter (the merged figures are then
+	// zero).
+	MergeError string
 }
 
 // Report is the result of Run.
@@ -101,6 +134,9 @@ type ConfigResult struct {
 	WeightBytesPerToken int64
 	// KVBytesPerPosition is what one decode step reads of the KV cache per past position.
 	KVBytesPerPosition int64
+	// Adapter describes the configuration's adapter; its Path is empty for a
+	// configuration without one. TTFTCold then includes loading the adapter.
+	Adapter AdapterResult
 }
 
 // Row is one test of one configuration at one thread count, like a llama-bench row.
@@ -132,6 +168,21 @@ type Row struct {
 	// Ratio is AvgTS divided by that of the first configuration's row with the same
 	// test and threads (0 when there is none).
 	Ratio float64
+	// Adapter figures, for configurations with an adapter. Merge is the time
+	// Engine.Merge took to bake the adapter into the weights (in each weight's own
+	// format) at this thread count, MergeRelErr its relative requantization error.
+	// On tg rows, LiveTS and MergedTS are the tokens/s with the adapter live and
+	// after Merge, measured in alternation (one engine each, repetition by
+	// repetition) after the other tests and outside the peak-RSS window;
+	// LiveVsMerged = LiveTS / MergedTS (below 1: the cost of keeping the adapter
+	// unmerged).
+	Merge          time.Duration
+	MergeRelErr    float64
+	LiveTS         float64
+	LiveStddevTS   float64
+	MergedTS       float64
+	MergedStddevTS float64
+	LiveVsMerged   float64
 }
 
 func (c *Config) fill() error {
@@ -186,6 +237,27 @@ func (c *Config) fill() error {
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
+	}
+	if c.SwitchIters == 0 {
+		c.SwitchIters = 10000
+		if c.Quick {
+			c.SwitchIters = 1000
+		}
+	}
+	if c.SwitchIters < 0 {
+		return fmt.Errorf("%w: %d switch iterations", ErrConfig, c.SwitchIters)
+	}
+	c.Adapters = slices.Clone(c.Adapters)
+	for i, a := range c.Adapters {
+		if a.Path == "" {
+			return fmt.Errorf("%w: adapter %d has no path", ErrConfig, i+1)
+		}
+		if math.IsNaN(float64(a.Scale)) || math.IsInf(float64(a.Scale), 0) {
+			return fmt.Errorf("%w: adapter %s: scale %v is not finite", ErrConfig, a.Path, a.Scale)
+		}
+		if a.Scale == 0 {
+			c.Adapters[i].Scale = 1
+		}
 	}
 	return nil
 }
@@ -245,11 +317,22 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	for _, t := range tests {
 		maxCtx = max(maxCtx, t.np+t.ng)
 	}
-	for i, path := range cfg.Models {
+	type job struct {
+		path string
+		ad   *Adapter
+	}
+	var jobs []job
+	for _, path := range cfg.Models {
+		jobs = append(jobs, job{path: path})
+		for k := range cfg.Adapters {
+			jobs = append(jobs, job{path, &cfg.Adapters[k]})
+		}
+	}
+	for i, j := range jobs {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		cr, rows, err := runConfig(ctx, &cfg, i, path, tests, maxCtx, progress)
+		cr, rows, err := runConfig(ctx, &cfg, i, j.path, j.ad, tests, maxCtx, progress)
 		if err != nil {
 			return rep, err
 		}
@@ -258,7 +341,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				r := &rows[j]
 				if r.NPrompt == 0 && r.NGen > 0 && r.AvgTS > 0 {
 					// A tg test starts from an empty cache: step k reads k+1 positions.
-					r.BytesPerToken = cr.WeightBytesPerToken + cr.KVBytesPerPosition*int64(r.NGen+1)/2
+					// A live adapter's factors are read at every step too.
+					r.BytesPerToken = cr.WeightBytesPerToken + cr.Adapter.Bytes + cr.KVBytesPerPosition*int64(r.NGen+1)/2
 					r.RooflineTS = rep.Bandwidth.BytesPerSecond / float64(r.BytesPerToken)
 					r.RooflineFraction = r.AvgTS / r.RooflineTS
 				}
@@ -291,12 +375,16 @@ func freeMemory() {
 	debug.FreeOSMemory()
 }
 
-func runConfig(ctx context.Context, cfg *Config, idx int, path string, tests []test, maxCtx int, progress func(string, ...any)) (ConfigResult, []Row, error) {
+func runConfig(ctx context.Context, cfg *Config, idx int, path string, ad *Adapter, tests []test, maxCtx int, progress func(string, ...any)) (ConfigResult, []Row, error) {
 	cr := ConfigResult{Index: idx, Model: path, Backend: cfg.Backend, Kernel: KernelPath()}
 	if fi, err := os.Stat(path); err == nil {
 		cr.FileSize = fi.Size()
 	}
 	name := filepath.Base(path)
+	if ad != nil {
+		cr.Adapter = AdapterResult{Path: ad.Path, Scale: ad.Scale}
+		name += " +" + filepath.Base(ad.Path)
+	}
 	freeMemory()
 	peak := StartPeak()
 	stopped := false
@@ -327,6 +415,12 @@ func runConfig(ctx context.Context, cfg *Config, idx int, path string, tests []t
 	vocab := eng.Model.Config.Vocab
 	s := eng.NewSession()
 	t1 := time.Now()
+	if ad != nil {
+		if _, err := loadAdapter(eng, s, ad); err != nil {
+			eng.Close()
+			return cr, nil, err
+		}
+	}
 	_, err = s.Eval(randomTokens(rng, vocab, cr.TTFTPrompt))
 	cr.TTFTCold = cr.LoadCold + time.Since(t1)
 	eng.Close()
@@ -346,6 +440,18 @@ func runConfig(ctx context.Context, cfg *Config, idx int, path string, tests []t
 			cr.LoadWarm = time.Since(t0)
 		}
 		s := eng.NewSession()
+		if ad != nil {
+			t0 := time.Now()
+			info, err := loadAdapter(eng, s, ad)
+			if err != nil {
+				eng.Close()
+				return cr, nil, err
+			}
+			if ti == 0 {
+				cr.Adapter.Load = time.Since(t0)
+				cr.Adapter.Format, cr.Adapter.Rank, cr.Adapter.Modules, cr.Adapter.Bytes = info.Format, info.Rank, len(info.Targets), info.Bytes
+			}
+		}
 		for _, t := range tests {
 			row, err := runTest(ctx, s, rng, vocab, t, cfg.Reps, func(rep int) {
 				progress("%s: t=%d %s rep %d/%d", name, eng.Threads(), t.name, rep, cfg.Reps)
@@ -367,7 +473,162 @@ func runConfig(ctx context.Context, cfg *Config, idx int, path string, tests []t
 	cr.PeakRSS, cr.PeakMethod = peak.Stop()
 	stopped = true
 	freeMemory()
+	if ad != nil {
+		// Outside the peak window: the merged weights are a second copy.
+		if err := measureAdapter(ctx, cfg, &cr, rows, path, ad, tests, maxCtx, rng, vocab, func(format string, args ...any) {
+			progress("%s: %s", name, fmt.Sprintf(format, args...))
+		}); err != nil {
+			return cr, nil, err
+		}
+		freeMemory()
+	}
 	return cr, rows, nil
+}
+
+// adapterName is the name a benchmarked adapter is registered under.
+const adapterName = "bench"
+
+// loadAdapter registers ad in eng and, when s is not nil, makes it s's active set.
+func loadAdapter(eng *runtime.Engine, s *runtime.Session, ad *Adapter) (runtime.AdapterInfo, error) {
+	info, err := eng.LoadAdapter(adapterName, ad.Path)
+	if err == nil && s != nil {
+		err = s.SetAdapters([]runtime.AdapterScale{{Name: adapterName, Scale: ad.Scale}})
+	}
+	if err != nil {
+		return info, fmt.Errorf("bench: adapter %s: %w", ad.Path, err)
+	}
+	return info, nil
+}
+
+// measureAdapter measures the adapter figures of a configuration: the switch latency
+// (on the first thread count), and at every thread count the merge time and the tg
+// tokens/s with the adapter live and merged, alternating between two engines
+// repetition by repetition so that both see the same machine.
+func measureAdapter(ctx context.Context, cfg *Config, cr *ConfigResult, rows []Row, path string, ad *Adapter, tests []test, maxCtx int, rng *rand.Rand, vocab int, progress func(string, ...any)) error {
+	var tg []test
+	for _, t := range tests {
+		if t.np == 0 && t.ng > 0 && !slices.ContainsFunc(tg, func(u test) bool { return u.name == t.name }) {
+			tg = append(tg, t)
+		}
+	}
+	for ti, threads := range cfg.Threads {
+		if err := measureAdapterAt(ctx, cfg, cr, rows, path, ad, tg, threads, ti == 0, maxCtx, rng, vocab, progress); err != nil {
+			return err
+		}
+		if cr.Adapter.MergeError != "" {
+			return nil
+		}
+	}
+	return nil
+}
+
+// measureAdapterAt is measureAdapter at one thread count.
+func measureAdapterAt(ctx context.Context, cfg *Config, cr *ConfigResult, rows []Row, path string, ad *Adapter, tg []test, threads int, first bool, maxCtx int, rng *rand.Rand, vocab int, progress func(string, ...any)) error {
+	set := []runtime.AdapterScale{{Name: adapterName, Scale: ad.Scale}}
+	opts := []runtime.Option{runtime.WithThreads(threads), runtime.WithContext(maxCtx)}
+	live, err := runtime.Open(path, opts...)
+	if err != nil {
+		return err
+	}
+	defer live.Close()
+	ls := live.NewSession()
+	if _, err := loadAdapter(live, ls, ad); err != nil {
+		return err
+	}
+	if first {
+		progress("adapter switch latency (%d calls)", cfg.SwitchIters)
+		p50, p99, err := switchLatency(ctx, live, set, cfg.SwitchIters)
+		if err != nil {
+			return err
+		}
+		cr.Adapter.SwitchP50, cr.Adapter.SwitchP99, cr.Adapter.SwitchN = p50, p99, cfg.SwitchIters
+	}
+	merged, err := runtime.Open(path, opts...)
+	if err != nil {
+		return err
+	}
+	defer merged.Close()
+	if _, err := loadAdapter(merged, nil, ad); err != nil {
+		return err
+	}
+	nt := live.Threads()
+	progress("t=%d merge", nt)
+	t0 := time.Now()
+	mrep, err := merged.Merge(set, runtime.MergeOptions{})
+	took := time.Since(t0)
+	if err != nil {
+		// Merging can be refused (a lora_B bias): say why, keep the live figures.
+		cr.Adapter.MergeError = err.Error()
+		return nil
+	}
+	for i := range rows {
+		if rows[i].Threads == nt {
+			rows[i].Merge, rows[i].MergeRelErr = took, mrep.RelErr
+		}
+	}
+	ms := merged.NewSession()
+	for _, t := range tg {
+		a := newTester(ls, rng, vocab, t)
+		b := newTester(ms, rng, vocab, t)
+		if err := a.warmUp(ctx); err != nil {
+			return err
+		}
+		if err := b.warmUp(ctx); err != nil {
+			return err
+		}
+		for r := range max(cfg.Reps, 1) {
+			progress("t=%d %s live vs merged rep %d/%d", nt, t.name, r+1, cfg.Reps)
+			x, y := a, b
+			if r%2 == 1 {
+				x, y = b, a
+			}
+			if err := x.rep(ctx); err != nil {
+				return err
+			}
+			if err := y.rep(ctx); err != nil {
+				return err
+			}
+		}
+		lr, mr := a.finish(), b.finish()
+		for i := range rows {
+			row := &rows[i]
+			if row.Test == t.name && row.Threads == nt {
+				row.LiveTS, row.LiveStddevTS = lr.AvgTS, lr.StddevTS
+				row.MergedTS, row.MergedStddevTS = mr.AvgTS, mr.StddevTS
+				if mr.AvgTS > 0 {
+					row.LiveVsMerged = lr.AvgTS / mr.AvgTS
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// switchLatency times n calls of SetAdapters on a fresh session of eng, alternating
+// between set and the empty set, and returns the 50th and 99th percentiles.
+func switchLatency(ctx context.Context, eng *runtime.Engine, set []runtime.AdapterScale, n int) (p50, p99 time.Duration, err error) {
+	if n == 0 {
+		return 0, 0, nil
+	}
+	s := eng.NewSession()
+	defer s.Close()
+	sets := [2][]runtime.AdapterScale{set, nil}
+	lat := make([]time.Duration, n)
+	for i := range lat {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, 0, err
+			}
+		}
+		t0 := time.Now()
+		err := s.SetAdapters(sets[i%2])
+		lat[i] = time.Since(t0)
+		if err != nil {
+			return 0, 0, fmt.Errorf("bench: adapter switch: %w", err)
+		}
+	}
+	slices.Sort(lat)
+	return percentile(lat, 0.50), percentile(lat, 0.99), nil
 }
 
 // describe fills the model figures of cr from an open engine.
@@ -423,82 +684,119 @@ func randomTokens(rng *rand.Rand, vocab, n int) []int {
 	return ids
 }
 
-// runTest runs one warm-up and reps timed repetitions of t on s, each from an empty
-// cache, like llama-bench: pp evaluates NPrompt random token ids as one batch, tg
-// evaluates NGen single tokens, pg does both; no tokenization or sampling is timed.
-func runTest(ctx context.Context, s *runtime.Session, rng *rand.Rand, vocab int, t test, reps int, onRep func(int)) (Row, error) {
-	row := Row{Test: t.name, NPrompt: t.np, NGen: t.ng, TestTime: time.Now().UTC()}
-	var steps []time.Duration
-	var ttft time.Duration
-	once := func(warm bool) (time.Duration, error) {
-		s.Reset()
-		ng := t.ng
-		if warm && ng > 0 {
-			ng = 1 // llama-bench warms tg up with one token
-		}
-		prompt := randomTokens(rng, vocab, t.np)
-		gen := randomTokens(rng, vocab, ng)
-		start := time.Now()
-		if t.np > 0 {
-			if _, err := s.Eval(prompt); err != nil {
-				return 0, err
-			}
-			if !warm {
-				ttft += time.Since(start)
-			}
-		}
-		for _, id := range gen {
-			if err := ctx.Err(); err != nil {
-				return 0, err
-			}
-			st := time.Now()
-			if _, err := s.Eval([]int{id}); err != nil {
-				return 0, err
-			}
-			if !warm {
-				steps = append(steps, time.Since(st))
-			}
-		}
-		return time.Since(start), nil
+// tester runs the repetitions of one test on one session (see runTest).
+type tester struct {
+	s     *runtime.Session
+	rng   *rand.Rand
+	vocab int
+	t     test
+	steps []time.Duration
+	ttft  time.Duration
+	row   Row
+}
+
+func newTester(s *runtime.Session, rng *rand.Rand, vocab int, t test) *tester {
+	return &tester{s: s, rng: rng, vocab: vocab, t: t, row: Row{Test: t.name, NPrompt: t.np, NGen: t.ng, TestTime: time.Now().UTC()}}
+}
+
+// once runs the test once from an empty cache; a warm-up is not recorded.
+func (x *tester) once(ctx context.Context, warm bool) (time.Duration, error) {
+	t, s := x.t, x.s
+	s.Reset()
+	ng := t.ng
+	if warm && ng > 0 {
+		ng = 1 // llama-bench warms tg up with one token
 	}
-	if err := ctx.Err(); err != nil {
-		return row, err
+	prompt := randomTokens(x.rng, x.vocab, t.np)
+	gen := randomTokens(x.rng, x.vocab, ng)
+	start := time.Now()
+	if t.np > 0 {
+		if _, err := s.Eval(prompt); err != nil {
+			return 0, err
+		}
+		if !warm {
+			x.ttft += time.Since(start)
+		}
 	}
-	if _, err := once(true); err != nil {
-		return row, fmt.Errorf("bench: %s warm-up: %w", t.name, err)
-	}
-	for r := range max(reps, 1) {
+	for _, id := range gen {
 		if err := ctx.Err(); err != nil {
-			return row, err
+			return 0, err
 		}
-		if onRep != nil {
-			onRep(r + 1)
+		st := time.Now()
+		if _, err := s.Eval([]int{id}); err != nil {
+			return 0, err
 		}
-		d, err := once(false)
-		if err != nil {
-			return row, fmt.Errorf("bench: %s: %w", t.name, err)
+		if !warm {
+			x.steps = append(x.steps, time.Since(st))
 		}
-		ns := d.Nanoseconds()
-		row.SamplesNS = append(row.SamplesNS, ns)
-		row.SamplesTS = append(row.SamplesTS, float64(t.np+t.ng)*1e9/float64(max(ns, 1)))
 	}
-	row.KVBytes = s.KVCache().Bytes()
+	return time.Since(start), nil
+}
+
+func (x *tester) warmUp(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := x.once(ctx, true); err != nil {
+		return fmt.Errorf("bench: %s warm-up: %w", x.t.name, err)
+	}
+	return nil
+}
+
+func (x *tester) rep(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d, err := x.once(ctx, false)
+	if err != nil {
+		return fmt.Errorf("bench: %s: %w", x.t.name, err)
+	}
+	ns := d.Nanoseconds()
+	x.row.SamplesNS = append(x.row.SamplesNS, ns)
+	x.row.SamplesTS = append(x.row.SamplesTS, float64(x.t.np+x.t.ng)*1e9/float64(max(ns, 1)))
+	return nil
+}
+
+// finish computes the row's statistics from the repetitions run so far.
+func (x *tester) finish() Row {
+	row := x.row
+	row.KVBytes = x.s.KVCache().Bytes()
 	ns := make([]float64, len(row.SamplesNS))
 	for i, v := range row.SamplesNS {
 		ns[i] = float64(v)
 	}
 	row.AvgNS, row.StddevNS = meanStddev(ns)
 	row.AvgTS, row.StddevTS = meanStddev(row.SamplesTS)
-	if t.np > 0 {
-		row.TTFT = ttft / time.Duration(len(row.SamplesNS))
+	if x.t.np > 0 && len(row.SamplesNS) > 0 {
+		row.TTFT = x.ttft / time.Duration(len(row.SamplesNS))
 	}
-	if len(steps) > 0 {
-		sort.Slice(steps, func(i, j int) bool { return steps[i] < steps[j] })
+	if len(x.steps) > 0 {
+		steps := slices.Clone(x.steps)
+		slices.Sort(steps)
 		row.LatencyP50 = percentile(steps, 0.50)
 		row.LatencyP90 = percentile(steps, 0.90)
 		row.LatencyP99 = percentile(steps, 0.99)
 	}
-	return row, nil
+	return row
+}
+
+// runTest runs one warm-up and reps timed repetitions of t on s, each from an empty
+// cache, like llama-bench: pp evaluates NPrompt random token ids as one batch, tg
+// evaluates NGen single tokens, pg does both; no tokenization or sampling is timed.
+func runTest(ctx context.Context, s *runtime.Session, rng *rand.Rand, vocab int, t test, reps int, onRep func(int)) (Row, error) {
+	x := newTester(s, rng, vocab, t)
+	if err := x.warmUp(ctx); err != nil {
+		return x.row, err
+	}
+	for r := range max(reps, 1) {
+		if onRep != nil {
+			onRep(r + 1)
+		}
+		if err := x.rep(ctx); err != nil {
+			return x.row, err
+		}
+	}
+	return x.finish(), nil
 }
 
 // meanStddev returns the mean and the sample standard deviation (n-1), as llama-bench.

@@ -7,31 +7,46 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/edgerun/edgerun/internal/testadapter"
 	"github.com/edgerun/edgerun/internal/testmodels"
+	"github.com/edgerun/edgerun/loader"
 )
 
 // llamaBenchFields are the llama-bench JSON field names scripts read.
 var llamaBenchFields = []string{"model_filename", "model_type", "model_size", "model_n_params", "n_threads",
 	"n_prompt", "n_gen", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "samples_ns", "samples_ts"}
 
-// syntheticReport is a two-configuration report with made-up figures.
+// adapterFields are the extra fields of the adapter figures.
+var adapterFields = []string{"adapter", "adapter_scale", "adapter_rank", "adapter_bytes", "adapter_load_ms",
+	"adapter_switch_p50_ns", "adapter_switch_p99_ns", "adapter_switch_n", "merge_ms", "merge_rel_err", "merge_error",
+	"live_ts", "merged_avg_ts", "merged_stddev_ts", "live_vs_merged"}
+
+// syntheticReport is a three-configuration report with made-up figures: two models,
+// then the second with an adapter.
 func syntheticReport() Report {
 	r := Report{Start: time.Unix(1700000000, 0).UTC(), CPU: "test cpu", BuildCommit: "abc1234",
 		Bandwidth: Bandwidth{BytesPerSecond: 20e9, BufferBytes: 256 << 20, Threads: 2, Passes: 5}}
-	for i, name := range []string{"a,1.gguf", "b \"2\".gguf"} {
-		r.Configs = append(r.Configs, ConfigResult{Index: i, Model: "/m/" + name, ModelType: "llama 1.1B Q4_0",
+	for i, name := range []string{"a,1.gguf", "b \"2\".gguf", "b \"2\".gguf"} {
+		c := ConfigResult{Index: i, Model: "/m/" + name, ModelType: "llama 1.1B Q4_0",
 			ModelSize: 600 << 20, FileSize: 610 << 20, Params: 1_100_000_000, Backend: "native", Kernel: "generic",
 			LoadCold: 3 * time.Millisecond, LoadWarm: time.Millisecond, TTFTCold: 2 * time.Second, TTFTPrompt: 512,
 			PeakRSS: 700 << 20, PeakMethod: "VmHWM", KVBytes: 11 << 20,
-			Memory: Memory{RSS: 690 << 20, RSSFile: 610 << 20, RSSAnon: 80 << 20, Split: true, GoHeap: 40 << 20}})
+			Memory: Memory{RSS: 690 << 20, RSSFile: 610 << 20, RSSAnon: 80 << 20, Split: true, GoHeap: 40 << 20}}
+		if i == 2 {
+			c.Adapter = AdapterResult{Path: "/a/r16,x", Scale: 0.5, Format: "peft", Rank: 16, Modules: 154, Bytes: 50 << 20,
+				Load: 40 * time.Millisecond, SwitchP50: 150 * time.Nanosecond, SwitchP99: 900 * time.Nanosecond, SwitchN: 10000}
+		}
+		r.Configs = append(r.Configs, c)
 		for j, tc := range []struct {
 			name   string
 			np, ng int
@@ -46,6 +61,13 @@ func syntheticReport() Report {
 			if j == 1 {
 				row.BytesPerToken, row.RooflineTS = 600<<20, 31
 				row.RooflineFraction = row.AvgTS / row.RooflineTS
+			}
+			if i == 2 {
+				row.Merge, row.MergeRelErr = 4*time.Second, 0.01
+				if j == 1 {
+					row.LiveTS, row.LiveStddevTS, row.MergedTS, row.MergedStddevTS = 5.5, 0.1, 6.5, 0.2
+					row.LiveVsMerged = row.LiveTS / row.MergedTS
+				}
 			}
 			r.Rows = append(r.Rows, row)
 		}
@@ -87,6 +109,20 @@ func checkFormats(t *testing.T, r *Report) {
 		if s, ok := m["samples_ts"].([]any); !ok || len(s) != len(r.Rows[i].SamplesTS) {
 			t.Errorf("row %d samples_ts %v", i, m["samples_ts"])
 		}
+		row := r.Rows[i]
+		a := r.Configs[row.Config].Adapter
+		for _, k := range adapterFields {
+			if _, ok := m[k]; !ok {
+				t.Errorf("row %d lacks %q", i, k)
+			}
+		}
+		if m["adapter"] != a.Path || m["adapter_switch_p50_ns"] != float64(a.SwitchP50.Nanoseconds()) ||
+			m["adapter_switch_p99_ns"] != float64(a.SwitchP99.Nanoseconds()) || m["live_vs_merged"] != row.LiveVsMerged ||
+			m["merged_avg_ts"] != row.MergedTS || m["merge_ms"] != msf(row.Merge) {
+			t.Errorf("row %d adapter fields: adapter %v switch %v/%v live/merged %v merged %v merge %v; want %q %v/%v %v %v %v", i,
+				m["adapter"], m["adapter_switch_p50_ns"], m["adapter_switch_p99_ns"], m["live_vs_merged"], m["merged_avg_ts"], m["merge_ms"],
+				a.Path, a.SwitchP50.Nanoseconds(), a.SwitchP99.Nanoseconds(), row.LiveVsMerged, row.MergedTS, msf(row.Merge))
+		}
 	}
 
 	var arr []map[string]any
@@ -123,21 +159,32 @@ func checkFormats(t *testing.T, r *Report) {
 	for i, h := range recs[0] {
 		col[h] = i
 	}
-	for _, k := range llamaBenchFields {
+	for _, k := range append(llamaBenchFields, adapterFields...) {
 		if _, ok := col[k]; !ok {
 			t.Errorf("csv header lacks %q: %v", k, recs[0])
 		}
 	}
 	for i, rec := range recs[1:] {
-		if rec[col["model_filename"]] != r.Configs[r.Rows[i].Config].Model || rec[col["n_prompt"]] == "" {
+		row := r.Rows[i]
+		c := r.Configs[row.Config]
+		if rec[col["model_filename"]] != c.Model || rec[col["n_prompt"]] == "" {
 			t.Errorf("csv row %d: %v", i, rec)
+		}
+		if rec[col["adapter"]] != c.Adapter.Path || rec[col["adapter_switch_p99_ns"]] != strconv.FormatInt(c.Adapter.SwitchP99.Nanoseconds(), 10) ||
+			rec[col["live_vs_merged"]] != strconv.FormatFloat(row.LiveVsMerged, 'f', -1, 64) {
+			t.Errorf("csv row %d adapter fields: %q %q %q", i, rec[col["adapter"]], rec[col["adapter_switch_p99_ns"]], rec[col["live_vs_merged"]])
 		}
 	}
 
 	md := out("md")
 	mdLines := strings.Split(md, "\n")
 	head := strings.Fields(strings.ReplaceAll(mdLines[0], "|", " "))
+	// llama-bench's columns, with the varying parameters (adapter) between threads
+	// and test as llama-bench puts them.
 	want := []string{"model", "size", "params", "backend", "threads", "test", "t/s"}
+	if r.hasAdapters() {
+		want = []string{"model", "size", "params", "backend", "threads", "adapter", "test", "t/s"}
+	}
 	if len(head) < len(want) || strings.Join(head[:len(want)], " ") != strings.Join(want, " ") {
 		t.Errorf("markdown header %q, want llama-bench's columns %v", mdLines[0], want)
 	}
@@ -154,6 +201,31 @@ func checkFormats(t *testing.T, r *Report) {
 		if !strings.Contains(md, s) {
 			t.Errorf("markdown lacks %q", s)
 		}
+	}
+	if r.hasAdapters() {
+		for i, row := range r.Rows {
+			if c := r.Configs[row.Config]; !strings.Contains(mdLines[2+i], " "+adapterLabel(c)+" ") {
+				t.Errorf("markdown row %d lacks its adapter %q: %q", i, adapterLabel(c), mdLines[2+i])
+			}
+		}
+		cells := map[string]bool{}
+		for _, l := range mdLines {
+			for _, c := range strings.Split(l, "|") {
+				cells[strings.TrimSpace(c)] = true
+			}
+		}
+		for _, s := range []string{"switch p50 µs", "switch p99 µs", "merge ms", "live t/s", "merged t/s", "live/merged"} {
+			if !cells[s] {
+				t.Errorf("markdown lacks the adapter column %q", s)
+			}
+		}
+		for _, row := range r.Rows {
+			if row.LiveVsMerged > 0 && !cells[fmt.Sprintf("%.3f", row.LiveVsMerged)] {
+				t.Errorf("markdown lacks live/merged %.3f", row.LiveVsMerged)
+			}
+		}
+	} else if strings.Contains(md, "adapter") {
+		t.Errorf("markdown without adapters mentions them:\n%s", md)
 	}
 
 	var svg bytes.Buffer
@@ -314,4 +386,121 @@ func TestRunQuickStories260K(t *testing.T) {
 		}
 	}
 	checkFormats(t, &r)
+}
+
+// TestRunQuickAdapterStories260K runs the adapter figures on stories260K with the
+// fixed-seed test adapter at two scales: the base and one configuration per adapter,
+// side by side.
+func TestRunQuickAdapterStories260K(t *testing.T) {
+	path := filepath.Join(testmodels.Dir(t), "stories260K", "stories260K.gguf")
+	ck, err := loader.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgModel := ck.Config
+	ck.Close()
+	dir := filepath.Join(t.TempDir(), "adapter")
+	if err := testadapter.WritePEFT(cfgModel, dir, 2026); err != nil {
+		t.Fatal(err)
+	}
+	adapters := []Adapter{{Path: dir}, {Path: dir, Scale: 0.5}}
+	cfg := Config{Models: []string{path}, Adapters: adapters, Threads: []int{1}, Quick: true, BandwidthBytes: 8 << 20, SwitchIters: 300}
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if adapters[0].Scale != 0 {
+		t.Error("Run changed the caller's adapter list")
+	}
+	if len(r.Configs) != 3 || len(r.Rows) != 3*2 {
+		t.Fatalf("%d configurations, %d rows; want 3 (base, two adapters) and 6", len(r.Configs), len(r.Rows))
+	}
+	if r.Configs[0].Adapter != (AdapterResult{}) {
+		t.Errorf("base configuration has adapter figures %+v", r.Configs[0].Adapter)
+	}
+	// testadapter: rank 4 on the seven projections of stories260K's five layers.
+	for i, scale := range []float32{1, 0.5} {
+		c := r.Configs[i+1]
+		a := c.Adapter
+		if a.Path != dir || a.Scale != scale || a.Format != "peft" || a.Rank != 4 || a.Modules != 35 || a.Bytes <= 0 || a.Load <= 0 {
+			t.Errorf("config %d: adapter %+v", c.Index, a)
+		}
+		if a.SwitchN != 300 || !(0 < a.SwitchP50 && a.SwitchP50 <= a.SwitchP99) || a.MergeError != "" {
+			t.Errorf("config %d: switch n %d p50 %v p99 %v, merge error %q", c.Index, a.SwitchN, a.SwitchP50, a.SwitchP99, a.MergeError)
+		}
+		if c.TTFTCold <= c.LoadCold || c.Model != path {
+			t.Errorf("config %d: ttft cold %v, load cold %v", c.Index, c.TTFTCold, c.LoadCold)
+		}
+	}
+	for _, row := range r.Rows {
+		if row.Ratio <= 0 || row.AvgTS <= 0 {
+			t.Errorf("config %d %s: t/s %v ratio %v", row.Config, row.Test, row.AvgTS, row.Ratio)
+		}
+		if row.Config == 0 {
+			if row.Merge != 0 || row.MergedTS != 0 || row.LiveTS != 0 || row.LiveVsMerged != 0 {
+				t.Errorf("base %s has adapter figures: %+v", row.Test, row)
+			}
+			continue
+		}
+		if row.Merge <= 0 || row.MergeRelErr != 0 { // stories260K is F32: merging is exact
+			t.Errorf("config %d %s: merge %v, relative error %v", row.Config, row.Test, row.Merge, row.MergeRelErr)
+		}
+		switch row.Test {
+		case "tg16":
+			if row.LiveTS <= 0 || row.MergedTS <= 0 || math.Abs(row.LiveVsMerged-row.LiveTS/row.MergedTS) > 1e-12 {
+				t.Errorf("config %d tg16: live %v merged %v ratio %v", row.Config, row.LiveTS, row.MergedTS, row.LiveVsMerged)
+			}
+			// The live adapter's factors are read at every step.
+			if row.BytesPerToken < r.Configs[row.Config].WeightBytesPerToken+r.Configs[row.Config].Adapter.Bytes {
+				t.Errorf("config %d tg16: %d bytes per token leave out the adapter", row.Config, row.BytesPerToken)
+			}
+		case "pp16":
+			if row.LiveTS != 0 || row.MergedTS != 0 {
+				t.Errorf("config %d pp16: live/merged figures on a pp row", row.Config)
+			}
+		}
+	}
+	checkFormats(t, &r)
+}
+
+func TestAdapterConfigErrors(t *testing.T) {
+	path := filepath.Join(testmodels.Dir(t), "stories260K", "stories260K.gguf")
+	ctx := context.Background()
+	base := Config{Models: []string{path}, Threads: []int{1}, Quick: true, BandwidthBytes: -1, Reps: 1}
+	for _, c := range []struct {
+		ad   Adapter
+		want string
+	}{
+		{Adapter{}, "no path"},
+		{Adapter{Path: "x", Scale: float32(math.NaN())}, "not finite"},
+		{Adapter{Path: "x", Scale: float32(math.Inf(1))}, "not finite"},
+	} {
+		cfg := base
+		cfg.Adapters = []Adapter{c.ad}
+		if _, err := Run(ctx, cfg); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want ErrConfig with %q", c.ad, err, c.want)
+		}
+	}
+	cfg := base
+	cfg.SwitchIters = -1
+	cfg.Adapters = []Adapter{{Path: "x"}}
+	if _, err := Run(ctx, cfg); !errors.Is(err, ErrConfig) {
+		t.Errorf("negative switch iterations: %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "no-adapter")
+	cfg = base
+	cfg.Adapters = []Adapter{{Path: missing}}
+	if _, err := Run(ctx, cfg); err == nil || !strings.Contains(err.Error(), "no-adapter") {
+		t.Errorf("missing adapter: %v", err)
+	}
+	// An adapter shaped for another model is refused, naming the adapter.
+	other := loader.Config{Arch: "llama", Dim: 128, FFN: 256, Layers: 1, Heads: 4, KVHeads: 4, HeadDim: 32, RopeDim: 32, Vocab: 512, Context: 64}
+	dir := filepath.Join(t.TempDir(), "wrong-shape")
+	if err := testadapter.WritePEFT(other, dir, 1); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Adapters = []Adapter{{Path: dir}}
+	if _, err := Run(ctx, cfg); err == nil || !strings.Contains(err.Error(), "wrong-shape") {
+		t.Errorf("adapter for another shape: %v", err)
+	}
 }

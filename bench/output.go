@@ -108,6 +108,24 @@ func (r *Report) fields(row Row) []field {
 		{"bytes_per_token", row.BytesPerToken},
 		{"roofline_ts", row.RooflineTS},
 		{"roofline_fraction", row.RooflineFraction},
+		// Adapter figures (zero and empty for a configuration without adapter).
+		{"adapter", c.Adapter.Path},
+		{"adapter_scale", float64(c.Adapter.Scale)},
+		{"adapter_rank", c.Adapter.Rank},
+		{"adapter_modules", c.Adapter.Modules},
+		{"adapter_bytes", c.Adapter.Bytes},
+		{"adapter_load_ms", msf(c.Adapter.Load)},
+		{"adapter_switch_p50_ns", c.Adapter.SwitchP50.Nanoseconds()},
+		{"adapter_switch_p99_ns", c.Adapter.SwitchP99.Nanoseconds()},
+		{"adapter_switch_n", c.Adapter.SwitchN},
+		{"merge_ms", msf(row.Merge)},
+		{"merge_rel_err", row.MergeRelErr},
+		{"merge_error", c.Adapter.MergeError},
+		{"live_ts", row.LiveTS},
+		{"live_stddev_ts", row.LiveStddevTS},
+		{"merged_avg_ts", row.MergedTS},
+		{"merged_stddev_ts", row.MergedStddevTS},
+		{"live_vs_merged", row.LiveVsMerged},
 	}
 }
 
@@ -243,7 +261,7 @@ func mib(n uint64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) }
 func table(w io.Writer, head []string, right []bool, rows [][]string) error {
 	width := make([]int, len(head))
 	for i, h := range head {
-		width[i] = max(len(h), 3)
+		width[i] = max(len([]rune(h)), 3)
 	}
 	for _, row := range rows {
 		for i, c := range row {
@@ -280,10 +298,44 @@ func table(w io.Writer, head []string, right []bool, rows [][]string) error {
 	return err
 }
 
+// hasAdapters reports whether some configuration has an adapter.
+func (r *Report) hasAdapters() bool {
+	for _, c := range r.Configs {
+		if c.Adapter.Path != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// adapterLabel names a configuration's adapter as FILE:SCALE ("-" for none).
+func adapterLabel(c ConfigResult) string {
+	if c.Adapter.Path == "" {
+		return "-"
+	}
+	return fmt.Sprintf("%s:%g", filepath.Base(c.Adapter.Path), c.Adapter.Scale)
+}
+
+// label names a configuration: the model file, and the adapter's when there is one.
+func label(c ConfigResult) string {
+	if c.Adapter.Path == "" {
+		return filepath.Base(c.Model)
+	}
+	return filepath.Base(c.Model) + " +" + adapterLabel(c)
+}
+
 func (r *Report) writeMarkdown(w io.Writer) error {
 	multi := len(r.Configs) > 1
-	head := []string{"model", "size", "params", "backend", "threads", "test", "t/s"}
-	right := []bool{false, true, true, false, true, true, true}
+	adapters := r.hasAdapters()
+	// llama-bench puts the parameters that vary between threads and test.
+	head := []string{"model", "size", "params", "backend", "threads"}
+	right := []bool{false, true, true, false, true}
+	if adapters {
+		head = append(head, "adapter")
+		right = append(right, false)
+	}
+	head = append(head, "test", "t/s")
+	right = append(right, true, true)
 	if multi {
 		head = append(head, "ratio")
 		right = append(right, true)
@@ -292,7 +344,11 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 	for _, row := range r.Rows {
 		c := r.Configs[row.Config]
 		cells := []string{c.ModelType, humanSize(c.ModelSize), humanParams(c.Params), "CPU (" + c.Backend + ")",
-			strconv.Itoa(row.Threads), row.Test, fmt.Sprintf("%.2f ± %.2f", row.AvgTS, row.StddevTS)}
+			strconv.Itoa(row.Threads)}
+		if adapters {
+			cells = append(cells, adapterLabel(c))
+		}
+		cells = append(cells, row.Test, fmt.Sprintf("%.2f ± %.2f", row.AvgTS, row.StddevTS))
 		if multi {
 			ratio := "-"
 			if row.Ratio > 0 {
@@ -316,7 +372,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		if c.Memory.Split {
 			file, anon = mib(c.Memory.RSSFile), mib(c.Memory.RSSAnon)
 		}
-		rows = append(rows, []string{strconv.Itoa(c.Index), filepath.Base(c.Model), c.Kernel,
+		rows = append(rows, []string{strconv.Itoa(c.Index), label(c), c.Kernel,
 			fmt.Sprintf("%.1f", msf(c.LoadCold)), fmt.Sprintf("%.1f", msf(c.LoadWarm)),
 			fmt.Sprintf("%.1f (pp%d)", msf(c.TTFTCold), c.TTFTPrompt),
 			mib(c.PeakRSS), file, anon, mib(c.Memory.GoHeap), mib(uint64(c.KVBytes)), mib(uint64(c.FileSize))})
@@ -351,10 +407,83 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 			return err
 		}
 	}
+	if adapters {
+		if err := r.writeAdapterTables(w); err != nil {
+			return err
+		}
+	}
 	if r.Bandwidth.BytesPerSecond > 0 {
 		_, err := fmt.Fprintf(w, "\nmemory read bandwidth %.2f GB/s (%d threads, %d MiB buffer); roofline = bandwidth ÷ (weight bytes + KV bytes read per token)\n",
 			r.Bandwidth.BytesPerSecond/1e9, r.Bandwidth.Threads, r.Bandwidth.BufferBytes>>20)
 		return err
+	}
+	return nil
+}
+
+// writeAdapterTables writes the adapter figures: one line per configuration with an
+// adapter, then live against merged tokens/s per tg row.
+func (r *Report) writeAdapterTables(w io.Writer) error {
+	fmt.Fprintln(w)
+	head := []string{"#", "adapter", "format", "rank", "modules", "MiB", "load ms", "switch p50 µs", "switch p99 µs", "switches"}
+	right := []bool{true, false, false, true, true, true, true, true, true, true}
+	var rows [][]string
+	var errs []string
+	for _, c := range r.Configs {
+		a := c.Adapter
+		if a.Path == "" {
+			continue
+		}
+		rows = append(rows, []string{strconv.Itoa(c.Index), adapterLabel(c), a.Format, strconv.Itoa(a.Rank), strconv.Itoa(a.Modules),
+			mib(uint64(a.Bytes)), fmt.Sprintf("%.1f", msf(a.Load)),
+			fmt.Sprintf("%.2f", float64(a.SwitchP50.Nanoseconds())/1e3), fmt.Sprintf("%.2f", float64(a.SwitchP99.Nanoseconds())/1e3), strconv.Itoa(a.SwitchN)})
+		if a.MergeError != "" {
+			errs = append(errs, fmt.Sprintf("#%d: merge refused: %s", c.Index, a.MergeError))
+		}
+	}
+	if err := table(w, head, right, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	// tg rows; a configuration and thread count without one still shows its merge time.
+	hasTG := map[[2]int]bool{}
+	for _, row := range r.Rows {
+		if row.NPrompt == 0 && row.NGen > 0 {
+			hasTG[[2]int{row.Config, row.Threads}] = true
+		}
+	}
+	for _, row := range r.Rows {
+		key := [2]int{row.Config, row.Threads}
+		if r.Configs[row.Config].Adapter.Path == "" || row.Merge == 0 && row.MergedTS == 0 {
+			continue
+		}
+		test := row.Test
+		if row.NPrompt > 0 || row.NGen == 0 {
+			if hasTG[key] {
+				continue
+			}
+			hasTG[key], test = true, "-"
+		}
+		live, merged, ratio := "-", "-", "-"
+		if row.MergedTS > 0 {
+			live = fmt.Sprintf("%.2f ± %.2f", row.LiveTS, row.LiveStddevTS)
+			merged = fmt.Sprintf("%.2f ± %.2f", row.MergedTS, row.MergedStddevTS)
+			ratio = fmt.Sprintf("%.3f", row.LiveVsMerged)
+		}
+		rows = append(rows, []string{strconv.Itoa(row.Config), strconv.Itoa(row.Threads), test,
+			fmt.Sprintf("%.1f", msf(row.Merge)), fmt.Sprintf("%.2g", row.MergeRelErr), live, merged, ratio})
+	}
+	if len(rows) > 0 {
+		fmt.Fprintln(w)
+		head = []string{"#", "threads", "test", "merge ms", "merge rel err", "live t/s", "merged t/s", "live/merged"}
+		right = []bool{true, true, true, true, true, true, true, true}
+		if err := table(w, head, right, rows); err != nil {
+			return err
+		}
+	}
+	for _, e := range errs {
+		if _, err := fmt.Fprintf(w, "\n%s\n", e); err != nil {
+			return err
+		}
 	}
 	return nil
 }

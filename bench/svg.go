@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"path/filepath"
 	"strings"
 )
 
@@ -33,11 +32,11 @@ func (r *Report) WriteSVG(w io.Writer) error {
 	colors := []string{"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948"}
 	for _, row := range r.Rows {
 		c := r.Configs[row.Config]
-		label := fmt.Sprintf("%s %s t%d", filepath.Base(c.Model), row.Test, row.Threads)
+		name := fmt.Sprintf("%s %s t%d", label(c), row.Test, row.Threads)
 		wBar := scale(row.AvgTS, maxTS, plotW)
 		sd := scale(row.StddevTS, maxTS, plotW)
 		color := colors[row.Config%len(colors)]
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-6, y+barH-5, html.EscapeString(label))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-6, y+barH-5, html.EscapeString(name))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", left, y, wBar, barH, color)
 		if sd > 0 {
 			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="black"/>`+"\n", float64(left)+wBar-sd, float64(left)+wBar+sd, y+barH/2, y+barH/2)
@@ -55,7 +54,7 @@ func (r *Report) WriteSVG(w io.Writer) error {
 	y += titleH
 	for _, c := range r.Configs {
 		color := colors[c.Index%len(colors)]
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s peak</text>`+"\n", left-6, y+barH-5, html.EscapeString(filepath.Base(c.Model)))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s peak</text>`+"\n", left-6, y+barH-5, html.EscapeString(label(c)))
 		wp := scale(float64(c.PeakRSS), float64(maxRSS), plotW)
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", left, y, wp, barH, color)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s</text>`+"\n", float64(left)+wp+4, y+barH-5, mib(c.PeakRSS))

@@ -49,11 +49,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", stderr)
 	var models pathFlag
 	var threads, prompt, gen, pg listFlag
+	var adapters adapterList
 	fs.Var(&models, "m", "model file (GGUF or llama2.c .bin); repeat for several configurations side by side")
 	fs.Var(&threads, "t", "thread counts, comma-separated (default: one per CPU)")
 	fs.Var(&prompt, "p", "prompt-processing test sizes, comma-separated (default 512; 0 = none)")
 	fs.Var(&gen, "n", "text-generation test sizes, comma-separated (default 128; 0 = none)")
 	fs.Var(&pg, "pg", "prompt+generation tests as pp,tg pairs (e.g. 512,128; repeatable)")
+	fs.Var(&adapters, "adapter", "LoRA adapter PATH[:SCALE] (PEFT directory or GGUF LoRA); repeat for several: each adds a configuration beside the base, with switch latency, merge time and live-vs-merged tg t/s")
 	reps := fs.Int("r", 0, "repetitions of each test after one warm-up (default 5; --quick 2)")
 	format := fs.String("o", "md", "output format: "+strings.Join(bench.Formats, ", "))
 	quick := fs.Bool("quick", false, "small tests (pp16, tg16, 2 repetitions, small bandwidth probe): seconds on a tiny model")
@@ -79,6 +81,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--backend %s: not built yet (only native is available; the ONNX Runtime backend arrives with a later issue): %w", *backend, bench.ErrBackend)
 	}
 	cfg := bench.Config{Models: models, Backend: *backend, Reps: *reps, Quick: *quick, BandwidthBytes: int64(*bw) << 20}
+	for _, a := range adapters {
+		if a.scale == 0 {
+			return usageErr(stderr, fmt.Errorf("--adapter %s:0: a zero scale is the base, which is always measured", a.path))
+		}
+		cfg.Adapters = append(cfg.Adapters, bench.Adapter{Path: a.path, Scale: a.scale})
+	}
 	var err error
 	if cfg.Threads, err = threads.ints("t"); err != nil {
 		return usageErr(stderr, err)
