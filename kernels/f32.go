@@ -41,3 +41,16 @@ func f32RowsGeneric(w []float32, stride int, x, y []float32) {
 		y[r] = dotF32Generic(w[r*stride:r*stride+len(x)], x)
 	}
 }
+
+// DotRowsF32 sets y[r] = DotF32(w[r·stride : r·stride+len(x)], x) for r < len(y), in one
+// call of the active implementation's rows kernel (short rows, such as the rank-sized
+// rows of a LoRA B factor, cost little more than their multiply-adds).
+func DotRowsF32(w []float32, stride int, x, y []float32) {
+	if len(y) == 0 {
+		return
+	}
+	if len(x) > 0 {
+		_ = w[(len(y)-1)*stride+len(x)-1]
+	}
+	active.f32Rows(w, stride, x, y)
+}

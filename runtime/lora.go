@@ -5,7 +5,29 @@ import "github.com/edgerun/edgerun/kernels"
 // loraScratch holds the low-rank activations of the unmerged adapter path.
 type loraScratch struct {
 	xa   []float32                   // n × (stacked rank) of one group
+	bx   []float32                   // n × (all output rows of one group): B(A x)
 	base [numLayerProj + 1][]float32 // pre-adapter outputs, for DoRA
+	row  []float32                   // one embedding update
+}
+
+// applyEmbedLora adds the active adapters' embedding LoRA to the embeddings x (one row
+// of dim values per token): x_i += s·Σ_k A[k, t_i]·B[:, k], computed row by row as
+// Merge computes the merged embedding row, so merged and unmerged agree exactly.
+func applyEmbedLora(ls *loraScratch, active []activeLora, tokens []int, x []float32, dim int) {
+	for _, al := range active {
+		le := al.ad.embed
+		if le == nil || al.scale == 0 {
+			continue
+		}
+		if cap(ls.row) < dim {
+			ls.row = make([]float32, dim)
+		}
+		d := ls.row[:dim]
+		for i, t := range tokens {
+			le.deltaRow(t, d)
+			kernels.Axpy(x[i*dim:(i+1)*dim], al.scale*le.scale, d)
+		}
+	}
 }
 
 // applyLora adds the active adapters' low-rank updates to the outputs of one input
@@ -54,6 +76,10 @@ func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(
 		for _, lp := range g.mods {
 			total += lp.out
 		}
+		if cap(ls.bx) < n*total {
+			ls.bx = make([]float32, n*total)
+		}
+		bx := ls.bx[:n*total]
 		p.Run(total, grainFor(n*g.mods[0].rank), func(lo, hi int) {
 			first := 0
 			for k, lp := range g.mods {
@@ -62,17 +88,21 @@ func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(
 				if a >= b {
 					continue
 				}
+				// bx[i·total + (first-lp.out) + r] = B row r · (A x_i) for this chunk.
+				off := first - lp.out
+				for i := 0; i < n; i++ {
+					kernels.DotRowsF32(lp.b[a*lp.rank:], lp.rank, xa[i*R+lp.off:i*R+lp.off+lp.rank], bx[i*total+off+a:i*total+off+b])
+				}
 				y := out(g.projs[k])
 				base := ls.base[slotIndex(g.projs[k])]
 				sc := al.scale * lp.scale
 				for r := a; r < b; r++ {
-					brow := lp.b[r*lp.rank : (r+1)*lp.rank]
 					f := float32(1)
 					if lp.mag != nil {
 						f = lp.doraFactor(r, sc)
 					}
 					for i := 0; i < n; i++ {
-						v := kernels.DotF32(brow, xa[i*R+lp.off:i*R+lp.off+lp.rank])
+						v := bx[i*total+off+r]
 						if lp.bias != nil {
 							v += lp.bias[r]
 						}
