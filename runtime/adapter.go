@@ -1,12 +1,15 @@
 package runtime
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"sort"
+	"strings"
 
+	"github.com/edgerun/edgerun/int4"
 	"github.com/edgerun/edgerun/kernels"
 	"github.com/edgerun/edgerun/loader"
 )
@@ -53,8 +56,11 @@ type AdapterInfo struct {
 	Rank    int      // largest module rank
 	Targets []string // GGUF names of the adapted base tensors
 	Bytes   int64    // memory held by the factors (float32)
-	DoRA    bool
-	RSLoRA  bool
+	// Replaced are the GGUF names of the base tensors its modules_to_save weights
+	// replace while it is active.
+	Replaced []string
+	DoRA     bool
+	RSLoRA   bool
 	// Sessions is the number of sessions that have the adapter active.
 	Sessions int
 }
@@ -88,7 +94,120 @@ type Adapter struct {
 	src    *loader.Adapter
 	layers [][]*loraGroup // per layer, per input group (nil when no module)
 	output *loraGroup     // lm_head
+	embed  *loraEmbed     // embedding LoRA, or nil
+	repls  []replacement  // modules_to_save weights swapped in while active
 	refs   int            // sessions using it; guarded by Engine.regMu
+}
+
+// loraEmbed is embedding LoRA bound to the model: token t's embedding gets
+// scale · Σ_k A[k, t]·B[:, k].
+type loraEmbed struct {
+	rank, dim int
+	scale     float32
+	at        []float32 // Aᵀ: [vocab, rank], so a token's coefficients are contiguous
+	bt        []float32 // Bᵀ: [rank, dim]
+}
+
+// deltaRow writes row t of the (unscaled) embedding update into dst (len dim).
+func (le *loraEmbed) deltaRow(t int, dst []float32) {
+	clear(dst)
+	for k := 0; k < le.rank; k++ {
+		kernels.Axpy(dst, le.at[t*le.rank+k], le.bt[k*le.dim:(k+1)*le.dim])
+	}
+}
+
+// Replacement kinds: which base tensor a modules_to_save weight replaces.
+const (
+	replEmbed = iota
+	replOutput
+	replOutNorm
+	replAttnNorm
+	replFFNNorm
+)
+
+// replacement is a modules_to_save weight bound to the model.
+type replacement struct {
+	kind, li int
+	mat      *kernels.Matrix // replEmbed, replOutput (F32)
+	vec      []float32       // the norms
+}
+
+// apply makes the model view v use the replacement.
+func (r *replacement) apply(v *Model) {
+	switch r.kind {
+	case replEmbed:
+		v.embed = r.mat
+	case replOutput:
+		v.output = r.mat
+	case replOutNorm:
+		v.outNorm = r.vec
+	case replAttnNorm:
+		v.layers[r.li].attnNorm = r.vec
+	case replFFNNorm:
+		v.layers[r.li].ffnNorm = r.vec
+	}
+}
+
+// bindReplacement binds a loader replacement (already validated) to the model.
+func bindReplacement(c loader.Config, r *loader.Replacement) (replacement, error) {
+	switch r.Target {
+	case "token_embd.weight", "output.weight":
+		mat, err := kernels.NewMatrix(int4.F32, c.Vocab, c.Dim, f32Bytes(r.Data))
+		if err != nil {
+			return replacement{}, fmt.Errorf("runtime: replacement %s: %w", r.Key, err)
+		}
+		kind := replEmbed
+		if r.Target == "output.weight" {
+			kind = replOutput
+		}
+		return replacement{kind: kind, li: -1, mat: mat}, nil
+	case "output_norm.weight":
+		return replacement{kind: replOutNorm, li: -1, vec: r.Data}, nil
+	}
+	var li int
+	var norm string
+	if _, err := fmt.Sscanf(strings.ReplaceAll(r.Target, ".", " "), "blk %d %s weight", &li, &norm); err == nil && li >= 0 && li < c.Layers {
+		switch norm {
+		case "attn_norm":
+			return replacement{kind: replAttnNorm, li: li, vec: r.Data}, nil
+		case "ffn_norm":
+			return replacement{kind: replFFNNorm, li: li, vec: r.Data}, nil
+		}
+	}
+	return replacement{}, fmt.Errorf("runtime: cannot place replacement %q (%s)", r.Key, r.Target)
+}
+
+// f32Bytes encodes v as little-endian float32.
+func f32Bytes(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+	}
+	return b
+}
+
+// withReplacements returns the model as a session with the active adapters sees it:
+// m itself when none of them carries modules_to_save weights, otherwise a shallow
+// copy with those weights swapped in (the last active adapter wins).
+func (m *Model) withReplacements(active []activeLora) *Model {
+	var v *Model
+	for _, al := range active {
+		if len(al.ad.repls) == 0 {
+			continue
+		}
+		if v == nil {
+			cp := *m
+			cp.layers = slices.Clone(m.layers)
+			v = &cp
+		}
+		for i := range al.ad.repls {
+			al.ad.repls[i].apply(v)
+		}
+	}
+	if v == nil {
+		return m
+	}
+	return v
 }
 
 // activeLora is one entry of a session's active set.
@@ -112,10 +231,34 @@ func bindAdapter(m *Model, name string, a *loader.Adapter, base func(li, proj in
 	}
 	byLayer := map[[2]int]*loader.LoraModule{}
 	var out *loader.LoraModule
+	for _, r := range a.Replacements {
+		rp, err := bindReplacement(c, r)
+		if err != nil {
+			return nil, err
+		}
+		ad.repls = append(ad.repls, rp)
+		ad.info.Replaced = append(ad.info.Replaced, r.Target)
+	}
 	for _, mod := range a.Modules {
 		ad.info.Targets = append(ad.info.Targets, mod.Target)
 		if mod.Magnitude != nil {
 			ad.info.DoRA = true
+			if a.Replacement(mod.Target) != nil {
+				return nil, fmt.Errorf("runtime: adapter %s: module %q has a DoRA magnitude and a modules_to_save replacement of the same weight, which is not supported", a.Path, mod.Key)
+			}
+		}
+		if mod.Embedding {
+			le := &loraEmbed{rank: mod.Rank, dim: mod.Out, scale: mod.Scale, at: make([]float32, mod.In*mod.Rank), bt: make([]float32, mod.Rank*mod.Out)}
+			for k := 0; k < mod.Rank; k++ {
+				for t := 0; t < mod.In; t++ {
+					le.at[t*mod.Rank+k] = mod.A[k*mod.In+t]
+				}
+				for j := 0; j < mod.Out; j++ {
+					le.bt[k*mod.Out+j] = mod.B[j*mod.Rank+k]
+				}
+			}
+			ad.embed = le
+			continue
 		}
 		if mod.Target == "output.weight" {
 			out = mod
@@ -229,9 +372,16 @@ func (e *Engine) baseMatrix(li, proj int) *kernels.Matrix {
 	return *e.Model.slot(li, proj)
 }
 
-// slot returns where the model keeps the weight of projection proj in layer li (li < 0:
+// liEmbed is the layer index slot and Merge use for the token embedding (li = -1 is
 // the output head).
+const liEmbed = -2
+
+// slot returns where the model keeps the weight of projection proj in layer li (li =
+// -1: the output head; liEmbed: the token embedding).
 func (m *Model) slot(li, proj int) **kernels.Matrix {
+	if li == liEmbed {
+		return &m.embed
+	}
 	if li < 0 {
 		return &m.output
 	}

@@ -81,21 +81,43 @@ func (e *Engine) Merge(set []AdapterScale, opts MergeOptions) (*MergeReport, err
 		li, proj int
 		mods     []*loraProj
 		scales   []float32
+		embs     []*loraEmbed
+		escales  []float32
 	}
 	var jobs []job
+	jobFor := func(li, proj int) *job {
+		for i := range jobs {
+			if jobs[i].li == li && jobs[i].proj == proj {
+				return &jobs[i]
+			}
+		}
+		jobs = append(jobs, job{li: li, proj: proj})
+		return &jobs[len(jobs)-1]
+	}
 	add := func(li, proj int, g *loraGroup, scale float32) {
 		for k, lp := range g.mods {
 			if g.projs[k] != proj {
 				continue
 			}
-			for i := range jobs {
-				if jobs[i].li == li && jobs[i].proj == proj {
-					jobs[i].mods = append(jobs[i].mods, lp)
-					jobs[i].scales = append(jobs[i].scales, scale)
-					return
-				}
+			j := jobFor(li, proj)
+			j.mods = append(j.mods, lp)
+			j.scales = append(j.scales, scale)
+		}
+	}
+	// modules_to_save weights: matrices become the base their job starts from (or are
+	// swapped in as they are), norms are swapped in. The last adapter in set wins.
+	replMats := map[[2]int]*kernels.Matrix{}
+	replNorms := map[[2]int][]float32{}
+	for _, al := range active {
+		for _, r := range al.ad.repls {
+			switch r.kind {
+			case replEmbed:
+				replMats[[2]int{liEmbed, -1}] = r.mat
+			case replOutput:
+				replMats[[2]int{-1, -1}] = r.mat
+			default:
+				replNorms[normKey(r.kind, r.li)] = r.vec
 			}
-			jobs = append(jobs, job{li, proj, []*loraProj{lp}, []float32{scale}})
 		}
 	}
 	for _, al := range active {
@@ -112,9 +134,19 @@ func (e *Engine) Merge(set []AdapterScale, opts MergeOptions) (*MergeReport, err
 		if al.ad.output != nil {
 			add(-1, -1, al.ad.output, al.scale)
 		}
+		if al.ad.embed != nil {
+			j := jobFor(liEmbed, -1)
+			j.embs = append(j.embs, al.ad.embed)
+			j.escales = append(j.escales, al.scale)
+		}
 	}
 	for _, j := range jobs {
+		key := [2]int{j.li, j.proj}
 		base := *e.Model.slot(j.li, j.proj)
+		if m, ok := replMats[key]; ok {
+			base = m
+			delete(replMats, key)
+		}
 		rows, cols := base.Rows, base.Cols
 		t := target
 		if sameAsBase {
@@ -136,6 +168,10 @@ func (e *Engine) Merge(set []AdapterScale, opts MergeOptions) (*MergeReport, err
 			var maxAbs, sq, ex float64
 			for r := lo; r < hi; r++ {
 				base.DequantizeRow(r, row)
+				for k, le := range j.embs {
+					le.deltaRow(r, d)
+					kernels.Axpy(row, j.escales[k]*le.scale, d)
+				}
 				for k, lp := range j.mods {
 					lp.deltaRow(r, d)
 					kernels.Axpy(row, j.scales[k]*lp.scale, d)
@@ -184,8 +220,12 @@ func (e *Engine) Merge(set []AdapterScale, opts MergeOptions) (*MergeReport, err
 		if err != nil {
 			return nil, fmt.Errorf("runtime: merge %s: %w", weightName(j.li, j.proj), err)
 		}
-		replaced[[2]int{j.li, j.proj}] = mat
+		replaced[key] = mat
 		rep.Bytes += int64(len(data))
+	}
+	// Replacement matrices no LoRA module adapts are swapped in as they are (F32).
+	for key, m := range replMats {
+		replaced[key] = m
 	}
 	if count > 0 {
 		rep.RMSErr = math.Sqrt(sumSq / float64(count))
@@ -200,8 +240,61 @@ func (e *Engine) Merge(set []AdapterScale, opts MergeOptions) (*MergeReport, err
 		e.merged[key] = *slot
 		*slot = mat
 	}
-	rep.Tensors = len(replaced)
+	for key, vec := range replNorms {
+		slot := e.Model.normSlot(key)
+		orig, err := kernels.NewMatrix(int4.F32, 1, len(*slot), f32Bytes(*slot))
+		if err != nil {
+			return nil, fmt.Errorf("runtime: merge: keep %s: %w", normName(key), err)
+		}
+		e.merged[key] = orig
+		*slot = vec
+	}
+	rep.Tensors = len(replaced) + len(replNorms)
 	return rep, nil
+}
+
+// Merge keys of the RMSNorm weights a modules_to_save replacement swaps in: the
+// projection index is beyond the real projections, so baseMatrix never sees them.
+const (
+	normAttn = 100 + iota
+	normFFN
+	normOut
+)
+
+// normKey returns the merge key of the norm a replacement of kind replaces.
+func normKey(kind, li int) [2]int {
+	switch kind {
+	case replAttnNorm:
+		return [2]int{li, normAttn}
+	case replFFNNorm:
+		return [2]int{li, normFFN}
+	}
+	return [2]int{-1, normOut}
+}
+
+// isNormKey reports whether a merge key names a norm.
+func isNormKey(key [2]int) bool { return key[1] >= normAttn }
+
+// normSlot returns where the model keeps the norm weight of a merge key.
+func (m *Model) normSlot(key [2]int) *[]float32 {
+	switch key[1] {
+	case normAttn:
+		return &m.layers[key[0]].attnNorm
+	case normFFN:
+		return &m.layers[key[0]].ffnNorm
+	}
+	return &m.outNorm
+}
+
+// normName returns the GGUF name of the norm of a merge key.
+func normName(key [2]int) string {
+	switch key[1] {
+	case normAttn:
+		return fmt.Sprintf("blk.%d.attn_norm.weight", key[0])
+	case normFFN:
+		return fmt.Sprintf("blk.%d.ffn_norm.weight", key[0])
+	}
+	return "output_norm.weight"
 }
 
 // Unmerge restores the original (memory-mapped) weights replaced by Merge. It is a
@@ -210,6 +303,13 @@ func (e *Engine) Unmerge() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for key, orig := range e.merged {
+		if isNormKey(key) {
+			// The original values, bit for bit (kept as F32 bytes).
+			v := make([]float32, orig.Cols)
+			orig.DequantizeRow(0, v)
+			*e.Model.normSlot(key) = v
+			continue
+		}
 		*e.Model.slot(key[0], key[1]) = orig
 	}
 	e.merged = nil
@@ -224,6 +324,9 @@ func (e *Engine) Merged() bool {
 
 // weightName returns the GGUF name of a projection weight.
 func weightName(li, proj int) string {
+	if li == liEmbed {
+		return "token_embd.weight"
+	}
 	if li < 0 {
 		return "output.weight"
 	}
@@ -231,13 +334,26 @@ func weightName(li, proj int) string {
 }
 
 // WeightData returns the current bytes and format of the base tensor name (a GGUF
-// name such as "blk.0.attn_q.weight"): the merged buffer while merged, else the
-// original. It is meant for checks and export.
+// name such as "blk.0.attn_q.weight", "token_embd.weight" or a norm weight): the
+// merged buffer while merged, else the original (norms: an F32 copy). It is meant
+// for checks and export.
 func (e *Engine) WeightData(name string) (int4.Type, []byte, bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if name == "output.weight" {
+	switch name {
+	case "output.weight":
 		return e.Model.output.Type, e.Model.output.Data, true
+	case "token_embd.weight":
+		return e.Model.embed.Type, e.Model.embed.Data, true
+	case "output_norm.weight":
+		return int4.F32, f32Bytes(e.Model.outNorm), true
+	}
+	for li := range e.Model.layers {
+		for _, k := range []int{normAttn, normFFN} {
+			if key := [2]int{li, k}; normName(key) == name {
+				return int4.F32, f32Bytes(*e.Model.normSlot(key)), true
+			}
+		}
 	}
 	for li := range e.Model.layers {
 		for pi := range projNames {

@@ -586,3 +586,177 @@ func synthAdapterB(e *runtime.Engine, seed uint64, r int) *loader.Adapter {
 	}
 	return a
 }
+
+// withEmbeddingAndSaved adds to a embedding LoRA (rank r, from seed) and
+// modules_to_save replacements of lm_head, the final norm and layer 0's FFN norm,
+// drawn around the base tensors read through e.
+func withEmbeddingAndSaved(t *testing.T, e *runtime.Engine, a *loader.Adapter, seed uint64, r int) {
+	t.Helper()
+	cfg := e.Model.Config
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e37))
+	emb := &loader.LoraModule{Target: "token_embd.weight", Key: "model.embed_tokens", Embedding: true, Rank: r, In: cfg.Vocab, Out: cfg.Dim, Alpha: a.Config.Alpha, Scale: a.Config.Scaling(r, a.Config.Alpha)}
+	emb.A = make([]float32, r*cfg.Vocab)
+	for i := range emb.A {
+		emb.A[i] = float32(rng.NormFloat64())
+	}
+	emb.B = make([]float32, cfg.Dim*r)
+	for i := range emb.B {
+		emb.B[i] = float32(rng.NormFloat64() * 0.1 / float64(emb.Scale))
+	}
+	a.Modules = append(a.Modules, emb)
+	perturb := func(target string, shape []int) {
+		typ, data, ok := e.WeightData(target)
+		if !ok {
+			t.Fatalf("no base tensor %s", target)
+		}
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		v := make([]float32, n)
+		rb, _ := int4.RowBytes(typ, shape[len(shape)-1])
+		for row := 0; row < n/shape[len(shape)-1]; row++ {
+			c := shape[len(shape)-1]
+			int4.DequantizeRow(typ, data[row*rb:(row+1)*rb], v[row*c:(row+1)*c])
+		}
+		for i := range v {
+			v[i] = v[i]*(1+0.3*float32(rng.NormFloat64())) + 0.01*float32(rng.NormFloat64())
+		}
+		a.Replacements = append(a.Replacements, &loader.Replacement{Target: target, Shape: shape, Data: v})
+	}
+	perturb("output.weight", []int{cfg.Vocab, cfg.Dim})
+	perturb("output_norm.weight", []int{cfg.Dim})
+	perturb("blk.0.ffn_norm.weight", []int{cfg.Dim})
+}
+
+// allWeights copies the bytes of every tensor Merge may replace.
+func allWeights(e *runtime.Engine) map[string][]byte {
+	snap := weightsSnapshot(e)
+	names := []string{"token_embd.weight", "output.weight", "output_norm.weight"}
+	for li := 0; li < e.Model.Config.Layers; li++ {
+		names = append(names, fmt.Sprintf("blk.%d.attn_norm.weight", li), fmt.Sprintf("blk.%d.ffn_norm.weight", li))
+	}
+	for _, n := range names {
+		_, d, _ := e.WeightData(n)
+		snap[n] = bytes.Clone(d)
+	}
+	return snap
+}
+
+// TestLoraEmbeddingAndModulesToSave is the done-when test for embedding LoRA and
+// modules_to_save: a synthetic PEFT adapter for stories260K with embedding LoRA,
+// replacements of lm_head and two norms and all seven projections, applied unmerged,
+// gives the logits of the weights merged into F32 within 1e-4; Unmerge restores every
+// base tensor bit for bit; a session without the adapter is unaffected while another
+// has it active.
+func TestLoraEmbeddingAndModulesToSave(t *testing.T) {
+	e := ggufEngine(t)
+	base := evalAll(t, e, nil, loraPrompt)
+	snap := allWeights(e)
+	for _, tc := range []struct {
+		name       string
+		proj, repl bool
+		scale      float32
+	}{{"all", true, true, 1}, {"all-scale0.6", true, true, 0.6}, {"embedding+saved", false, true, 1}, {"embedding", false, false, 1.3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := synthAdapter(t, e, 77, 4, false, false)
+			if !tc.proj {
+				a.Modules = nil
+			}
+			withEmbeddingAndSaved(t, e, a, 78, 4)
+			if !tc.repl {
+				a.Replacements = nil
+			}
+			dir := writeAdapter(t, a)
+			info, err := e.LoadAdapter(tc.name, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.UnloadAdapter(tc.name)
+			if !slices.Contains(info.Targets, "token_embd.weight") || (tc.repl && !slices.Equal(info.Replaced, []string{"blk.0.ffn_norm.weight", "output.weight", "output_norm.weight"})) {
+				t.Fatalf("info %+v", info)
+			}
+			set := []runtime.AdapterScale{{Name: tc.name, Scale: tc.scale}}
+
+			// Another session keeps the base while this one has the adapter active.
+			on := e.NewSession()
+			defer on.Close()
+			if err := on.SetAdapters(set); err != nil {
+				t.Fatal(err)
+			}
+			unmerged, err := on.EvalAll(loraPrompt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(unmerged, base); d < 1e-2 {
+				t.Fatalf("the adapter barely changes the logits (max diff %g)", d)
+			}
+			if off := evalAll(t, e, nil, loraPrompt); !slices.Equal(off, base) {
+				t.Fatal("a session without the adapter sees different logits while another has it active")
+			}
+
+			rep, err := e.Merge(set, runtime.MergeOptions{Type: "f32"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 1 // token_embd
+			if tc.proj {
+				want += 7 * e.Model.Config.Layers
+			}
+			if tc.repl {
+				want += 3
+			}
+			if rep.Tensors != want || rep.MaxAbsErr != 0 {
+				t.Fatalf("merge report %+v, want %d tensors", rep, want)
+			}
+			// The merged embedding row of a token is base + s·Σ_k A[k, t]·B[:, k]
+			// (PEFT: ΔW = (B·A)ᵀ·scaling), computed here independently.
+			emb := a.Module("token_embd.weight")
+			dim := e.Model.Config.Dim
+			typ, mdata, _ := e.WeightData("token_embd.weight")
+			btyp := int4.F32
+			bdata := snap["token_embd.weight"]
+			if b, ok := e.Model.Ckpt.Tensors["token_embd.weight"]; ok {
+				btyp = b.Type
+			}
+			for _, tok := range []int{loraPrompt[1], e.Model.Config.Vocab - 1} {
+				got := make([]float32, dim)
+				rb, _ := int4.RowBytes(typ, dim)
+				int4.DequantizeRow(typ, mdata[tok*rb:(tok+1)*rb], got)
+				wantRow := make([]float32, dim)
+				brb, _ := int4.RowBytes(btyp, dim)
+				int4.DequantizeRow(btyp, bdata[tok*brb:(tok+1)*brb], wantRow)
+				for j := range dim {
+					var dsum float64
+					for k := range emb.Rank {
+						dsum += float64(emb.A[k*emb.In+tok]) * float64(emb.B[j*emb.Rank+k])
+					}
+					wantRow[j] += float32(float64(tc.scale) * float64(emb.Scale) * dsum)
+				}
+				if d := maxDiff(got, wantRow); d > 1e-5 {
+					t.Fatalf("merged embedding row %d differs from base + s·(B·A)ᵀ by %g", tok, d)
+				}
+			}
+			merged := evalAll(t, e, nil, loraPrompt)
+			d := maxDiff(unmerged, merged)
+			t.Logf("unmerged vs merged-F32 logits: max |diff| %.3g over %d positions", d, len(loraPrompt))
+			if d > 1e-4 {
+				t.Fatalf("unmerged and merged logits differ by %g (> 1e-4)", d)
+			}
+			e.Unmerge()
+			for name, w := range snap {
+				if _, got, _ := e.WeightData(name); !bytes.Equal(got, w) {
+					t.Fatalf("%s differs from the base after Unmerge", name)
+				}
+			}
+			if again := evalAll(t, e, nil, loraPrompt); !slices.Equal(again, base) {
+				t.Fatal("base logits after Unmerge differ from before")
+			}
+			// The active session still runs the adapter unmerged, as before the merge.
+			on.Reset()
+			if again, err := on.EvalAll(loraPrompt); err != nil || !slices.Equal(again, unmerged) {
+				t.Fatalf("adapter session after Unmerge: err %v, max diff %g", err, maxDiff(again, unmerged))
+			}
+		})
+	}
+}

@@ -95,6 +95,7 @@ func (m *Model) forward(p *kernels.Pool, kv *KVCache, s *scratch, active []activ
 		}
 	}
 	kv.reserve(pos + len(tokens))
+	m = m.withReplacements(active) // modules_to_save weights of the active adapters
 	for start := 0; start < len(tokens); start += maxBatch {
 		end := min(start+maxBatch, len(tokens))
 		var out []float32
@@ -119,6 +120,9 @@ func (m *Model) forwardBatch(p *kernels.Pool, kv *KVCache, s *scratch, active []
 	x := s.x[:n*dim]
 	for i, t := range tokens {
 		m.embed.DequantizeRow(t, x[i*dim:(i+1)*dim])
+	}
+	if len(active) > 0 {
+		applyEmbedLora(&s.lora, active, tokens, x, dim)
 	}
 	xb := s.xb[:n*dim]
 	q, k, v := s.q[:n*qDim], s.k[:n*kvDim], s.v[:n*kvDim]

@@ -7,6 +7,27 @@ type loraScratch struct {
 	xa   []float32                   // n × (stacked rank) of one group
 	bx   []float32                   // n × (all output rows of one group): B(A x)
 	base [numLayerProj + 1][]float32 // pre-adapter outputs, for DoRA
+	row  []float32                   // one embedding update
+}
+
+// applyEmbedLora adds the active adapters' embedding LoRA to the embeddings x (one row
+// of dim values per token): x_i += s·Σ_k A[k, t_i]·B[:, k], computed row by row as
+// Merge computes the merged embedding row, so merged and unmerged agree exactly.
+func applyEmbedLora(ls *loraScratch, active []activeLora, tokens []int, x []float32, dim int) {
+	for _, al := range active {
+		le := al.ad.embed
+		if le == nil || al.scale == 0 {
+			continue
+		}
+		if cap(ls.row) < dim {
+			ls.row = make([]float32, dim)
+		}
+		d := ls.row[:dim]
+		for i, t := range tokens {
+			le.deltaRow(t, d)
+			kernels.Axpy(x[i*dim:(i+1)*dim], al.scale*le.scale, d)
+		}
+	}
 }
 
 // applyLora adds the active adapters' low-rank updates to the outputs of one input
