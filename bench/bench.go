@@ -2,7 +2,9 @@
 // compatible prompt-processing (pp) and text-generation (tg) tests, plus what
 // llama-bench lacks — load time, time to first token, per-token decode latency
 // percentiles, peak RSS split into file-backed (memory-mapped weights) and anonymous
-// memory, Go heap, KV-cache bytes and a memory-bandwidth roofline.
+// memory, Go heap, KV-cache bytes and a memory-bandwidth roofline. With LoRA adapters
+// (Config.Adapters) each adapter is a configuration beside the base, with its switch
+// latency, merge time and live-versus-merged decode speed.
 //
 // Run measures; Report.Write prints the result as markdown, CSV, JSON or JSON lines
 // with llama-bench's field names, and Report.WriteSVG draws it.
