@@ -29,7 +29,7 @@ var llamaBenchFields = []string{"model_filename", "model_type", "model_size", "m
 // adapterFields are the extra fields of the adapter figures.
 var adapterFields = []string{"adapter", "adapter_scale", "adapter_rank", "adapter_bytes", "adapter_load_ms",
 	"adapter_switch_p50_ns", "adapter_switch_p99_ns", "adapter_switch_n", "merge_ms", "merge_rel_err", "merge_error",
-	"live_ts", "merged_avg_ts", "merged_stddev_ts", "live_vs_merged"}
+	"live_avg_ts", "merged_avg_ts", "merged_stddev_ts", "live_vs_merged"}
 
 // syntheticReport is a three-configuration report with made-up figures: two models,
 // then the second with an adapter.

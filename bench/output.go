@@ -121,7 +121,7 @@ func (r *Report) fields(row Row) []field {
 		{"merge_ms", msf(row.Merge)},
 		{"merge_rel_err", row.MergeRelErr},
 		{"merge_error", c.Adapter.MergeError},
-		{"live_ts", row.LiveTS},
+		{"live_avg_ts", row.LiveTS},
 		{"live_stddev_ts", row.LiveStddevTS},
 		{"merged_avg_ts", row.MergedTS},
 		{"merged_stddev_ts", row.MergedStddevTS},
