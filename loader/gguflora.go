@@ -88,11 +88,16 @@ func ggufAdapter(c *Checkpoint) (*Adapter, error) {
 			byTarget[target] = m
 			order = append(order, target)
 		}
+		m.Embedding = target == "token_embd.weight"
 		if isA { // GGUF [n_in, r] = outermost-first [r, in]
 			if m.A != nil {
 				return nil, errorf(path, ErrCorrupt, "tensor %q appears twice", name)
 			}
 			m.A, m.Rank, m.In = f, t.Shape[0], t.Shape[1]
+			if m.Embedding {
+				// The converter transposes lora_embedding_A: outermost-first [vocab, r].
+				m.A, m.Rank, m.In = transposeF32(f, t.Shape[0], t.Shape[1]), t.Shape[1], t.Shape[0]
+			}
 		} else { // GGUF [r, n_out] = [out, r]
 			if m.B != nil {
 				return nil, errorf(path, ErrCorrupt, "tensor %q appears twice", name)
@@ -116,8 +121,6 @@ func ggufAdapter(c *Checkpoint) (*Adapter, error) {
 			return nil, errorf(path, ErrCorrupt, "%q: empty factors (rank %d, %d inputs, %d outputs)", target, m.Rank, m.In, m.Out)
 		case len(m.A) != m.Rank*m.In || len(m.B) != m.Out*m.Rank:
 			return nil, errorf(path, ErrCorrupt, "%q: the ranks of lora_a [%d %d] and lora_b (%d values) disagree", target, m.Rank, m.In, len(m.B))
-		case target == "token_embd.weight":
-			return nil, errorf(path, ErrUnsupported, "%q: embedding LoRA is not supported yet", target)
 		}
 		m.Alpha = alpha
 		m.Scale = 1
@@ -140,6 +143,10 @@ func ggufAdapter(c *Checkpoint) (*Adapter, error) {
 // module's scaling is folded into lora_b and alpha is written as 0, which llama.cpp
 // reads as "scale = user scale". DoRA and lora_bias adapters cannot be expressed.
 func WriteGGUFAdapter(path string, a *Adapter, arch string, cfg Config) error {
+	if len(a.Replacements) > 0 {
+		r := a.Replacements[0]
+		return errorf(path, ErrUnsupported, "tensor %q is a modules_to_save weight (replaces %s): GGUF LoRA files hold only lora_a/lora_b pairs, and llama.cpp's convert_lora_to_gguf.py refuses such adapters too; apply the PEFT directory directly (edgerun run --adapter) or bake it in with edgerun merge", r.Key, r.Target)
+	}
 	for _, m := range a.Modules {
 		if m.Magnitude != nil || m.Bias != nil {
 			return errorf(path, ErrUnsupported, "module %q: DoRA magnitudes and lora_B biases have no GGUF LoRA encoding", m.Key)
@@ -182,11 +189,27 @@ func WriteGGUFAdapter(path string, a *Adapter, arch string, cfg Config) error {
 				b[i] = v * m.Scale
 			}
 		}
-		tensors = append(tensors,
-			&Tensor{Name: m.Target + ".lora_a", Type: int4.F32, Shape: []int{m.Rank, m.In}, Data: f32Bytes(m.A)},
+		la := &Tensor{Name: m.Target + ".lora_a", Type: int4.F32, Shape: []int{m.Rank, m.In}, Data: f32Bytes(m.A)}
+		if m.Embedding {
+			// llama.cpp gathers token rows of lora_a: the converter transposes it to
+			// [vocab, r] (formats.md §4.8).
+			la.Shape, la.Data = []int{m.In, m.Rank}, f32Bytes(transposeF32(m.A, m.Rank, m.In))
+		}
+		tensors = append(tensors, la,
 			&Tensor{Name: m.Target + ".lora_b", Type: int4.F32, Shape: []int{m.Out, m.Rank}, Data: f32Bytes(b)})
 	}
 	return WriteGGUF(path, meta, tensors)
+}
+
+// transposeF32 returns the transpose of the row-major rows×cols matrix v.
+func transposeF32(v []float32, rows, cols int) []float32 {
+	out := make([]float32, len(v))
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			out[c*rows+r] = v[r*cols+c]
+		}
+	}
+	return out
 }
 
 // f32Bytes encodes v as little-endian float32.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgerun/edgerun/int4"
 	"github.com/edgerun/edgerun/internal/testmodels"
 )
 
@@ -385,6 +386,8 @@ func TestGGUFAdapterRoundTrip(t *testing.T) {
 		}{{"blk.0.attn_q.weight", 16, 16}, {"blk.1.attn_k.weight", 16, 8}, {"blk.1.ffn_down.weight", 24, 16}} {
 			a.Modules = append(a.Modules, &LoraModule{Target: p.t, Rank: 4, In: p.in, Out: p.out, Alpha: 8, Scale: a.Config.Scaling(4, 8), A: randF32(rng, 4*p.in), B: randF32(rng, p.out*4)})
 		}
+		// Embedding LoRA: A [r, vocab], B [dim, r].
+		a.Modules = append(a.Modules, &LoraModule{Target: "token_embd.weight", Embedding: true, Rank: 4, In: tinyCfg.Vocab, Out: tinyCfg.Dim, Alpha: 8, Scale: a.Config.Scaling(4, 8), A: randF32(rng, 4*tinyCfg.Vocab), B: randF32(rng, tinyCfg.Dim*4)})
 		// Through PEFT files first (names, config).
 		dir := t.TempDir()
 		if err := WritePEFTAdapter(dir, a); err != nil {
@@ -394,18 +397,38 @@ func TestGGUFAdapterRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(p.Modules) != 3 || p.Modules[2].Key != "model.layers.1.mlp.down_proj" || p.Modules[0].Scale != a.Modules[0].Scale {
+		if len(p.Modules) != 4 || !p.Modules[3].Embedding || p.Modules[2].Key != "model.layers.1.mlp.down_proj" || p.Modules[0].Scale != a.Modules[0].Scale {
 			t.Fatalf("PEFT round trip: %+v", p.Modules[0])
 		}
 		path := filepath.Join(t.TempDir(), "a.gguf")
 		if err := WriteGGUFAdapter(path, p, "llama", tinyCfg); err != nil {
 			t.Fatal(err)
 		}
+		// llama.cpp's layout: token_embd.lora_a is transposed ([vocab, r] outermost
+		// first, ne = [r, vocab]), so base.ne1 == a.ne1 (formats.md §4.8).
+		raw, _ := os.ReadFile(path)
+		gc, err := parseGGUFContainer(path, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if la, lb := gc.Tensors["token_embd.weight.lora_a"], gc.Tensors["token_embd.weight.lora_b"]; la == nil || lb == nil ||
+			!slices.Equal(la.Shape, []int{tinyCfg.Vocab, 4}) || !slices.Equal(lb.Shape, []int{tinyCfg.Dim, 4}) {
+			t.Fatalf("token_embd lora tensors: %+v %+v", la, lb)
+		} else {
+			at := make([]float32, la.Elems())
+			if err := int4.DequantizeRow(la.Type, la.Data, at); err != nil {
+				t.Fatal(err)
+			}
+			emb := a.Modules[3]
+			if at[5*4+2] != emb.A[2*emb.In+5] { // lora_a[t=5][k=2] = A[2, 5]
+				t.Fatal("token_embd.lora_a is not A transposed")
+			}
+		}
 		g, err := OpenAdapter(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g.Format != "gguf" || g.Arch != "llama" || g.NeoxQK {
+		if g.Format != "gguf" || g.Arch != "llama" || g.NeoxQK || !g.Modules[3].Embedding {
 			t.Fatalf("gguf adapter: %+v", g)
 		}
 		if err := g.Validate(tinyCfg); err != nil {
@@ -613,4 +636,25 @@ func TestPEFTEmbeddingAndModulesToSave(t *testing.T) {
 	e = slices.Clone(entries)
 	e = append(e, stEntry{name: "base_model.model.model.embed_tokens.lora_magnitude_vector", shape: []int{c.Dim}, data: randF32(rng, c.Dim)})
 	wantErr(t, nilAdapter(OpenAdapter(writeAdapterDir(t, `{"r":4,"lora_alpha":8}`, e))), ErrUnsupported, "embed_tokens.lora_magnitude_vector")
+}
+
+// TestGGUFAdapterRefusesModulesToSave: a GGUF LoRA file has no encoding for full
+// replacement weights, so the writer (edgerun convert-lora) refuses them as llama.cpp's
+// converter does, naming the tensor.
+func TestGGUFAdapterRefusesModulesToSave(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	entries := []stEntry{
+		{name: "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", shape: []int{4, 16}, data: randF32(rng, 64)},
+		{name: "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", shape: []int{16, 4}, data: randF32(rng, 64)},
+		{name: "base_model.model.lm_head.weight", shape: []int{tinyCfg.Vocab, tinyCfg.Dim}, data: randF32(rng, tinyCfg.Vocab*tinyCfg.Dim)},
+	}
+	a, err := OpenAdapter(writeAdapterDir(t, `{"r":4,"lora_alpha":8,"modules_to_save":["lm_head"]}`, entries))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "a.gguf")
+	wantErr(t, WriteGGUFAdapter(out, a, "llama", tinyCfg), ErrUnsupported, out, "base_model.model.lm_head.weight", "modules_to_save", "convert_lora_to_gguf.py")
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("a refused conversion left a file behind")
+	}
 }

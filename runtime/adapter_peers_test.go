@@ -33,8 +33,26 @@ func TestLoraAgreesWithLlamaCpp(t *testing.T) {
 		t.Fatal(err)
 	}
 	model := filepath.Join(testmodels.Dir(t), "stories260K", "stories260K.gguf")
-	e := ggufEngine(t)
-	dir := writeAdapter(t, synthAdapter(t, e, 2024, 8, true, false))
+	// The second case adds embedding LoRA, whose lora_a the GGUF file holds
+	// transposed ([vocab, r], formats.md §4.8).
+	for _, withEmb := range []bool{false, true} {
+		name := "rslora-7proj"
+		if withEmb {
+			name = "embedding"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := ggufEngine(t)
+			a := synthAdapter(t, e, 2024, 8, true, false)
+			if withEmb {
+				withEmbeddingAndSaved(t, e, a, 2025, 8)
+				a.Replacements = nil // no GGUF encoding (TestConvertRefusesModulesToSave)
+			}
+			loraAgreement(t, l, script, model, e, writeAdapter(t, a))
+		})
+	}
+}
+
+func loraAgreement(t *testing.T, l *llamaCpp, script, model string, e *runtime.Engine, dir string) {
 	peft, err := loader.OpenAdapter(dir)
 	if err != nil {
 		t.Fatal(err)
