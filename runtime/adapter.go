@@ -57,7 +57,7 @@ type AdapterInfo struct {
 	Targets []string // GGUF names of the adapted base tensors
 	Bytes   int64    // memory held by the factors (float32)
 	// Replaced are the GGUF names of the base tensors its modules_to_save weights
-	// replace while it is active.
+	// replace while it is active in a session (whatever its scale, as in PEFT).
 	Replaced []string
 	DoRA     bool
 	RSLoRA   bool
@@ -302,6 +302,13 @@ func bindAdapter(m *Model, name string, a *loader.Adapter, base func(li, proj in
 		ad.output = newLoraGroup([]*loader.LoraModule{out}, []int{-1})
 		if ad.output.mods[0].mag != nil {
 			doraPieces(ad.output.mods[0], base(-1, -1))
+		}
+	}
+	// The bound matrices hold their own copies of the replaced embedding/head; the
+	// engine owns a, so the float32 originals need not stay alive.
+	for _, r := range a.Replacements {
+		if r.Target == "token_embd.weight" || r.Target == "output.weight" {
+			r.Data = nil
 		}
 	}
 	return ad, nil

@@ -173,7 +173,10 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 		seen[name] = true
 		tensors = append(tensors, &t)
 	}
-	if typ, data, _ := eng.WeightData("output.weight"); !seen["output.weight"] && &data[0] != &ckpt.Tensors["token_embd.weight"].Data[0] {
+	// A tied output head stays tied only while it still shares the (possibly merged)
+	// embedding's buffer: merged embedding LoRA must not leak into the head.
+	_, embData, _ := eng.WeightData("token_embd.weight")
+	if typ, data, _ := eng.WeightData("output.weight"); !seen["output.weight"] && &data[0] != &embData[0] {
 		cfg := eng.Model.Config
 		tensors = append(tensors, &loader.Tensor{Name: "output.weight", Type: typ, Shape: []int{cfg.Vocab, cfg.Dim}, Data: data})
 	}
