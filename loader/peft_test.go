@@ -522,7 +522,8 @@ func FuzzAdapterSafetensors(f *testing.F) {
 // FuzzGGUFAdapter checks the GGUF LoRA interpretation on arbitrary files.
 func FuzzGGUFAdapter(f *testing.F) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	a := &Adapter{NeoxQK: false, Modules: []*LoraModule{{Target: "blk.0.attn_q.weight", Rank: 2, In: 4, Out: 4, Alpha: 4, Scale: 2, A: randF32(rng, 8), B: randF32(rng, 8)}}}
+	a := &Adapter{NeoxQK: false, Modules: []*LoraModule{{Target: "blk.0.attn_q.weight", Rank: 2, In: 4, Out: 4, Alpha: 4, Scale: 2, A: randF32(rng, 8), B: randF32(rng, 8)},
+		{Target: "token_embd.weight", Embedding: true, Rank: 2, In: 6, Out: 4, Alpha: 4, Scale: 2, A: randF32(rng, 12), B: randF32(rng, 8)}}}
 	p := filepath.Join(f.TempDir(), "a.gguf")
 	if err := WriteGGUFAdapter(p, a, "llama", Config{Arch: "llama", Dim: 4, Heads: 1, KVHeads: 1, HeadDim: 4, Layers: 1}); err != nil {
 		f.Fatal(err)
@@ -657,4 +658,50 @@ func TestGGUFAdapterRefusesModulesToSave(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("a refused conversion left a file behind")
 	}
+}
+
+// FuzzPEFTAdapter fuzzes the grouping of a PEFT safetensors file into modules and
+// replacements (key forms, embedding LoRA, modules_to_save) and the validation
+// against a small base.
+func FuzzPEFTAdapter(f *testing.F) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	p := filepath.Join(f.TempDir(), "s.safetensors")
+	c := tinyCfg
+	writeST(f, p, []stEntry{
+		{name: "base_model.model.model.embed_tokens.lora_embedding_A", shape: []int{2, c.Vocab}, data: randF32(rng, 2*c.Vocab)},
+		{name: "base_model.model.model.embed_tokens.lora_embedding_B", shape: []int{c.Dim, 2}, data: randF32(rng, 2*c.Dim)},
+		{name: "base_model.model.model.layers.1.mlp.up_proj.lora_A.default.weight", shape: []int{2, 16}, data: randF32(rng, 32)},
+		{name: "base_model.model.model.layers.1.mlp.up_proj.lora_B.default.weight", shape: []int{24, 2}, data: randF32(rng, 48)},
+		{name: "base_model.model.model.layers.1.mlp.up_proj.lora_magnitude_vector", shape: []int{24}, data: randF32(rng, 24)},
+		{name: "base_model.model.model.norm.weight", shape: []int{c.Dim}, data: randF32(rng, c.Dim)},
+		{name: "lm_head.modules_to_save.default.weight", shape: []int{c.Vocab, c.Dim}, data: randF32(rng, c.Vocab*c.Dim)},
+		{name: "model.layers.0.input_layernorm.weight", shape: []int{c.Dim}, data: randF32(rng, c.Dim)},
+	})
+	seed, _ := os.ReadFile(p)
+	f.Add(seed)
+	f.Add(seed[:len(seed)/3])
+	cfg := &AdapterConfig{R: 2, Alpha: 4}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ts, err := readSafetensorsF32("fuzz.safetensors", data)
+		if err != nil {
+			return // FuzzAdapterSafetensors covers the file
+		}
+		a, err := buildPEFTAdapter("fuzz", "fuzz.safetensors", cfg, ts)
+		if err != nil {
+			checkParseError(t, err, "fuzz.safetensors")
+			return
+		}
+		for _, m := range a.Modules {
+			if len(m.A) != m.Rank*m.In || len(m.B) != m.Out*m.Rank || m.Rank <= 0 {
+				t.Fatalf("%s: inconsistent module %d×%d rank %d", m.Target, m.Out, m.In, m.Rank)
+			}
+		}
+		if err := a.Validate(c); err == nil {
+			for _, r := range a.Replacements {
+				if want, _ := ReplacementShape(c, r.Target); len(r.Data) != shapeElems(want) {
+					t.Fatalf("%s: %d values accepted for shape %v", r.Key, len(r.Data), want)
+				}
+			}
+		}
+	})
 }

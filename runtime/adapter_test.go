@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -758,5 +759,30 @@ func TestLoraEmbeddingAndModulesToSave(t *testing.T) {
 				t.Fatalf("adapter session after Unmerge: err %v, max diff %g", err, maxDiff(again, unmerged))
 			}
 		})
+	}
+}
+
+// TestLoraReplacementRefusals: DoRA on a weight the same adapter replaces is refused
+// by name, and a refused adapter leaves the registry as it was.
+func TestLoraReplacementRefusals(t *testing.T) {
+	e := ggufEngine(t)
+	cfg := e.Model.Config
+	a := synthAdapter(t, e, 5, 2, false, false)
+	withEmbeddingAndSaved(t, e, a, 6, 2)
+	rng := rand.New(rand.NewPCG(7, 8))
+	head := &loader.LoraModule{Target: "output.weight", Key: "lm_head", Rank: 2, In: cfg.Dim, Out: cfg.Vocab, Alpha: 4, Scale: 2,
+		A: make([]float32, 2*cfg.Dim), B: make([]float32, cfg.Vocab*2), Magnitude: make([]float32, cfg.Vocab)}
+	for _, v := range [][]float32{head.A, head.B, head.Magnitude} {
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+	}
+	a.Modules = append(a.Modules, head)
+	_, err := e.LoadAdapter("bad", writeAdapter(t, a))
+	if err == nil || !strings.Contains(err.Error(), "lm_head") || !strings.Contains(err.Error(), "DoRA") || !strings.Contains(err.Error(), "modules_to_save") {
+		t.Fatalf("DoRA on a replaced weight: err %v", err)
+	}
+	if len(e.Adapters()) != 0 {
+		t.Fatal("a refused adapter was registered")
 	}
 }
