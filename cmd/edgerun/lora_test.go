@@ -7,8 +7,10 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/edgerun/edgerun/int4"
 	"github.com/edgerun/edgerun/internal/testmodels"
 	"github.com/edgerun/edgerun/loader"
 )
@@ -115,5 +117,98 @@ func TestAdapterFlag(t *testing.T) {
 	}
 	if err := l.Set(""); err == nil {
 		t.Fatal("empty path accepted")
+	}
+}
+
+// TestConvertLoraEmbeddingAndModulesToSave: convert-lora converts embedding LoRA (the
+// GGUF file runs like the PEFT original) and refuses modules_to_save weights, naming
+// them; run --adapter and merge -o apply both, and the merged file runs like the live
+// adapter.
+func TestConvertLoraEmbeddingAndModulesToSave(t *testing.T) {
+	model := filepath.Join(testmodels.Dir(t), "stories260K", "stories260K.gguf")
+	a, err := loader.OpenAdapter(writeSynthAdapter(t, model))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt, err := loader.Open(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ckpt.Config
+	head := ckpt.Tensors["output.weight"]
+	norm := make([]float32, cfg.Dim)
+	if err := int4.DequantizeRow(ckpt.Tensors["output_norm.weight"].Type, ckpt.Tensors["output_norm.weight"].Data, norm); err != nil {
+		t.Fatal(err)
+	}
+	headF := make([]float32, cfg.Vocab*cfg.Dim)
+	if err := int4.DequantizeRow(head.Type, head.Data, headF); err != nil {
+		t.Fatal(err)
+	}
+	ckpt.Close()
+	rng := rand.New(rand.NewPCG(8, 9))
+	emb := &loader.LoraModule{Target: "token_embd.weight", Key: "model.embed_tokens", Embedding: true, Rank: 8, In: cfg.Vocab, Out: cfg.Dim, Alpha: 16, Scale: 2,
+		A: make([]float32, 8*cfg.Vocab), B: make([]float32, cfg.Dim*8)}
+	for i := range emb.A {
+		emb.A[i] = float32(rng.NormFloat64())
+	}
+	for i := range emb.B {
+		emb.B[i] = float32(rng.NormFloat64() * 0.05)
+	}
+	a.Modules = append(a.Modules, emb)
+	embDir := t.TempDir()
+	if err := loader.WritePEFTAdapter(embDir, a); err != nil {
+		t.Fatal(err)
+	}
+	for i := range norm {
+		norm[i] *= 1 + 0.3*float32(rng.NormFloat64())
+	}
+	for i := range headF {
+		headF[i] += 0.05 * float32(rng.NormFloat64())
+	}
+	a.Replacements = []*loader.Replacement{{Target: "output_norm.weight", Shape: []int{cfg.Dim}, Data: norm}, {Target: "output.weight", Shape: []int{cfg.Vocab, cfg.Dim}, Data: headF}}
+	savedDir := t.TempDir()
+	if err := loader.WritePEFTAdapter(savedDir, a); err != nil {
+		t.Fatal(err)
+	}
+
+	tokens := func(m string, extra ...string) []int {
+		t.Helper()
+		args := append([]string{"run", "-m", m, "-p", "Once upon a time", "-n", "24", "--temp", "0", "--json", "-t", "2", "--ignore-eos"}, extra...)
+		out, errOut, code := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", extra, code, errOut)
+		}
+		var res struct {
+			Tokens []int `json:"tokens"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%v: %v", extra, err)
+		}
+		return res.Tokens
+	}
+	gguf := filepath.Join(t.TempDir(), "emb.gguf")
+	if _, errOut, code := runCLI(t, "convert-lora", embDir, "-m", model, "-o", gguf); code != 0 {
+		t.Fatalf("convert-lora with embedding LoRA: exit %d: %s", code, errOut)
+	}
+	live := tokens(model, "--adapter", embDir)
+	if conv := tokens(model, "--adapter", gguf); !slices.Equal(conv, live) {
+		t.Errorf("converted embedding LoRA tokens %v, PEFT %v", conv, live)
+	}
+
+	refused := filepath.Join(t.TempDir(), "saved.gguf")
+	_, errOut, code := runCLI(t, "convert-lora", savedDir, "-m", model, "-o", refused)
+	if code == 0 || !strings.Contains(errOut, "modules_to_save") || !strings.Contains(errOut, "lm_head.weight") {
+		t.Fatalf("convert-lora with modules_to_save: exit %d: %s", code, errOut)
+	}
+	saved := tokens(model, "--adapter", savedDir)
+	if slices.Equal(saved, live) {
+		t.Fatal("the modules_to_save weights do not change the greedy tokens")
+	}
+	mergedFile := filepath.Join(t.TempDir(), "merged.gguf")
+	if _, errOut, code := runCLI(t, "merge", "-m", model, "--adapter", savedDir, "-o", mergedFile, "--type", "f32"); code != 0 {
+		t.Fatalf("merge: exit %d: %s", code, errOut)
+	}
+	if got := tokens(mergedFile); !slices.Equal(got, saved) {
+		t.Errorf("merged file tokens %v, live %v", got, saved)
 	}
 }
