@@ -506,5 +506,5 @@ func (s *Session) ActiveAdapters() []AdapterScale {
 // Close releases the session's adapters (so they can be unloaded) and its cache.
 func (s *Session) Close() {
 	_ = s.SetAdapters(nil)
-	s.kv = NewKVCache(s.e.Model, s.kv.ctx)
+	s.kv = newSessionKV(s.e.Model, s.kv.ctx, s.kv.typ)
 }

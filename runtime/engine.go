@@ -100,6 +100,9 @@ func NewEngine(ckpt *loader.Checkpoint, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKVType(o.mem.kvType, m.Config.HeadDim, ckpt.Path); err != nil {
+		return nil, err
+	}
 	e := &Engine{Model: m, opts: o, adapters: map[string]*Adapter{}}
 	if ckpt.Vocab != nil {
 		if e.Tokenizer, err = tokenizer.New(ckpt.Vocab); err != nil {
@@ -145,7 +148,7 @@ func (e *Engine) NewSession() *Session {
 	if ctx <= 0 {
 		ctx = 2048
 	}
-	return &Session{e: e, kv: NewKVCache(e.Model, ctx), logits: make([]float32, e.Model.Config.Vocab)}
+	return &Session{e: e, kv: newSessionKV(e.Model, ctx, e.opts.mem.kvType), logits: make([]float32, e.Model.Config.Vocab)}
 }
 
 // Tokens returns the tokens the session has processed.

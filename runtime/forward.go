@@ -2,53 +2,9 @@ package runtime
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/edgerun/edgerun/kernels"
 )
-
-// KVCache holds the keys and values of every past position, per layer, as float32.
-// It grows on demand up to its context size, so a short conversation does not pay
-// for the whole context up front.
-type KVCache struct {
-	ctx   int
-	kvDim int
-	k, v  [][]float32 // per layer, positions × kvDim
-}
-
-// NewKVCache returns an empty cache for up to ctx positions.
-func NewKVCache(m *Model, ctx int) *KVCache {
-	return &KVCache{ctx: ctx, kvDim: m.KVDim(), k: make([][]float32, m.Config.Layers), v: make([][]float32, m.Config.Layers)}
-}
-
-// Context returns the number of positions the cache can hold.
-func (c *KVCache) Context() int { return c.ctx }
-
-// Bytes returns the memory the cache currently holds.
-func (c *KVCache) Bytes() int64 {
-	var n int64
-	for i := range c.k {
-		n += int64(cap(c.k[i])+cap(c.v[i])) * 4
-	}
-	return n
-}
-
-// reserve makes room for positions [0, n).
-func (c *KVCache) reserve(n int) {
-	need := n * c.kvDim
-	for i := range c.k {
-		if len(c.k[i]) >= need {
-			continue
-		}
-		size := max(need, min(2*len(c.k[i]), c.ctx*c.kvDim), 64*c.kvDim)
-		size = min(size, c.ctx*c.kvDim)
-		k := make([]float32, size)
-		v := make([]float32, size)
-		copy(k, c.k[i])
-		copy(v, c.v[i])
-		c.k[i], c.v[i] = k, v
-	}
-}
 
 // scratch holds the activations of one forward call; it is reused across calls.
 type scratch struct {
@@ -152,8 +108,7 @@ func (m *Model) forwardBatch(p *kernels.Pool, kv *KVCache, s *scratch, active []
 			}
 			m.rope.Apply(qi, c.Heads, hd, pos+i)
 			m.rope.Apply(ki, c.KVHeads, hd, pos+i)
-			copy(kv.k[li][(pos+i)*kvDim:], ki)
-			copy(kv.v[li][(pos+i)*kvDim:], vi)
+			kv.store(li, pos+i, ki, vi)
 		}
 		m.attention(p, kv, li, q, att, n, pos)
 		p.MatMul(l.wo, att, n, xb)
@@ -205,34 +160,5 @@ func (m *Model) lora(p *kernels.Pool, s *scratch, active []activeLora, li, gi in
 			}
 		}
 		panic("runtime: projection outside its LoRA group")
-	})
-}
-
-// attention computes, for each of the n new tokens and each query head, softmax-weighted
-// sums over the cached values of all positions up to and including the token's own.
-func (m *Model) attention(p *kernels.Pool, kv *KVCache, li int, q, out []float32, n, pos int) {
-	c := m.Config
-	hd, kvDim := c.HeadDim, m.KVDim()
-	group := c.Heads / c.KVHeads
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	keys, vals := kv.k[li], kv.v[li]
-	p.Run(n*c.Heads, 1, func(lo, hi int) {
-		scores := make([]float32, pos+n)
-		for u := lo; u < hi; u++ {
-			i, h := u/c.Heads, u%c.Heads
-			qh := q[(i*c.Heads+h)*hd:][:hd]
-			kvOff := (h / group) * hd
-			npos := pos + i + 1
-			sc := scores[:npos]
-			for t := 0; t < npos; t++ {
-				sc[t] = kernels.DotF32(qh, keys[t*kvDim+kvOff:][:hd]) * scale
-			}
-			kernels.Softmax(sc)
-			o := out[(i*c.Heads+h)*hd:][:hd]
-			clear(o)
-			for t := 0; t < npos; t++ {
-				kernels.Axpy(o, sc[t], vals[t*kvDim+kvOff:][:hd])
-			}
-		}
 	})
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/edgerun/edgerun/int4"
 )
 
 // ErrInsufficientMemory is returned by Open when the model and its context would not
@@ -21,17 +23,18 @@ var errBadHeader = errors.New("runtime: cannot read the model header")
 // MemoryEstimate is what running a model takes, in bytes, with one session at the full
 // context size.
 type MemoryEstimate struct {
-	Weights     int64 // the model file, memory-mapped (resident once it has been read)
-	KVCache     int64 // one session's float32 keys and values for Context positions
-	Activations int64 // the scratch of one prefill batch, the logits and the norms
-	Context     int   // the context size the KV cache is sized for
-	Total       int64 // the sum of the above
+	Weights     int64     // the model file, memory-mapped (resident once it has been read)
+	KVCache     int64     // one session's keys and values for Context positions, stored as KVType
+	KVType      int4.Type // the KV-cache precision (WithKVType): int4.F32, int4.F16 or int4.Q8_0
+	Activations int64     // the scratch of one prefill batch, the logits and the norms
+	Context     int       // the context size the KV cache is sized for
+	Total       int64     // the sum of the above
 }
 
 // String formats the estimate as "1.2 GiB (weights ... + KV cache ... + activations ...)".
 func (m MemoryEstimate) String() string {
-	return fmt.Sprintf("%s (weights %s mapped from the file + KV cache %s for %d positions + activations %s)",
-		formatBytes(m.Total), formatBytes(m.Weights), formatBytes(m.KVCache), m.Context, formatBytes(m.Activations))
+	return fmt.Sprintf("%s (weights %s mapped from the file + KV cache %s for %d positions at %v + activations %s)",
+		formatBytes(m.Total), formatBytes(m.Weights), formatBytes(m.KVCache), m.Context, strings.ToLower(m.KVType.String()), formatBytes(m.Activations))
 }
 
 // modelShape is the part of a model's configuration the estimate needs.
@@ -41,7 +44,8 @@ type modelShape struct {
 
 // EstimateMemory reads only the header of the model file at path (GGUF or llama2.c
 // .bin) — nothing is mapped — and estimates the memory the model needs with the
-// context size that opts (WithContext) select.
+// context size and KV-cache precision that opts (WithContext, WithKVType) select. It
+// fails, wrapping ErrKVType, when the model cannot store its KV cache in that precision.
 func EstimateMemory(path string, opts ...Option) (MemoryEstimate, error) {
 	var o options
 	for _, f := range opts {
@@ -67,7 +71,18 @@ func estimateMemory(path string, o options) (MemoryEstimate, error) {
 	if err != nil {
 		return MemoryEstimate{}, fmt.Errorf("runtime: %s: %w", path, err)
 	}
+	if err := checkKVType(o.mem.kvType, sh.headDimOrDefault(), path); err != nil {
+		return MemoryEstimate{}, err
+	}
 	return estimateShape(sh, fi.Size(), o), nil
+}
+
+// headDimOrDefault is the head size: the GGUF key_length, else dim / heads.
+func (sh modelShape) headDimOrDefault() int {
+	if sh.headDim <= 0 && sh.heads > 0 {
+		return sh.dim / sh.heads
+	}
+	return sh.headDim
 }
 
 // sessionContext is the context size NewSession gives a session (keep in step with it).
@@ -84,20 +99,21 @@ func sessionContext(modelCtx int, o options) int {
 
 func estimateShape(sh modelShape, fileSize int64, o options) MemoryEstimate {
 	ctx := sessionContext(sh.context, o)
-	hd := sh.headDim
-	if hd <= 0 && sh.heads > 0 {
-		hd = sh.dim / sh.heads
-	}
+	hd := sh.headDimOrDefault()
 	kvHeads := sh.kvHeads
 	if kvHeads <= 0 {
 		kvHeads = sh.heads
 	}
 	kvDim, qDim := int64(kvHeads*hd), int64(sh.heads*hd)
-	e := MemoryEstimate{Weights: fileSize, Context: ctx}
-	e.KVCache = 2 * int64(sh.layers) * int64(ctx) * kvDim * 4
+	e := MemoryEstimate{Weights: fileSize, Context: ctx, KVType: o.mem.kvType}
+	rowBytes, err := int4.RowBytes(o.mem.kvType, int(kvDim))
+	if err != nil { // not a type the cache stores (estimateMemory checks): count float32
+		rowBytes = int(kvDim) * 4
+	}
+	e.KVCache = 2 * int64(sh.layers) * int64(ctx) * int64(rowBytes)
 	batch := int64(min(ctx, maxBatch))
 	perPos := int64(sh.dim) + max(int64(sh.dim), qDim) + 2*qDim + 2*kvDim + 2*int64(sh.ffn)
-	e.Activations = 4 * (batch*perPos + int64(sh.vocab) + int64(2*sh.layers+1)*int64(sh.dim) + int64(ctx)*batch)
+	e.Activations = 4 * (batch*perPos + int64(sh.vocab) + int64(2*sh.layers+1)*int64(sh.dim) + int64(ctx)*batch + int64(hd))
 	e.Total = e.Weights + e.KVCache + e.Activations
 	return e
 }
@@ -115,12 +131,19 @@ func checkMemory(path string, o options) error {
 		return nil // nothing to compare with on this system
 	}
 	est, err := estimateMemory(path, o)
+	if errors.Is(err, ErrKVType) {
+		return err
+	}
 	if err != nil {
 		return nil // not a header we can read: let the loader report the problem
 	}
 	if est.Total > avail {
-		return fmt.Errorf("%w for %s: the model needs %v, but only %s is available (%s); use a smaller context (-c), a smaller model or quantization, or free memory",
-			ErrInsufficientMemory, path, est, formatBytes(avail), source)
+		smaller := ""
+		if o.mem.kvType != int4.Q8_0 {
+			smaller = " or a smaller KV-cache type (--kv-type f16 or q8_0)"
+		}
+		return fmt.Errorf("%w for %s: the model needs %v, but only %s is available (%s); use a smaller context (-c)%s, a smaller model or quantization, or free memory",
+			ErrInsufficientMemory, path, est, formatBytes(avail), source, smaller)
 	}
 	return nil
 }

@@ -1,12 +1,17 @@
 package runtime
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/edgerun/edgerun/int4"
+)
 
 // memOptions are the small-memory options of Open (memory.go).
 type memOptions struct {
 	mlock   bool
 	noCheck bool
 	limit   int64
+	kvType  int4.Type // precision of the sessions' KV caches (kvcache.go); 0 is int4.F32
 }
 
 // WithMlock locks the model's weights in RAM (mlock(2) on the memory map) so that the
@@ -25,6 +30,13 @@ func WithMemoryCheck(on bool) Option { return func(o *options) { o.mem.noCheck =
 // WithMemoryLimit caps the memory Open may count on at n bytes (when that is less than
 // what the system reports available): a budget for an app that shares the device.
 func WithMemoryLimit(n int64) Option { return func(o *options) { o.mem.limit = n } }
+
+// WithKVType sets the precision the KV caches of new sessions store keys and values in:
+// int4.F32 (the default), int4.F16 (half the memory; logits within about 1e-2 of F32)
+// or int4.Q8_0 (17/64 of the memory, for models whose head size is a multiple of 32).
+// Open and NewEngine fail, wrapping ErrKVType, for any other type or a head size Q8_0
+// cannot split; the memory check of Open counts the cache at this precision.
+func WithKVType(t int4.Type) Option { return func(o *options) { o.mem.kvType = t } }
 
 // ErrMlock is returned by Open when WithMlock(true) cannot lock the weights in memory.
 var ErrMlock = errors.New("runtime: cannot lock the weights in memory")

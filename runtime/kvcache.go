@@ -1,0 +1,218 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/edgerun/edgerun/int4"
+	"github.com/edgerun/edgerun/kernels"
+)
+
+// ErrKVType is returned (wrapped with the reason) when a KV-cache precision chosen
+// with WithKVType is not supported, or not for the model's head size.
+var ErrKVType = errors.New("runtime: unsupported KV-cache type")
+
+// KVTypes are the precisions the KV cache can store keys and values in: int4.F32 (the
+// default), int4.F16 (half the memory) and int4.Q8_0 (a little over a quarter: blocks of
+// 32 int8 with an fp16 scale, so the head size must be a multiple of 32).
+var KVTypes = []int4.Type{int4.F32, int4.F16, int4.Q8_0}
+
+// checkKVType reports whether keys and values of the model named name can be stored as
+// t for heads of headDim elements.
+func checkKVType(t int4.Type, headDim int, name string) error {
+	switch t {
+	case int4.F32, int4.F16:
+		return nil
+	case int4.Q8_0:
+		if headDim%32 != 0 {
+			return fmt.Errorf("%w for %s: q8_0 stores blocks of 32 per head, but the model's head_dim is %d (not a multiple of 32); use f16 or f32", ErrKVType, name, headDim)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w for %s: %s (choose f32, f16 or q8_0)", ErrKVType, name, strings.ToLower(t.String()))
+}
+
+// KVCache holds the keys and values of every past position, per layer, in the precision
+// chosen with WithKVType (float32 by default; f16 or q8_0 to save memory). It grows on
+// demand up to its context size, so a short conversation does not pay for the whole
+// context up front.
+type KVCache struct {
+	ctx      int
+	kvDim    int
+	typ      int4.Type
+	rowBytes int         // bytes of one position's kvDim keys (or values) in typ
+	k, v     [][]float32 // int4.F32: per layer, positions × kvDim
+	kb, vb   [][]byte    // int4.F16, int4.Q8_0: per layer, positions × rowBytes
+}
+
+// NewKVCache returns an empty float32 cache for up to ctx positions.
+func NewKVCache(m *Model, ctx int) *KVCache {
+	c, _ := NewKVCacheType(m, ctx, int4.F32)
+	return c
+}
+
+// NewKVCacheType returns an empty cache for up to ctx positions that stores keys and
+// values as t (one of KVTypes). It fails, wrapping ErrKVType, when t is not one of them
+// or, for int4.Q8_0, when the model's head size is not a multiple of 32.
+func NewKVCacheType(m *Model, ctx int, t int4.Type) (*KVCache, error) {
+	if err := checkKVType(t, m.Config.HeadDim, m.Ckpt.Path); err != nil {
+		return nil, err
+	}
+	c := &KVCache{ctx: ctx, kvDim: m.KVDim(), typ: t}
+	c.rowBytes, _ = int4.RowBytes(t, c.kvDim)
+	if t == int4.F32 {
+		c.k, c.v = make([][]float32, m.Config.Layers), make([][]float32, m.Config.Layers)
+	} else {
+		c.kb, c.vb = make([][]byte, m.Config.Layers), make([][]byte, m.Config.Layers)
+	}
+	return c, nil
+}
+
+// newSessionKV returns a session's cache of type t, checked by NewEngine.
+func newSessionKV(m *Model, ctx int, t int4.Type) *KVCache {
+	c, err := NewKVCacheType(m, ctx, t)
+	if err != nil {
+		panic(err) // NewEngine refused t
+	}
+	return c
+}
+
+// Context returns the number of positions the cache can hold.
+func (c *KVCache) Context() int { return c.ctx }
+
+// Type returns the precision the cache stores keys and values in.
+func (c *KVCache) Type() int4.Type { return c.typ }
+
+// Bytes returns the memory the cache currently holds.
+func (c *KVCache) Bytes() int64 {
+	var n int64
+	for i := range c.k {
+		n += int64(cap(c.k[i])+cap(c.v[i])) * 4
+	}
+	for i := range c.kb {
+		n += int64(cap(c.kb[i]) + cap(c.vb[i]))
+	}
+	return n
+}
+
+// grownSize is the new length (in units of one position's row, unit elements) of a
+// layer's buffer that holds have elements and must hold need.
+func (c *KVCache) grownSize(have, need, unit int) int {
+	size := max(need, min(2*have, c.ctx*unit), 64*unit)
+	return min(size, c.ctx*unit)
+}
+
+// reserve makes room for positions [0, n).
+func (c *KVCache) reserve(n int) {
+	if c.typ == int4.F32 {
+		need := n * c.kvDim
+		for i := range c.k {
+			if len(c.k[i]) >= need {
+				continue
+			}
+			size := c.grownSize(len(c.k[i]), need, c.kvDim)
+			k := make([]float32, size)
+			v := make([]float32, size)
+			copy(k, c.k[i])
+			copy(v, c.v[i])
+			c.k[i], c.v[i] = k, v
+		}
+		return
+	}
+	need := n * c.rowBytes
+	for i := range c.kb {
+		if len(c.kb[i]) >= need {
+			continue
+		}
+		size := c.grownSize(len(c.kb[i]), need, c.rowBytes)
+		k := make([]byte, size)
+		v := make([]byte, size)
+		copy(k, c.kb[i])
+		copy(v, c.vb[i])
+		c.kb[i], c.vb[i] = k, v
+	}
+}
+
+// store writes the keys k and values v (kvDim each) of position pos in layer li.
+func (c *KVCache) store(li, pos int, k, v []float32) {
+	if c.typ == int4.F32 {
+		copy(c.k[li][pos*c.kvDim:], k)
+		copy(c.v[li][pos*c.kvDim:], v)
+		return
+	}
+	off := pos * c.rowBytes
+	_ = int4.QuantizeRow(c.typ, k, c.kb[li][off:off+c.rowBytes])
+	_ = int4.QuantizeRow(c.typ, v, c.vb[li][off:off+c.rowBytes])
+}
+
+// attention computes, for each of the n new tokens and each query head, softmax-weighted
+// sums over the cached values of all positions up to and including the token's own.
+// The keys and values are read in the cache's type: an F16 or Q8_0 head row is decoded
+// (int4.DequantizeRow, exact) into a float32 scratch row, then the float32 kernels run.
+func (m *Model) attention(p *kernels.Pool, kv *KVCache, li int, q, out []float32, n, pos int) {
+	c := m.Config
+	hd := c.HeadDim
+	group := c.Heads / c.KVHeads
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	p.Run(n*c.Heads, 1, func(lo, hi int) {
+		scores := make([]float32, pos+n)
+		var row []float32
+		if kv.typ != int4.F32 {
+			row = make([]float32, hd)
+		}
+		for u := lo; u < hi; u++ {
+			i, h := u/c.Heads, u%c.Heads
+			qh := q[(i*c.Heads+h)*hd:][:hd]
+			o := out[(i*c.Heads+h)*hd:][:hd]
+			sc := scores[:pos+i+1]
+			kv.scores(li, (h/group)*hd, qh, sc, scale, row)
+			kernels.Softmax(sc)
+			kv.mix(li, (h/group)*hd, sc, o, row)
+		}
+	})
+}
+
+// scores writes sc[t] = scale·(q · key t) for the head whose keys start at element off
+// of each position's row in layer li, for t < len(sc); row (len(q)) is scratch for
+// decoding F16 and Q8_0 keys.
+func (c *KVCache) scores(li, off int, q, sc []float32, scale float32, row []float32) {
+	hd := len(q)
+	if c.typ == int4.F32 {
+		keys := c.k[li]
+		for t := range sc {
+			sc[t] = kernels.DotF32(q, keys[t*c.kvDim+off:][:hd]) * scale
+		}
+		return
+	}
+	keys := c.kb[li]
+	boff, _ := int4.RowBytes(c.typ, off)
+	hb, _ := int4.RowBytes(c.typ, hd)
+	for t := range sc {
+		_ = int4.DequantizeRow(c.typ, keys[t*c.rowBytes+boff:][:hb], row)
+		sc[t] = kernels.DotF32(q, row) * scale
+	}
+}
+
+// mix writes o = Σ_t w[t]·(value t) for the head whose values start at element off of
+// each position's row in layer li; row (len(o)) is scratch for decoding F16 and Q8_0
+// values.
+func (c *KVCache) mix(li, off int, w, o, row []float32) {
+	hd := len(o)
+	clear(o)
+	if c.typ == int4.F32 {
+		vals := c.v[li]
+		for t, a := range w {
+			kernels.Axpy(o, a, vals[t*c.kvDim+off:][:hd])
+		}
+		return
+	}
+	vals := c.vb[li]
+	boff, _ := int4.RowBytes(c.typ, off)
+	hb, _ := int4.RowBytes(c.typ, hd)
+	for t, a := range w {
+		_ = int4.DequantizeRow(c.typ, vals[t*c.rowBytes+boff:][:hb], row)
+		kernels.Axpy(o, a, row)
+	}
+}
