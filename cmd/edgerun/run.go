@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"time"
 
+	"github.com/edgerun/edgerun/int4"
 	"github.com/edgerun/edgerun/runtime"
 )
 
@@ -27,6 +28,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", -1, "random seed (-1 = from the clock)")
 	threads := fs.Int("t", 0, "compute threads (0 = one per CPU)")
 	ctxSize := fs.Int("c", 0, "context size (0 = the model's)")
+	kvType := fs.String("kv-type", "f32", "KV-cache precision: f32, f16 (half the memory) or q8_0 (about a quarter; head size a multiple of 32)")
 	asJSON := fs.Bool("json", false, "print one JSON object with token ids, text and timings instead of streaming text")
 	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past the end-of-text token")
 	quantize := fs.String("quantize", "", "quantize F32/F16/BF16 projection weights at load: nf4 (bitsandbytes, double quant, blocksize 64), fp4, q4_0, iq4_nl, q8_0")
@@ -41,14 +43,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "edgerun run: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
-	opts := []runtime.Option{runtime.WithThreads(*threads), runtime.WithContext(*ctxSize), runtime.WithMlock(*mlock)}
+	kvt, err := int4.ParseType(*kvType)
+	if err != nil {
+		fmt.Fprintf(stderr, "edgerun run: --kv-type %q: choose f32, f16 or q8_0\n", *kvType)
+		return errUsage
+	}
+	opts := []runtime.Option{runtime.WithThreads(*threads), runtime.WithContext(*ctxSize), runtime.WithMlock(*mlock), runtime.WithKVType(kvt)}
 	if *tokPath != "" {
 		opts = append(opts, runtime.WithTokenizer(*tokPath))
 	}
-	var (
-		eng *runtime.Engine
-		err error
-	)
+	var eng *runtime.Engine
 	start := time.Now()
 	if *model == "" {
 		eng, err = runtime.NewEngine(runtime.DemoCheckpoint(), opts...)
