@@ -32,7 +32,7 @@ func WithMemoryCheck(on bool) Option { return func(o *options) { o.mem.noCheck =
 func WithMemoryLimit(n int64) Option { return func(o *options) { o.mem.limit = n } }
 
 // WithKVType sets the precision the KV caches of new sessions store keys and values in:
-// int4.F32 (the default), int4.F16 (half the memory; logits within about 1e-2 of F32)
+// int4.F32 (the default), int4.F16 (half the memory; stories260K's logits move by up to 0.02)
 // or int4.Q8_0 (17/64 of the memory, for models whose head size is a multiple of 32).
 // Open and NewEngine fail, wrapping ErrKVType, for any other type or a head size Q8_0
 // cannot split; the memory check of Open counts the cache at this precision.
