@@ -1,14 +1,11 @@
 package loader
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 
 	"github.com/edgerun/edgerun/int4"
 )
@@ -29,8 +26,7 @@ type KV struct {
 // then (it is written to a temporary file in the same directory and renamed).
 type GGUFWriter struct {
 	path    string
-	tmp     *os.File
-	bw      *bufio.Writer
+	f       *atomicFile
 	enc     *ggufEncoder
 	done    bool
 	failure error
@@ -44,16 +40,12 @@ func NewGGUFWriter(path string, meta []KV, tensors []*Tensor) (*GGUFWriter, erro
 	if err != nil {
 		return nil, err
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := createAtomic(path)
 	if err != nil {
 		return nil, fmt.Errorf("loader: %s: %w", path, err)
 	}
-	w := &GGUFWriter{path: path, tmp: tmp, bw: bufio.NewWriterSize(tmp, 1<<20), enc: enc}
-	if err := enc.header(w.bw); err != nil {
+	w := &GGUFWriter{path: path, f: f, enc: enc}
+	if err := enc.header(f); err != nil {
 		w.Abort()
 		return nil, fmt.Errorf("loader: %s: %w", path, err)
 	}
@@ -69,7 +61,7 @@ func (w *GGUFWriter) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, errorf(w.path, ErrInvalid, "write after Close")
 	}
-	n, err := w.enc.data(w.bw, p)
+	n, err := w.enc.data(w.f, p)
 	if err != nil {
 		w.failure = err
 	}
@@ -102,23 +94,12 @@ func (w *GGUFWriter) Close() error {
 		err = errorf(w.path, ErrInvalid, "closed before tensor %q was written in full", w.enc.tensors[w.enc.cur].Name)
 	}
 	if err == nil {
-		err = w.bw.Flush()
-	}
-	if err == nil {
-		err = w.tmp.Sync()
-	}
-	if err == nil {
-		err = w.tmp.Chmod(0o644)
-	}
-	if cerr := w.tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(w.tmp.Name(), w.path)
+		err = w.f.commit()
+	} else {
+		w.f.abort()
 	}
 	w.done = true
 	if err != nil {
-		os.Remove(w.tmp.Name())
 		if _, ok := err.(*fileError); !ok {
 			err = fmt.Errorf("loader: %s: %w", w.path, err)
 		}
@@ -133,8 +114,7 @@ func (w *GGUFWriter) Abort() {
 		return
 	}
 	w.done = true
-	w.tmp.Close()
-	os.Remove(w.tmp.Name())
+	w.f.abort()
 	if w.failure == nil {
 		w.failure = errorf(w.path, ErrInvalid, "aborted")
 	}

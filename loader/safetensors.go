@@ -1,14 +1,11 @@
 package loader
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 
@@ -241,8 +238,7 @@ func jsonErr(err error, tok json.Token) any {
 // Close succeeds (it is written to a temporary file in the same directory and renamed).
 type SafetensorsWriter struct {
 	path    string
-	tmp     *os.File
-	bw      *bufio.Writer
+	f       *atomicFile
 	infos   []SafeTensor
 	cur     int
 	done    bool
@@ -257,22 +253,18 @@ func NewSafetensorsWriter(path string, metadata map[string]string, tensors []*Sa
 	if err != nil {
 		return nil, err
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := createAtomic(path)
 	if err != nil {
 		return nil, fmt.Errorf("loader: %s: %w", path, err)
 	}
-	w := &SafetensorsWriter{path: path, tmp: tmp, bw: bufio.NewWriterSize(tmp, 1<<20)}
+	w := &SafetensorsWriter{path: path, f: f}
 	for _, t := range tensors {
 		w.infos = append(w.infos, SafeTensor{Name: t.Name, DType: t.DType, Shape: t.Shape})
 	}
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
-	if _, err := w.bw.Write(n[:]); err == nil {
-		_, err = w.bw.Write(header)
+	if _, err := f.Write(n[:]); err == nil {
+		_, err = f.Write(header)
 	}
 	if err != nil {
 		w.Abort()
@@ -345,7 +337,7 @@ func (w *SafetensorsWriter) WriteTensor(name string, data []byte) error {
 	if want := t.Elems() * DTypeSize(t.DType); len(data) != want {
 		return errorf(w.path, ErrInvalid, "tensor %q: %d bytes of data, want %d", name, len(data), want)
 	}
-	if _, err := w.bw.Write(data); err != nil {
+	if _, err := w.f.Write(data); err != nil {
 		w.failure = fmt.Errorf("loader: %s: %w", w.path, err)
 		return w.failure
 	}
@@ -364,23 +356,12 @@ func (w *SafetensorsWriter) Close() error {
 		err = errorf(w.path, ErrInvalid, "closed before tensor %q was written", w.infos[w.cur].Name)
 	}
 	if err == nil {
-		err = w.bw.Flush()
-	}
-	if err == nil {
-		err = w.tmp.Sync()
-	}
-	if err == nil {
-		err = w.tmp.Chmod(0o644)
-	}
-	if cerr := w.tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(w.tmp.Name(), w.path)
+		err = w.f.commit()
+	} else {
+		w.f.abort()
 	}
 	w.done = true
 	if err != nil {
-		os.Remove(w.tmp.Name())
 		w.failure = err
 	}
 	return err
@@ -392,8 +373,7 @@ func (w *SafetensorsWriter) Abort() {
 		return
 	}
 	w.done = true
-	w.tmp.Close()
-	os.Remove(w.tmp.Name())
+	w.f.abort()
 }
 
 // WriteSafetensors writes tensors (with their Data) to a safetensors file at path,
