@@ -2,14 +2,10 @@ package runtime_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/edgerun/edgerun/internal/testmodels"
@@ -67,24 +63,7 @@ func loraAgreement(t *testing.T, l *llamaCpp, script, model string, e *runtime.E
 	prompt := loraPrompt
 	const nGen = 32
 	const scale = 0.8
-	ids := make([]string, len(prompt))
-	for i, id := range prompt {
-		ids[i] = fmt.Sprint(id)
-	}
-	cmd := exec.Command("node", script, model, "2", fmt.Sprint(nGen), "5", strings.Join(ids, ","), fmt.Sprintf("%s:%g", lora, scale))
-	cmd.Dir = l.nlcDir
-	out, err := cmd.Output()
-	if err != nil {
-		stderr := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("llama.cpp with LoRA: %v\n%s", err, stderr)
-	}
-	var peer peerRun
-	if err := json.Unmarshal(out, &peer); err != nil {
-		t.Fatalf("llama.cpp output: %v\n%s", err, out)
-	}
+	peer := l.runScript(t, script, model, prompt, nGen, fmt.Sprintf("%s:%g", lora, scale))
 	baseRes, err := e.NewSession().GenerateTokens(context.Background(), prompt, runtime.GenerateOptions{MaxTokens: nGen, IgnoreEOS: true}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -97,25 +76,7 @@ func loraAgreement(t *testing.T, l *llamaCpp, script, model string, e *runtime.E
 	if err := s.SetAdapters([]runtime.AdapterScale{{Name: "peft", Scale: scale}}); err != nil {
 		t.Fatal(err)
 	}
-	logits, err := s.Eval(prompt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ours []int
-	var worst float64
-	for step := 0; step < nGen; step++ {
-		for _, tl := range peer.Top[step] {
-			worst = max(worst, math.Abs(float64(logits[int(tl[0])])-tl[1]))
-		}
-		next := argmax(logits)
-		ours = append(ours, next)
-		if next != peer.Tokens[step] {
-			break
-		}
-		if logits, err = s.Eval([]int{next}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ours, worst := followPeer(t, s, prompt, peer)
 	t.Logf("llama.cpp %s --lora vs edgerun unmerged PEFT: %d/%d greedy tokens agree, max |Δlogit| over llama.cpp's top-5: %.3g", peer.Release, len(ours), nGen, worst)
 	if !slices.Equal(ours, peer.Tokens) {
 		t.Errorf("greedy tokens diverge from llama.cpp at step %d:\n ours  %v\n llama %v", len(ours)-1, ours, peer.Tokens[:len(ours)])

@@ -81,11 +81,19 @@ type peerRun struct {
 
 func (l *llamaCpp) run(t *testing.T, model string, prompt []int, nGen int) *peerRun {
 	t.Helper()
+	return l.runScript(t, l.script, model, prompt, nGen)
+}
+
+// runScript runs a llamacpp-*-dump.mjs script on model from prompt for nGen greedy
+// tokens (top-5 logits per step); extra arguments follow the prompt ids.
+func (l *llamaCpp) runScript(t *testing.T, script, model string, prompt []int, nGen int, extra ...string) *peerRun {
+	t.Helper()
 	ids := make([]string, len(prompt))
 	for i, id := range prompt {
 		ids[i] = fmt.Sprint(id)
 	}
-	cmd := exec.Command("node", l.script, model, "2", fmt.Sprint(nGen), "5", strings.Join(ids, ","))
+	args := append([]string{script, model, "2", fmt.Sprint(nGen), "5", strings.Join(ids, ",")}, extra...)
+	cmd := exec.Command("node", args...)
 	cmd.Dir = l.nlcDir
 	out, err := cmd.Output()
 	if err != nil {
@@ -100,6 +108,31 @@ func (l *llamaCpp) run(t *testing.T, model string, prompt []int, nGen int) *peer
 		t.Fatalf("llama.cpp output: %v\n%s", err, out)
 	}
 	return &r
+}
+
+// followPeer decodes greedily in s from prompt while edgerun's tokens equal peer's, and
+// returns edgerun's tokens (ending at the first disagreement) and the largest logit
+// difference over llama.cpp's top-5 at each step.
+func followPeer(t *testing.T, s *runtime.Session, prompt []int, peer *peerRun) (ours []int, worst float64) {
+	t.Helper()
+	logits, err := s.Eval(prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for step := range peer.Tokens {
+		for _, tl := range peer.Top[step] {
+			worst = max(worst, math.Abs(float64(logits[int(tl[0])])-tl[1]))
+		}
+		next := argmax(logits)
+		ours = append(ours, next)
+		if next != peer.Tokens[step] {
+			break
+		}
+		if logits, err = s.Eval([]int{next}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ours, worst
 }
 
 // requantize writes src's 2-D weights as typ (norms stay F32) to dst.
@@ -192,26 +225,7 @@ func TestAgreesWithLlamaCpp(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer e.Close()
-			s := e.NewSession()
-			logits, err := s.Eval(prompt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ours []int
-			var worst float64
-			for step := 0; step < nGen; step++ {
-				for _, tl := range peer.Top[step] {
-					worst = max(worst, math.Abs(float64(logits[int(tl[0])])-tl[1]))
-				}
-				next := argmax(logits)
-				ours = append(ours, next)
-				if next != peer.Tokens[step] {
-					break
-				}
-				if logits, err = s.Eval([]int{next}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			ours, worst := followPeer(t, e.NewSession(), prompt, peer)
 			t.Logf("%s: llama.cpp %s, greedy tokens agree for %d/%d steps, max |Δlogit| over llama.cpp's top-5: %.3g",
 				c.name, peer.Release, len(ours)-boolInt(len(ours) > 0 && ours[len(ours)-1] != peer.Tokens[len(ours)-1]), nGen, worst)
 			if !slices.Equal(ours, peer.Tokens) {

@@ -50,7 +50,7 @@ func TestSamplerFilters(t *testing.T) {
 	}{
 		{"top-k 2", SamplerConfig{Temperature: 1, TopK: 2, Seed: 1}, 2},
 		{"top-p 0.8", SamplerConfig{Temperature: 1, TopP: 0.8, Seed: 2}, 3}, // 0.5+0.25 < 0.8 ≤ 0.9
-		{"min-p 0.2", SamplerConfig{Temperature: 1, MinP: 0.2, Seed: 3}, 3},  // keeps p ≥ 0.1
+		{"min-p 0.2", SamplerConfig{Temperature: 1, MinP: 0.2, Seed: 3}, 3}, // keeps p ≥ 0.1
 		{"none", SamplerConfig{Temperature: 1, Seed: 4}, 5},
 	}
 	for _, c := range cases {
