@@ -105,7 +105,8 @@ func flatten(raw json.RawMessage) ([]*hfNode, error) {
 //   - byte-level BPE (a ByteLevel pre-tokenizer or decoder) becomes Model "gpt2" with
 //     Pre "gpt2" (ByteLevel with its regex), "smollm" (Digits individual + ByteLevel),
 //     "llama3" or "qwen2" (Split with those models' regex + ByteLevel without regex);
-//     an NFC normalizer is accepted and not applied (as in llama.cpp);
+//     an NFC, NFD, NFKC or NFKD normalizer (alone or in a Sequence) sets
+//     Vocab.Normalize, so Encode normalizes text as HF tokenizers do;
 //   - SentencePiece-style BPE (Llama 2: Prepend/Replace "▁" normalizers or a Metaspace
 //     pre-tokenizer without splitting, byte_fallback) becomes Model "llama" with Merges
 //     and no Scores, merged by rank.
@@ -231,7 +232,17 @@ func parseMerges(raw json.RawMessage) ([]string, error) {
 	return out, nil
 }
 
-// detectRecipe sets Model, Pre and AddSpacePrefix from the normalizer, pre-tokenizer
+// setNormalize records a Unicode normalization normalizer in v.Normalize. It fails when
+// typ is not one, or when a different form is already set (two forms in a Sequence).
+func setNormalize(v *Vocab, typ string) error {
+	if _, ok := normForms[typ]; !ok || (v.Normalize != "" && v.Normalize != typ) {
+		return ErrUnsupported
+	}
+	v.Normalize = typ
+	return nil
+}
+
+// detectRecipe sets Model, Pre, AddSpacePrefix and Normalize from the normalizer, pre-tokenizer
 // and decoder.
 func detectRecipe(tj *hfTokenizerJSON, v *Vocab) error {
 	norms, err := flatten(tj.Normalizer)
@@ -257,7 +268,7 @@ func detectRecipe(tj *hfTokenizerJSON, v *Vocab) error {
 	if byteLevel {
 		v.Model = "gpt2"
 		for _, nz := range norms {
-			if nz.Type != "NFC" {
+			if err := setNormalize(v, nz.Type); err != nil {
 				return fmt.Errorf("%w: normalizer %q with byte-level BPE", ErrUnsupported, nz.Type)
 			}
 		}
@@ -301,6 +312,7 @@ func detectRecipe(tj *hfTokenizerJSON, v *Vocab) error {
 			v.AddSpacePrefix = true
 		case nz.Type == "Replace" && nz.Pattern.String != nil && *nz.Pattern.String == " " && nz.Content == spaceMark:
 			replaced = true
+		case setNormalize(v, nz.Type) == nil:
 		default:
 			return fmt.Errorf("%w: normalizer %q", ErrUnsupported, nz.Type)
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Sentinel errors returned (wrapped with detail) by New and FromTokenizerJSON.
@@ -61,6 +63,8 @@ type Tokenizer struct {
 	bos, eos, unk, eot     int
 	addBOS, addEOS, prefix bool
 	ignoreMerges           bool
+	// norm is the Unicode normalization applied to raw text fragments (nil: none).
+	norm *norm.Form
 }
 
 type special struct {
@@ -75,6 +79,9 @@ type mergeRule struct {
 }
 
 func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
+
+// normForms are the Vocab.Normalize values.
+var normForms = map[string]norm.Form{"NFC": norm.NFC, "NFD": norm.NFD, "NFKC": norm.NFKC, "NFKD": norm.NFKD}
 
 // New validates v and builds a Tokenizer from it. The Tokenizer keeps references to
 // v's slices, which must not be modified afterwards.
@@ -106,6 +113,13 @@ func New(v *Vocab) (*Tokenizer, error) {
 		}
 	default:
 		return nil, fmt.Errorf("%w %q", ErrUnknownModel, v.Model)
+	}
+	if v.Normalize != "" {
+		f, ok := normForms[v.Normalize]
+		if !ok {
+			return nil, fmt.Errorf("%w: normalization %q", ErrUnsupported, v.Normalize)
+		}
+		t.norm = &f
 	}
 	n := len(v.Tokens)
 	if n == 0 {
@@ -342,6 +356,9 @@ func (t *Tokenizer) encode(text string, addSpecial, parseSpecial bool) []int {
 			out = append(out, int(f.id))
 			prevSpecial = true
 			continue
+		}
+		if t.norm != nil {
+			f.text = t.norm.String(f.text)
 		}
 		if t.kind == kindSPM {
 			out = e.encodeSPM(f.text, t.prefix && prevSpecial, out)

@@ -42,4 +42,9 @@ type Vocab struct {
 	// vocabulary token (HF "ignore_merges"; llama.cpp sets it for the Llama-3
 	// pre-tokenizer). New also turns it on for Pre "llama-bpe"/"llama3".
 	IgnoreMerges bool
+	// Normalize is the Unicode normalization form ("NFC", "NFD", "NFKC" or "NFKD")
+	// applied to text before pre-tokenization, outside special tokens, as a
+	// tokenizer.json normalizer asks; empty means none (GGUF vocabs: llama.cpp does not
+	// normalize).
+	Normalize string
 }
