@@ -655,16 +655,23 @@ func applyGenerationConfig(p string, v *tokenizer.Vocab) error {
 			return errorf(p, ErrCorrupt, "eos_token_id %d is outside the %d-token vocabulary", id, len(v.Tokens))
 		}
 	}
-	// The tokenizer knows two end-of-generation ids (EOS and EOT): EOS is the first one
-	// listed; EOT stays the end-of-turn token found by name when it is listed too (Llama
-	// 3.1 lists <|end_of_text|>, <|eom_id|>, <|eot_id|>), else it is the second one.
+	// EOS is the first id listed; EOT stays the end-of-turn token found by name when it
+	// is listed too (Llama 3.1 lists <|end_of_text|>, <|eom_id|>, <|eot_id|>), else it
+	// is the second one. Every other listed id, and tokenizer_config.json's eos_token
+	// when generation_config.json names another, end generation too (Vocab.EOG).
 	if len(ids) > 0 {
+		cfgEOS := v.EOS
 		v.EOS = ids[0]
 		if len(ids) > 1 && !slices.Contains(ids[1:], v.EOT) {
 			v.EOT = ids[1]
 		}
 		if v.EOT == v.EOS {
 			v.EOT = -1
+		}
+		for _, id := range slices.Concat(ids[1:], []int{cfgEOS}) {
+			if id >= 0 && id != v.EOS && id != v.EOT && !slices.Contains(v.EOG, id) {
+				v.EOG = append(v.EOG, id)
+			}
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -61,6 +62,7 @@ type Tokenizer struct {
 	render []string
 
 	bos, eos, unk, eot     int
+	eog                    []int
 	addBOS, addEOS, prefix bool
 	ignoreMerges           bool
 	// norm is the Unicode normalization applied to raw text fragments (nil: none).
@@ -142,6 +144,12 @@ func New(v *Vocab) (*Tokenizer, error) {
 			return nil, fmt.Errorf("%w: %s id %d not in [-1, %d)", ErrSpecialID, s.name, s.id, n)
 		}
 	}
+	for _, id := range v.EOG {
+		if id < 0 || id >= n {
+			return nil, fmt.Errorf("%w: EOG id %d not in [0, %d)", ErrSpecialID, id, n)
+		}
+	}
+	t.eog = v.EOG
 	if v.AddBOS && v.BOS < 0 {
 		return nil, fmt.Errorf("%w: AddBOS is set but there is no BOS token", ErrSpecialID)
 	}
@@ -297,9 +305,10 @@ func (t *Tokenizer) BOS() int { return t.bos }
 // EOS returns the end-of-sequence token id, or -1.
 func (t *Tokenizer) EOS() int { return t.eos }
 
-// IsEOG reports whether id ends generation: the EOS or the end-of-turn (EOT) token.
+// IsEOG reports whether id ends generation: the EOS, the end-of-turn (EOT) token or
+// one of Vocab.EOG.
 func (t *Tokenizer) IsEOG(id int) bool {
-	return id >= 0 && (id == t.eos || id == t.eot)
+	return id >= 0 && (id == t.eos || id == t.eot || slices.Contains(t.eog, id))
 }
 
 // Piece returns the raw vocabulary piece of id ("▁Hello", "<0x0A>", "Ġworld"), or ""

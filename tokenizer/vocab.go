@@ -33,6 +33,9 @@ type Vocab struct {
 	Merges []string
 	// Special token ids, -1 when absent.
 	BOS, EOS, UNK, PAD, EOT int
+	// EOG are further end-of-generation ids besides EOS and EOT (generation_config.json
+	// may list several eos_token_ids, e.g. Llama 3.1's <|eom_id|>).
+	EOG []int
 	// AddBOS and AddEOS say whether Encode adds BOS/EOS when asked to add specials.
 	AddBOS, AddEOS bool
 	// AddSpacePrefix makes SentencePiece encoding prepend a space to the text (and
