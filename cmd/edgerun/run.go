@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,9 +20,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	tokPath := fs.String("tokenizer", "", "separate tokenizer file (llama2.c tokenizer.bin); default: looked for beside the model")
 	prompt := fs.String("p", "", "prompt")
 	n := fs.Int("n", 128, "number of tokens to generate")
-	temp := fs.Float64("temp", 0.8, "temperature; 0 = greedy")
-	topK := fs.Int("top-k", 40, "top-k sampling (0 = off)")
-	topP := fs.Float64("top-p", 0.95, "top-p sampling (1 = off)")
+	temp := fs.Float64("temp", 0.8, "temperature; 0 = greedy (default from an HF model's generation_config.json when it has one: do_sample false = greedy)")
+	topK := fs.Int("top-k", 40, "top-k sampling (0 = off; default from generation_config.json top_k)")
+	topP := fs.Float64("top-p", 0.95, "top-p sampling (1 = off; default from generation_config.json top_p)")
 	minP := fs.Float64("min-p", 0.05, "min-p sampling (0 = off)")
 	rep := fs.Float64("repeat-penalty", 1.0, "repetition penalty (1 = off)")
 	repN := fs.Int("repeat-last-n", 64, "tokens the repetition penalty looks back on")
@@ -69,6 +70,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if *model == "" && !*asJSON {
 		fmt.Fprintln(stderr, "edgerun: no -m given: running the built-in demo model (random weights, so the text is gibberish)")
 	}
+	setFlags := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { setFlags[f.Name] = true })
+	generationDefaults(eng.Model.Ckpt.Meta, setFlags, temp, topK, topP)
 	s := uint64(*seed)
 	if *seed < 0 {
 		s = uint64(time.Now().UnixNano())
@@ -130,3 +134,27 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// generationDefaults replaces the --temp, --top-k and --top-p defaults by an HF
+// model's generation_config.json values (loader keeps them in Meta as
+// generation_config.<key>) for the flags the user did not set: do_sample false means
+// greedy (temperature 0), as in transformers; temperature, top_k and top_p are taken
+// as they are when present.
+func generationDefaults(meta map[string]any, set map[string]bool, temp *float64, topK *int, topP *float64) {
+	num := func(key string) (float64, bool) {
+		f, ok := meta["generation_config."+key].(float64)
+		return f, ok && f >= 0
+	}
+	if f, ok := num("temperature"); ok && !set["temp"] {
+		*temp = f
+	}
+	if f, ok := num("top_k"); ok && !set["top-k"] && f == float64(int(f)) {
+		*topK = int(f)
+	}
+	if f, ok := num("top_p"); ok && !set["top-p"] && f <= 1 {
+		*topP = f
+	}
+	if ds, ok := meta["generation_config.do_sample"].(bool); ok && !ds && !set["temp"] {
+		*temp = 0
+	}
+}
