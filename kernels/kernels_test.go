@@ -173,3 +173,26 @@ func BenchmarkMatVec(b *testing.B) {
 		p.Close()
 	}
 }
+
+func TestRunScratch(t *testing.T) {
+	p := NewPool(2)
+	defer p.Close()
+	hits := make([]int32, 100)
+	p.RunScratch(len(hits), 1, 37, func(lo, hi int, buf []float32) {
+		if len(buf) != 37 {
+			t.Errorf("scratch has %d floats, want 37", len(buf))
+		}
+		for i := lo; i < hi; i++ {
+			atomic.AddInt32(&hits[i], 1)
+		}
+	})
+	for i, h := range hits {
+		if h != 1 {
+			t.Fatalf("index %d visited %d times", i, h)
+		}
+	}
+	fn := func(lo, hi int, buf []float32) { buf[0] = float32(lo) }
+	if a := testing.AllocsPerRun(20, func() { p.RunScratch(64, 1, 512, fn) }); a > 0 {
+		t.Errorf("RunScratch allocates %v times per call once its buffers exist", a)
+	}
+}

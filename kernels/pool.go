@@ -28,6 +28,7 @@ type Pool struct {
 	mul     mulJob
 	act     q8Act
 	scratch [][]float32 // per-worker dequantisation buffers
+	sj      scratchJob  // RunScratch's job
 }
 
 // job is a loop body: run handles indices [lo, hi) on worker w (0 is the caller).
@@ -86,6 +87,33 @@ func (p *Pool) Run(n, grain int, fn func(lo, hi int)) {
 	defer p.mu.Unlock()
 	p.run(n, grain, funcJob(fn))
 }
+
+// RunScratch is Run for loop bodies that need a scratch buffer: each call of fn gets
+// its worker's reusable buffer of size floats (contents undefined), so a loop that
+// runs once per token does not allocate one per call. The buffer is valid only
+// during fn.
+func (p *Pool) RunScratch(n, grain, size int, fn func(lo, hi int, buf []float32)) {
+	if n <= 0 {
+		return
+	}
+	if p == nil {
+		fn(0, n, make([]float32, size))
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sj = scratchJob{p, size, fn}
+	p.run(n, grain, &p.sj)
+	p.sj.fn = nil
+}
+
+type scratchJob struct {
+	p    *Pool
+	size int
+	fn   func(lo, hi int, buf []float32)
+}
+
+func (j *scratchJob) run(lo, hi, w int) { j.fn(lo, hi, j.p.buf(w, j.size)) }
 
 // run is Run with p.mu held and a job instead of a closure, so callers that keep their
 // job in the Pool dispatch without allocating.

@@ -156,12 +156,8 @@ func (m *Model) attention(p *kernels.Pool, kv *KVCache, li int, q, out []float32
 	hd := c.HeadDim
 	group := c.Heads / c.KVHeads
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	p.Run(n*c.Heads, 1, func(lo, hi int) {
-		scores := make([]float32, pos+n)
-		var row []float32
-		if kv.typ != int4.F32 {
-			row = make([]float32, hd)
-		}
+	p.RunScratch(n*c.Heads, 1, pos+n+hd, func(lo, hi int, buf []float32) {
+		scores, row := buf[:pos+n], buf[pos+n:] // row: decoding scratch for F16/Q8_0
 		for u := lo; u < hi; u++ {
 			i, h := u/c.Heads, u%c.Heads
 			qh := q[(i*c.Heads+h)*hd:][:hd]

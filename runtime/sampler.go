@@ -24,6 +24,7 @@ type Sampler struct {
 	cfg  SamplerConfig
 	rng  *rand.Rand
 	cand []candidate
+	seen map[int]bool // tokens already penalised in this call, reused across calls
 }
 
 type candidate struct {
@@ -45,7 +46,11 @@ func (s *Sampler) Sample(logits []float32, history []int) int {
 		if last <= 0 {
 			last = 64
 		}
-		seen := map[int]bool{}
+		if s.seen == nil {
+			s.seen = map[int]bool{}
+		}
+		clear(s.seen)
+		seen := s.seen
 		for _, t := range history[max(0, len(history)-last):] {
 			if t < 0 || t >= len(logits) || seen[t] {
 				continue
