@@ -426,68 +426,40 @@ func appendValue(b []byte, v any) []byte {
 	case float64:
 		return le.AppendUint64(b, math.Float64bits(x))
 	case []uint8:
-		b = arr(len(x))
-		return append(b, x...)
+		return append(arr(len(x)), x...)
 	case []int8:
-		b = arr(len(x))
-		for _, e := range x {
-			b = append(b, byte(e))
-		}
+		return appendElems(arr(len(x)), x)
 	case []bool:
-		b = arr(len(x))
-		for _, e := range x {
-			b = appendValue(b, e)
-		}
+		return appendElems(arr(len(x)), x)
 	case []uint16:
-		b = arr(len(x))
-		for _, e := range x {
-			b = le.AppendUint16(b, e)
-		}
+		return appendElems(arr(len(x)), x)
 	case []int16:
-		b = arr(len(x))
-		for _, e := range x {
-			b = le.AppendUint16(b, uint16(e))
-		}
+		return appendElems(arr(len(x)), x)
 	case []uint32:
-		b = arr(len(x))
-		for _, e := range x {
-			b = le.AppendUint32(b, e)
-		}
+		return appendElems(arr(len(x)), x)
 	case []int32:
-		b = arr(len(x))
-		for _, e := range x {
-			b = le.AppendUint32(b, uint32(e))
-		}
+		return appendElems(arr(len(x)), x)
 	case []float32:
-		b = arr(len(x))
-		for _, e := range x {
-			b = le.AppendUint32(b, math.Float32bits(e))
-		}
+		return appendElems(arr(len(x)), x)
 	case []uint64:
-		b = arr(len(x))
-		for _, e := range x {
-			b = le.AppendUint64(b, e)
-		}
+		return appendElems(arr(len(x)), x)
 	case []int64:
-		b = arr(len(x))
-		for _, e := range x {
-			b = le.AppendUint64(b, uint64(e))
-		}
+		return appendElems(arr(len(x)), x)
 	case []float64:
-		b = arr(len(x))
-		for _, e := range x {
-			b = le.AppendUint64(b, math.Float64bits(e))
-		}
+		return appendElems(arr(len(x)), x)
 	case []string:
-		b = arr(len(x))
-		for _, e := range x {
-			b = appendString(b, e)
-		}
+		return appendElems(arr(len(x)), x)
 	case []any:
-		b = arr(len(x))
-		for _, e := range x {
-			b = appendValue(b, e)
-		}
+		return appendElems(arr(len(x)), x)
+	}
+	return b
+}
+
+// appendElems appends the elements of an array value, each encoded as appendValue
+// encodes a scalar (or, for []any, a nested array) of its type.
+func appendElems[T any](b []byte, xs []T) []byte {
+	for _, e := range xs {
+		b = appendValue(b, e)
 	}
 	return b
 }
