@@ -134,9 +134,13 @@ type Session struct {
 	e      *Engine
 	kv     *KVCache
 	s      scratch
-	tokens []int
-	logits []float32
-	active []activeLora // unmerged adapters; see SetAdapters
+	tokens []int // tokens whose keys and values are in kv
+	// pending holds the last token Generate sampled but did not run (it stopped on
+	// length or end of generation): the next Eval runs it first, so a conversation
+	// continues with the model's whole reply in context.
+	pending []int
+	logits  []float32
+	active  []activeLora // unmerged adapters; see SetAdapters
 }
 
 // NewSession starts an empty conversation.
@@ -151,20 +155,29 @@ func (e *Engine) NewSession() *Session {
 	return &Session{e: e, kv: newSessionKV(e.Model, ctx, e.opts.mem.kvType), logits: make([]float32, e.Model.Config.Vocab)}
 }
 
-// Tokens returns the tokens the session has processed.
-func (s *Session) Tokens() []int { return s.tokens }
+// Tokens returns the tokens of the conversation so far: those processed, then the last
+// token Generate sampled if it stopped before running it (the next Eval runs it).
+func (s *Session) Tokens() []int {
+	if len(s.pending) == 0 {
+		return s.tokens
+	}
+	return append(s.tokens[:len(s.tokens):len(s.tokens)], s.pending...)
+}
 
 // KVCache returns the session's cache.
 func (s *Session) KVCache() *KVCache { return s.kv }
 
 // Reset forgets the conversation (the cache memory is kept for reuse).
-func (s *Session) Reset() { s.tokens = s.tokens[:0] }
+func (s *Session) Reset() { s.tokens, s.pending = s.tokens[:0], s.pending[:0] }
 
 // Eval runs ids after the tokens already seen and returns the logits of the last one.
 // The returned slice is reused by the next call.
 func (s *Session) Eval(ids []int) ([]float32, error) {
 	if len(ids) == 0 {
 		return nil, errors.New("runtime: Eval needs at least one token")
+	}
+	if len(s.pending) > 0 {
+		ids = append(s.pending[:len(s.pending):len(s.pending)], ids...)
 	}
 	s.e.mu.RLock()
 	err := s.e.Model.forward(s.e.pool, s.kv, &s.s, s.active, ids, len(s.tokens), s.logits, false)
@@ -173,12 +186,21 @@ func (s *Session) Eval(ids []int) ([]float32, error) {
 		return nil, err
 	}
 	s.tokens = append(s.tokens, ids...)
+	s.pending = s.pending[:0]
 	return s.logits, nil
 }
 
 // EvalAll runs ids like Eval and returns the logits of every one of them
 // (len(ids) × vocab), in a new slice.
 func (s *Session) EvalAll(ids []int) ([]float32, error) {
+	if len(s.pending) > 0 {
+		p := s.pending
+		s.pending = nil
+		if _, err := s.Eval(p); err != nil {
+			s.pending = p
+			return nil, err
+		}
+	}
 	out := make([]float32, len(ids)*s.e.Model.Config.Vocab)
 	s.e.mu.RLock()
 	err := s.e.Model.forward(s.e.pool, s.kv, &s.s, s.active, ids, len(s.tokens), out, true)
@@ -271,6 +293,7 @@ func (s *Session) GenerateTokens(ctx context.Context, ids []int, opts GenerateOp
 		res.Tokens = append(res.Tokens, next)
 		if !opts.IgnoreEOS && s.e.Tokenizer != nil && s.e.Tokenizer.IsEOG(next) {
 			res.StopReason = "eos"
+			s.pending = append(s.pending, next)
 			break
 		}
 		piece := ""
@@ -280,12 +303,14 @@ func (s *Session) GenerateTokens(ctx context.Context, ids []int, opts GenerateOp
 		}
 		if onToken != nil {
 			if err := onToken(next, piece); err != nil {
+				s.pending = append(s.pending, next)
 				res.Text = string(text)
 				return res, err
 			}
 		}
 		if opts.MaxTokens > 0 && len(res.Tokens) >= opts.MaxTokens {
 			res.StopReason = "length"
+			s.pending = append(s.pending, next)
 			break
 		}
 		if len(s.tokens) >= s.kv.ctx {

@@ -1,0 +1,54 @@
+package runtime
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+// TestGenerateKeepsLastToken checks that a conversation continues with the whole reply
+// in context: the token Generate sampled last (and stopped on) is run by the next Eval,
+// so the logits equal those of one session fed the same tokens in a single Eval.
+func TestGenerateKeepsLastToken(t *testing.T) {
+	e, err := NewEngine(DemoCheckpoint(), WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	prompt := []int{1, 10, 11, 12}
+	s := e.NewSession()
+	res, err := s.GenerateTokens(context.Background(), prompt, GenerateOptions{MaxTokens: 5, IgnoreEOS: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StopReason != "length" || len(res.Tokens) != 5 {
+		t.Fatalf("stop %q after %d tokens, want length after 5", res.StopReason, len(res.Tokens))
+	}
+	want := append(slices.Clone(prompt), res.Tokens...)
+	if got := s.Tokens(); !slices.Equal(got, want) {
+		t.Fatalf("Tokens() = %v, want %v", got, want)
+	}
+	next := []int{20, 21}
+	got, err := s.Eval(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := e.NewSession()
+	all := append(slices.Clone(want), next...)
+	wantLogits, err := ref.Eval(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Tokens(), all) {
+		t.Fatalf("after Eval, Tokens() = %v, want %v", s.Tokens(), all)
+	}
+	for i := range wantLogits {
+		if d := got[i] - wantLogits[i]; d > 1e-4 || d < -1e-4 {
+			t.Fatalf("logit %d: continued session %g, single Eval %g", i, got[i], wantLogits[i])
+		}
+	}
+	s.Reset()
+	if len(s.Tokens()) != 0 {
+		t.Fatalf("Reset left %v", s.Tokens())
+	}
+}
