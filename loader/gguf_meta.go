@@ -2,6 +2,7 @@ package loader
 
 import (
 	"math"
+	"slices"
 
 	"github.com/edgerun/edgerun/tokenizer"
 )
@@ -331,6 +332,31 @@ func ggufVocab(c *Checkpoint) error {
 			*id.dst = int(x)
 		}
 	}
+	// Further end-of-generation ids: llama.cpp's eom_token_id and edgerun's list.
+	var eog []int64
+	if x, ok, err := c.metaInt64(k + "eom_token_id"); err != nil {
+		return err
+	} else if ok {
+		eog = append(eog, x)
+	}
+	switch raw := c.Meta[eogKey].(type) {
+	case nil:
+	case []uint32:
+		for _, x := range raw {
+			eog = append(eog, int64(x))
+		}
+	case []int32:
+		for _, x := range raw {
+			eog = append(eog, int64(x))
+		}
+	default:
+		return errorf(c.Path, ErrCorrupt, "%s has type %T, want an array of u32", eogKey, raw)
+	}
+	for _, x := range eog {
+		if x >= 0 && x < int64(n) && int(x) != v.EOS && int(x) != v.EOT && !slices.Contains(v.EOG, int(x)) {
+			v.EOG = append(v.EOG, int(x))
+		}
+	}
 	bools := []struct {
 		key string
 		dst *bool
@@ -351,3 +377,7 @@ func ggufVocab(c *Checkpoint) error {
 	c.Vocab = v
 	return nil
 }
+
+// eogKey is edgerun's GGUF metadata key for every end-of-generation id besides EOS and
+// EOT (tokenizer.Vocab.EOG); llama.cpp ignores it and reads eom_token_id instead.
+const eogKey = "edgerun.tokenizer.eog_token_ids"

@@ -1118,6 +1118,15 @@ func ggufVocabKVs(v *tokenizer.Vocab) []KV {
 			kvs = append(kvs, KV{Key: k + id.key, Value: uint32(id.v)})
 		}
 	}
+	if len(v.EOG) > 0 {
+		// llama.cpp reads one further end-of-generation id (Llama 3.1's <|eom_id|>) from
+		// eom_token_id; edgerun keeps them all under its own key.
+		ids := make([]uint32, len(v.EOG))
+		for i, id := range v.EOG {
+			ids[i] = uint32(id)
+		}
+		kvs = append(kvs, KV{Key: k + "eom_token_id", Value: ids[0]}, KV{Key: eogKey, Value: ids})
+	}
 	kvs = append(kvs,
 		KV{Key: k + "add_bos_token", Value: v.AddBOS},
 		KV{Key: k + "add_eos_token", Value: v.AddEOS})

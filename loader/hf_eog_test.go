@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/edgerun/edgerun/int4"
 	"github.com/edgerun/edgerun/internal/testmodels"
 	"github.com/edgerun/edgerun/tokenizer"
 )
@@ -79,5 +80,33 @@ func TestHFSeveralEOSIDs(t *testing.T) {
 	bad.EOG = []int{len(v.Tokens)}
 	if _, err := tokenizer.New(&bad); err == nil {
 		t.Error("EOG id outside the vocabulary accepted")
+	}
+}
+
+// TestGGUFKeepsEOG checks that the extra end-of-generation ids of an HF checkpoint
+// survive conversion to GGUF: the first as llama.cpp's eom_token_id, all of them under
+// edgerun's own key, read back into Vocab.EOG.
+func TestGGUFKeepsEOG(t *testing.T) {
+	src := filepath.Join(testmodels.Dir(t), "stories260K", "hf")
+	dir := copyHFDir(t, src, map[string]string{"generation_config.json": `{"eos_token_id": [3, 5, 7, 9]}`})
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	out := filepath.Join(t.TempDir(), "m.gguf")
+	if err := WriteGGUFQuantized(out, c, int4.F32, nil); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if eom, _, _ := g.metaInt64("tokenizer.ggml.eom_token_id"); eom != int64(c.Vocab.EOG[0]) {
+		t.Errorf("eom_token_id %d, want %d", eom, c.Vocab.EOG[0])
+	}
+	if v := g.Vocab; v.EOS != c.Vocab.EOS || v.EOT != c.Vocab.EOT || !slices.Equal(v.EOG, c.Vocab.EOG) {
+		t.Fatalf("GGUF: EOS %d EOT %d EOG %v; HF: EOS %d EOT %d EOG %v", v.EOS, v.EOT, v.EOG, c.Vocab.EOS, c.Vocab.EOT, c.Vocab.EOG)
 	}
 }
