@@ -23,8 +23,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	temp := fs.Float64("temp", 0.8, "temperature; 0 = greedy (default from an HF model's generation_config.json when it has one: do_sample false = greedy)")
 	topK := fs.Int("top-k", 40, "top-k sampling (0 = off; default from generation_config.json top_k)")
 	topP := fs.Float64("top-p", 0.95, "top-p sampling (1 = off; default from generation_config.json top_p)")
-	minP := fs.Float64("min-p", 0.05, "min-p sampling (0 = off)")
-	rep := fs.Float64("repeat-penalty", 1.0, "repetition penalty (1 = off)")
+	minP := fs.Float64("min-p", 0.05, "min-p sampling (0 = off; default from generation_config.json min_p)")
+	rep := fs.Float64("repeat-penalty", 1.0, "repetition penalty (1 = off; default from generation_config.json repetition_penalty)")
 	repN := fs.Int("repeat-last-n", 64, "tokens the repetition penalty looks back on")
 	seed := fs.Int64("seed", -1, "random seed (-1 = from the clock)")
 	threads := fs.Int("t", 0, "compute threads (0 = one per CPU)")
@@ -72,7 +72,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	setFlags := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { setFlags[f.Name] = true })
-	generationDefaults(eng.Model.Ckpt.Meta, setFlags, temp, topK, topP)
+	generationDefaults(eng.Model.Ckpt.Meta, setFlags, temp, topK, topP, minP, rep)
 	s := uint64(*seed)
 	if *seed < 0 {
 		s = uint64(time.Now().UnixNano())
@@ -135,12 +135,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// generationDefaults replaces the --temp, --top-k and --top-p defaults by an HF
-// model's generation_config.json values (loader keeps them in Meta as
-// generation_config.<key>) for the flags the user did not set: do_sample false means
-// greedy (temperature 0), as in transformers; temperature, top_k and top_p are taken
-// as they are when present.
-func generationDefaults(meta map[string]any, set map[string]bool, temp *float64, topK *int, topP *float64) {
+// generationDefaults replaces the --temp, --top-k, --top-p, --min-p and
+// --repeat-penalty defaults by an HF model's generation_config.json values (loader
+// keeps them in Meta as generation_config.<key>) for the flags the user did not set:
+// do_sample false means greedy (temperature 0), as in transformers; temperature, top_k,
+// top_p, min_p and repetition_penalty are taken as they are when present.
+func generationDefaults(meta map[string]any, set map[string]bool, temp *float64, topK *int, topP, minP, rep *float64) {
 	num := func(key string) (float64, bool) {
 		f, ok := meta["generation_config."+key].(float64)
 		return f, ok && f >= 0
@@ -153,6 +153,12 @@ func generationDefaults(meta map[string]any, set map[string]bool, temp *float64,
 	}
 	if f, ok := num("top_p"); ok && !set["top-p"] && f <= 1 {
 		*topP = f
+	}
+	if f, ok := num("min_p"); ok && !set["min-p"] && f <= 1 {
+		*minP = f
+	}
+	if f, ok := num("repetition_penalty"); ok && !set["repeat-penalty"] && f > 0 {
+		*rep = f
 	}
 	if ds, ok := meta["generation_config.do_sample"].(bool); ok && !ds && !set["temp"] {
 		*temp = 0

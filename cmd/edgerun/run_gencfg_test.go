@@ -74,4 +74,14 @@ func TestRunGenerationConfigDefaults(t *testing.T) {
 	if got := runTokens(t, "-m", sampleDir, "--min-p", "0"); !slices.Equal(got, explicit) || slices.Equal(got, greedy) {
 		t.Errorf("do_sample true, temperature 1.5: %v, want %v (explicit flags), greedy %v", got, explicit, greedy)
 	}
+
+	// repetition_penalty and min_p are taken too: the same tokens as the flags given.
+	repDir := hfDirWithGenConfig(t, `{"bos_token_id": 1, "eos_token_id": 2, "do_sample": false, "repetition_penalty": 1.8, "min_p": 0.2}`)
+	withRep := runTokens(t, "-m", greedyDir, "--temp", "0", "--repeat-penalty", "1.8", "--min-p", "0.2")
+	if slices.Equal(withRep, greedy) {
+		t.Fatalf("--repeat-penalty 1.8 left the greedy tokens unchanged (%v): the check below would prove nothing", greedy)
+	}
+	if got := runTokens(t, "-m", repDir); !slices.Equal(got, withRep) {
+		t.Errorf("repetition_penalty 1.8 from generation_config.json: %v, want %v (explicit flags)", got, withRep)
+	}
 }
