@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/edgerun/edgerun/int4"
 )
@@ -38,6 +39,30 @@ func TestPoolCoversRangeOnce(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPoolParksAndWakes runs loops with pauses longer than the spin time between them,
+// so workers park and are woken (and the caller parks while a slow chunk finishes),
+// then closes the pool with parked workers.
+func TestPoolParksAndWakes(t *testing.T) {
+	p := NewPool(3)
+	for round := 0; round < 6; round++ {
+		var sum atomic.Int64
+		p.Run(300, 1, func(lo, hi int) {
+			if lo == 0 && round%2 == 1 {
+				time.Sleep(3 * spinWait) // the last chunks outlast the caller's spinning
+			}
+			for i := lo; i < hi; i++ {
+				sum.Add(int64(i))
+			}
+		})
+		if got := sum.Load(); got != 299*300/2 {
+			t.Fatalf("round %d: sum %d, want %d", round, got, 299*300/2)
+		}
+		time.Sleep(3 * spinWait)
+	}
+	p.Close()
+	p.Close() // idempotent
 }
 
 // TestMatMulMatchesReference checks MatVec and MatMul against a float64 product of the

@@ -10,19 +10,42 @@ package kernels
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Pool runs data-parallel loops on a fixed set of worker goroutines. The calling
 // goroutine takes part in every loop, so a Pool of n threads starts n-1 goroutines.
 // A Pool is safe for use by one caller at a time; Run calls from several goroutines
 // are serialised. MatVec and MatMul over Q4_0 and Q8_0 weights do not allocate.
+//
+// Scheduling: a loop is cut into chunks (see chunkUnits) that the caller and the
+// workers claim one at a time from a shared counter, so a thread the OS has taken away
+// (the machine is shared) delays the loop by at most one chunk; a worker that wakes
+// after every chunk is claimed goes back to waiting without touching the loop. Between
+// loops, workers spin for spinWait before parking, so the ~150 back-to-back products
+// of a decoded token do not each pay a goroutine wake-up.
 type Pool struct {
 	threads int
 	mu      sync.Mutex
-	work    chan task
 	wg      sync.WaitGroup
-	done    sync.WaitGroup
 	closed  bool
+
+	// The current loop, written by the caller before it publishes a new claim word.
+	cur    job
+	n      int // loop range [0, n)
+	chunk  int // indices per chunk (a multiple of the grain)
+	chunks int // number of chunks
+
+	// claim is generation<<32 | chunks<<16 | next unclaimed chunk; a claim is a CAS
+	// that only succeeds within the generation the worker woke for.
+	claim    atomic.Uint64
+	finished atomic.Int64 // chunks of the current loop completed
+	stop     atomic.Bool
+	workers  []poolWorker
+
+	callerSleeping atomic.Bool
+	callerWake     chan struct{}
 
 	// Scratch reused by MatVec/MatMul while mu is held.
 	mul     mulJob
@@ -31,6 +54,17 @@ type Pool struct {
 	sj      scratchJob  // RunScratch's job
 }
 
+// poolWorker is the parking state of one worker goroutine.
+type poolWorker struct {
+	sleeping atomic.Bool
+	wake     chan struct{}
+	_        [48]byte // keep workers' flags on separate cache lines
+}
+
+// spinWait is how long an idle worker (or the caller waiting for the last chunks)
+// polls before parking.
+const spinWait = 200 * time.Microsecond
+
 // job is a loop body: run handles indices [lo, hi) on worker w (0 is the caller).
 type job interface{ run(lo, hi, w int) }
 
@@ -38,30 +72,92 @@ type funcJob func(lo, hi int)
 
 func (f funcJob) run(lo, hi, _ int) { f(lo, hi) }
 
-type task struct {
-	j      job
-	lo, hi int
-	w      int
-}
-
 // NewPool returns a pool of the given number of threads; threads <= 0 means one per CPU.
 func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	p := &Pool{threads: threads, work: make(chan task, threads)}
+	p := &Pool{threads: threads, callerWake: make(chan struct{}, 1)}
 	p.scratch = make([][]float32, threads)
+	p.workers = make([]poolWorker, threads)
 	for i := 1; i < threads; i++ {
+		p.workers[i].wake = make(chan struct{}, 1)
 		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for t := range p.work {
-				t.j.run(t.lo, t.hi, t.w)
-				p.done.Done()
-			}
-		}()
+		go p.worker(i)
 	}
 	return p
+}
+
+// worker is the loop of worker goroutine w: wait for a new generation, claim and run
+// chunks of it until none is left, repeat.
+func (p *Pool) worker(w int) {
+	defer p.wg.Done()
+	var seen uint32
+	for {
+		seen = p.waitGen(w, seen)
+		if p.stop.Load() {
+			return
+		}
+		p.claimLoop(seen, w)
+	}
+}
+
+// waitGen returns the first generation different from seen, spinning for spinWait
+// and then parking on the worker's wake channel.
+func (p *Pool) waitGen(w int, seen uint32) uint32 {
+	if g := uint32(p.claim.Load() >> 32); g != seen {
+		return g
+	}
+	start := time.Now()
+	for i := 1; ; i++ {
+		if g := uint32(p.claim.Load() >> 32); g != seen {
+			return g
+		}
+		if i%1024 == 0 {
+			if time.Since(start) > spinWait {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	pw := &p.workers[w]
+	for {
+		// Park: announce, re-check, sleep. Whoever clears sleeping (the dispatcher after
+		// publishing, or this worker on seeing the new generation) decides whether a
+		// wake token is in flight.
+		pw.sleeping.Store(true)
+		if g := uint32(p.claim.Load() >> 32); g != seen {
+			if !pw.sleeping.Swap(false) {
+				<-pw.wake
+			}
+			return g
+		}
+		<-pw.wake
+		if g := uint32(p.claim.Load() >> 32); g != seen {
+			return g
+		}
+	}
+}
+
+// claimLoop runs chunks of generation gen until every chunk is claimed or the
+// generation has moved on.
+func (p *Pool) claimLoop(gen uint32, w int) {
+	for {
+		c := p.claim.Load()
+		if uint32(c>>32) != gen || uint16(c) >= uint16(c>>16) {
+			return
+		}
+		if !p.claim.CompareAndSwap(c, c+1) {
+			continue
+		}
+		// The claim succeeded within gen, so the caller is still waiting for this chunk
+		// and the loop fields are those of gen.
+		lo := int(uint16(c)) * p.chunk
+		p.cur.run(lo, min(lo+p.chunk, p.n), w)
+		if p.finished.Add(1) == int64(uint16(c>>16)) && p.callerSleeping.Swap(false) {
+			p.callerWake <- struct{}{}
+		}
+	}
 }
 
 // Threads returns the number of threads the pool runs loops on.
@@ -72,8 +168,9 @@ func (p *Pool) Threads() int {
 	return p.threads
 }
 
-// Run calls fn over [0, n) split into contiguous chunks, one per thread, and returns
-// when all have finished. Chunks are multiples of grain (except the last) so callers
+// Run calls fn over [0, n) split into contiguous chunks spread over the threads (a
+// few per thread, see Pool), and returns when all have finished; chunks may run
+// concurrently in any order. Chunks are multiples of grain (except the last) so callers
 // can keep blocks together; grain <= 0 means 1. A nil Pool runs fn(0, n) on the caller.
 func (p *Pool) Run(n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {
@@ -125,31 +222,62 @@ func (p *Pool) run(n, grain int, j job) {
 		grain = 1
 	}
 	units := (n + grain - 1) / grain
-	parts := min(p.threads, units)
-	if parts <= 1 {
+	if p.threads <= 1 || units <= 1 {
 		j.run(0, n, 0)
 		return
 	}
-	p.done.Add(parts - 1)
-	per := units / parts
-	extra := units % parts
-	lo := 0
-	var first0, first1 int
-	for i := 0; i < parts; i++ {
-		u := per
-		if i < extra {
-			u++
+	per := chunkUnits(units, p.threads)
+	p.cur, p.n, p.chunk = j, n, per*grain
+	p.chunks = (units + per - 1) / per
+	p.finished.Store(0)
+	gen := uint32(p.claim.Load()>>32) + 1
+	p.claim.Store(uint64(gen)<<32 | uint64(p.chunks)<<16) // publishes the loop fields above
+	for i := 1; i < p.threads; i++ {
+		if w := &p.workers[i]; w.sleeping.Load() && w.sleeping.Swap(false) {
+			w.wake <- struct{}{}
 		}
-		hi := min(lo+u*grain, n)
-		if i == 0 {
-			first0, first1 = lo, hi
-		} else {
-			p.work <- task{j: j, lo: lo, hi: hi, w: i}
-		}
-		lo = hi
 	}
-	j.run(first0, first1, 0)
-	p.done.Wait()
+	p.claimLoop(gen, 0)
+	p.waitFinished()
+	p.cur = nil
+}
+
+// chunkUnits returns how many grain units one chunk holds: about four chunks per
+// thread, so a late or slowed thread costs at most a quarter of its share (and the
+// chunk count fits the claim word's 16 bits).
+func chunkUnits(units, threads int) int {
+	return max(1, units/(4*threads), (units+maxChunks-1)/maxChunks)
+}
+
+// maxChunks bounds the chunks of one loop (16 bits of the claim word).
+const maxChunks = 1<<16 - 1
+
+// waitFinished returns when every chunk of the current loop has completed.
+func (p *Pool) waitFinished() {
+	want := int64(p.chunks)
+	if p.finished.Load() == want {
+		return
+	}
+	start := time.Now()
+	for i := 1; ; i++ {
+		if p.finished.Load() == want {
+			return
+		}
+		if i%1024 == 0 {
+			if time.Since(start) > spinWait {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	p.callerSleeping.Store(true)
+	if p.finished.Load() == want {
+		if !p.callerSleeping.Swap(false) {
+			<-p.callerWake
+		}
+		return
+	}
+	<-p.callerWake
 }
 
 // buf returns worker w's scratch buffer of at least n floats.
@@ -168,6 +296,12 @@ func (p *Pool) Close() {
 		return
 	}
 	p.closed = true
-	close(p.work)
+	p.stop.Store(true)
+	p.claim.Store(uint64(uint32(p.claim.Load()>>32)+1) << 32) // no chunks: nothing to claim
+	for i := 1; i < p.threads; i++ {
+		if w := &p.workers[i]; w.sleeping.Swap(false) {
+			w.wake <- struct{}{}
+		}
+	}
 	p.wg.Wait()
 }
