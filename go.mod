@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/shirou/gopsutil/v4 v4.26.10
 	github.com/x448/float16 v0.8.4
+	github.com/yalue/onnxruntime_go v1.27.0
 	golang.org/x/sys v0.50.0
 	golang.org/x/text v0.44.0
 )
