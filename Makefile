@@ -9,7 +9,7 @@ FUZZTIME  ?= 60s
 CROSS     := linux/arm64 linux/arm linux/riscv64 android/arm64 darwin/arm64 windows/amd64 windows/arm64
 
 .PHONY: help build test test-short vet peers fuzz cross demo clean \
-	qemu-deps capi-deps test-arm64 test-armv7 test-capi capi capi-arm64
+	qemu-deps capi-deps test-arm64 test-armv7 test-capi capi capi-arm64 ort-setup test-ort
 
 help:
 	@echo "make build    build bin/edgerun (pure Go, CGO_ENABLED=0)"
@@ -20,6 +20,8 @@ help:
 	@echo "make test-arm64 / test-armv7   the unit tests under qemu-user (installs qemu-user-static)"
 	@echo "make test-capi  build the C library (c-shared, c-archive) and run the C test under valgrind"
 	@echo "make peers    install llama.cpp (prebuilt, from npm) under ANCHORS_DIR for the agreement tests"
+	@echo "make ort-setup  fetch ONNX Runtime $(ORT_VERSION) (npm onnxruntime-node, --ignore-scripts) into $(ORT_DIR)/"
+	@echo "make test-ort   the ONNX Runtime backend tests (cgo, -tags ort) against that library"
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/edgerun ./cmd/edgerun
@@ -37,7 +39,7 @@ vet:
 
 test: peers vet
 	EDGERUN_REQUIRE_PEERS=1 $(GO) test -race -count=1 ./...
-	$(MAKE) --no-print-directory cross test-capi test-arm64 test-armv7
+	$(MAKE) --no-print-directory cross test-capi test-ort test-arm64 test-armv7
 
 # test-short: the unit tests alone, without the llama.cpp set-up.
 test-short:
@@ -161,3 +163,30 @@ clean:
 .PHONY: bench-quick
 bench-quick: build
 	./bin/edgerun bench -m $(SHARED)/models/stories260K/stories260K.gguf --quick
+
+# --- ONNX Runtime backend (build tag ort, cgo) -------------------------------------------
+# ort-setup: ONNX Runtime's CPU shared library from npm (onnxruntime-node; --ignore-scripts,
+# its postinstall would fetch CUDA libraries), into the ignored folder $(ORT_DIR)/, with a
+# link $(ORT_DIR)/libonnxruntime.so.1 where the runtime looks for it. Idempotent.
+ORT_VERSION := 1.24.1
+ORT_DIR     := .ort
+ORT_ARCH     = $(if $(filter x86_64 amd64,$(shell uname -m)),x64,arm64)
+
+ort-setup:
+	@mkdir -p $(ORT_DIR)
+	@cd $(ORT_DIR) && if node -e "process.exit(require('./node_modules/onnxruntime-node/package.json').version === '$(ORT_VERSION)' ? 0 : 1)" 2>/dev/null; then \
+		echo "ort-setup: onnxruntime-node $(ORT_VERSION) already in $(ORT_DIR)"; \
+	else \
+		[ -f package.json ] || printf '{\n  "name": "edgerun-ort",\n  "private": true\n}\n' > package.json; \
+		npm install --ignore-scripts --no-audit --no-fund --save-exact onnxruntime-node@$(ORT_VERSION) || exit 1; \
+	fi
+	@lib=node_modules/onnxruntime-node/bin/napi-v6/linux/$(ORT_ARCH)/libonnxruntime.so.1; \
+		[ -f $(ORT_DIR)/$$lib ] || { echo "ort-setup: missing $(ORT_DIR)/$$lib" >&2; exit 1; }; \
+		ln -sf $$lib $(ORT_DIR)/libonnxruntime.so.1; echo "ort-setup: $(ORT_DIR)/libonnxruntime.so.1 -> $$lib"
+
+# test-ort: the ONNX Runtime tests (op vectors, packed weights, exported decoder vs the
+# native backend, LoRA hot-swap) with cgo and -tags ort; they fail instead of skipping
+# when the library is missing.
+test-ort: ort-setup
+	CGO_ENABLED=1 EDGERUN_REQUIRE_ORT=1 $(GO) test -tags ort -count=1 ./onnx/...
+	CGO_ENABLED=1 EDGERUN_REQUIRE_ORT=1 $(GO) test -tags ort -count=1 -run 'ORT' ./runtime/ ./cmd/edgerun/ ./bench/
