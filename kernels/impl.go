@@ -143,6 +143,9 @@ type impl struct {
 	dotF32  func(a, b []float32) float32
 	axpyF32 func(dst []float32, a float32, x []float32)
 	f32Rows f32RowsKernel
+
+	// kernels of IQ4_NL, NF4, FP4 and Q4_K (see iq4nl.go); register fills the missing ones.
+	kt ktKernels
 }
 
 // impls lists the implementations usable on this CPU, generic first; architecture files
@@ -150,7 +153,7 @@ type impl struct {
 // (the last registered).
 var (
 	genericImpl = &impl{name: "generic", q4_0: q4_0RowsGeneric, q8_0: q8_0RowsGeneric,
-		dotF32: dotF32Generic, axpyF32: axpyF32Generic, f32Rows: f32RowsGeneric}
+		dotF32: dotF32Generic, axpyF32: axpyF32Generic, f32Rows: f32RowsGeneric, kt: genericKT}
 	impls  = []*impl{genericImpl}
 	active = genericImpl
 )
@@ -159,6 +162,7 @@ func register(i *impl) {
 	if i.dotF32 == nil {
 		i.dotF32, i.axpyF32, i.f32Rows = active.dotF32, active.axpyF32, active.f32Rows
 	}
+	registerKT(i, active)
 	impls = append(impls, i)
 	active = i
 }
@@ -174,7 +178,7 @@ func kernel4For(t int4.Type) rows4Kernel {
 	case int4.Q8_0:
 		return active.q8_0x4
 	}
-	return nil
+	return active.kt.rows4(t)
 }
 
 // kernelFor returns the quantized-activation kernel for t, or nil when t uses the float path.
@@ -185,7 +189,7 @@ func kernelFor(t int4.Type) rowsKernel {
 	case int4.Q8_0:
 		return active.q8_0
 	}
-	return nil
+	return active.kt.rows(t)
 }
 
 // q4_0RowsGeneric is the specification of the Q4_0 × q8 kernel: per block,

@@ -1,0 +1,325 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/edgerun/edgerun/int4"
+)
+
+// Tests of the IQ4_NL, NF4, FP4 and Q4_K kernels (shared harness).
+
+var ktTypes = []int4.Type{int4.IQ4_NL, int4.NF4, int4.FP4, int4.Q4_K}
+
+// ktCols are the row lengths tested for t (Q4_K needs multiples of 256).
+func ktCols(t int4.Type) []int {
+	if t == int4.Q4_K {
+		return []int{256, 512, 2304}
+	}
+	return []int{32, 64, 96, 256, 288, 2048}
+}
+
+// randKTRows returns rows×cols weights of type t: valid quantized Gaussian rows, and
+// every third row random bytes with finite random scales (every code, extreme 6-bit
+// scales and mins for Q4_K).
+func randKTRows(r *rand.Rand, t int4.Type, rows, cols int) []byte {
+	rb, _ := int4.RowBytes(t, cols)
+	data := make([]byte, rows*rb)
+	for i := 0; i < rows; i++ {
+		row := data[i*rb : (i+1)*rb]
+		if i%3 != 2 {
+			if err := int4.QuantizeRow(t, randVec(r, cols), row); err != nil {
+				panic(err)
+			}
+			continue
+		}
+		for k := range row {
+			row[k] = byte(r.Uint32())
+		}
+		f16 := func(b []byte, s float64) {
+			h := int4.F32ToF16(float32(r.NormFloat64() * s))
+			b[0], b[1] = byte(h), byte(h>>8)
+		}
+		for b := 0; b < len(row); b += t.BlockBytes() {
+			switch t {
+			case int4.IQ4_NL:
+				f16(row[b:], 0.01)
+			case int4.Q4_K:
+				f16(row[b:], 0.001)
+				f16(row[b+2:], 0.001)
+			default:
+				binary.LittleEndian.PutUint32(row[b:], math.Float32bits(float32(math.Abs(r.NormFloat64()))))
+			}
+		}
+	}
+	return data
+}
+
+// ktBound returns Σ_e |w_e·x_e| for one row of dequantized weights and the
+// 8-bit-rounded activations: the scale of float rounding differences. For Q4_K it is
+// Σ_e (|d·sc·n_e| + |dmin·m|)·|x_e|, since the kernels sum the two parts separately.
+func ktBound(t int4.Type, row []byte, q []int8, d []float32) float64 {
+	if t == int4.Q4_K {
+		var s float64
+		for e := range q {
+			sb := row[e/256*144:]
+			sc, m := q4kScales(sb[4:16])
+			j := e % 256 / 32
+			n := sb[16+32*(j/2)+e%32] >> (4 * uint(j&1)) & 15
+			dd := float64(int4.F16ToF32(uint16(sb[0]) | uint16(sb[1])<<8))
+			dm := float64(int4.F16ToF32(uint16(sb[2]) | uint16(sb[3])<<8))
+			s += (math.Abs(dd*float64(sc[j])*float64(n)) + math.Abs(dm*float64(m[j]))) * math.Abs(float64(q[e])*float64(d[e/qBlock]))
+		}
+		return s
+	}
+	w := make([]float32, len(q))
+	if err := int4.DequantizeRow(t, row, w); err != nil {
+		panic(err)
+	}
+	var s float64
+	for e := range w {
+		s += math.Abs(float64(w[e]) * float64(q[e]) * float64(d[e/qBlock]))
+	}
+	return s
+}
+
+// TestKTGenericMatchesFloat checks each generic kernel against the float64 product of
+// the dequantized weights (int4.DequantizeRow) with the 8-bit-rounded activations: equal
+// up to float32 rounding, plus for NF4/FP4 the table rounding (2^-14 of absmax per weight).
+func TestKTGenericMatchesFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, typ := range ktTypes {
+		for _, cols := range ktCols(typ) {
+			const rows = 9
+			data := randKTRows(r, typ, rows, cols)
+			rb, _ := int4.RowBytes(typ, cols)
+			var a q8Act
+			a.quantize(randActs(r, 1, cols), 1, cols)
+			q, d, c := a.row(0)
+			y := make([]float32, rows)
+			genericKT.rows(typ)(data, rb, q, d, c, y)
+			w := make([]float32, cols)
+			for i := 0; i < rows; i++ {
+				row := data[i*rb : (i+1)*rb]
+				_ = int4.DequantizeRow(typ, row, w)
+				var want, tabErr float64
+				for e := range w {
+					xe := float64(q[e]) * float64(d[e/qBlock])
+					want += float64(w[e]) * xe
+					if typ == int4.NF4 || typ == int4.FP4 {
+						tabErr += math.Abs(float64(f32At(row[e/32*20:]))*xe) / (2 * bnb4Scale)
+					}
+				}
+				tol := 4e-7*float64(cols/qBlock+16)*ktBound(typ, row, q, d) + tabErr*1.001 + 1e-30
+				if diff := math.Abs(float64(y[i]) - want); !(diff <= tol) {
+					t.Fatalf("%v %d cols row %d: generic %g, float %g (tol %g)", typ, cols, i, y[i], want, tol)
+				}
+			}
+		}
+	}
+}
+
+// TestKTActError measures the whole error of the quantized-activation kernels (active
+// implementation) against the float product int4.DotRow of the weights with the
+// unquantized activations, on Gaussian data, and bounds it by 1% relative RMS.
+func TestKTActError(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 34))
+	p := NewPool(2)
+	defer p.Close()
+	const rows, cols = 256, 2048
+	for _, typ := range ktTypes {
+		rb, _ := int4.RowBytes(typ, cols)
+		data := make([]byte, rows*rb)
+		for i := 0; i < rows; i++ {
+			_ = int4.QuantizeRow(typ, randVec(r, cols), data[i*rb:(i+1)*rb])
+		}
+		m, _ := NewMatrix(typ, rows, cols, data)
+		x := randVec(r, cols)
+		y := make([]float32, rows)
+		p.MatVec(m, x, y)
+		var se, sr float64
+		for i := 0; i < rows; i++ {
+			want := float64(int4.DotRow(typ, m.Row(i), x))
+			se += (float64(y[i]) - want) * (float64(y[i]) - want)
+			sr += want * want
+		}
+		rel := math.Sqrt(se / sr)
+		t.Logf("%v %dx%d (%s): relative RMS error vs float DotRow %.3g%%", typ, rows, cols, Implementation(), 100*rel)
+		if rel > 0.01 {
+			t.Errorf("%v: relative RMS error %g > 1%%", typ, rel)
+		}
+	}
+}
+
+// TestKTImplsMatchGeneric runs every registered implementation's kernels against the
+// generic ones on many shapes (N=1, odd rows), with guards around y.
+func TestKTImplsMatchGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(35, 36))
+	for _, im := range impls {
+		for _, typ := range ktTypes {
+			k := im.kt.rows(typ)
+			if k == nil {
+				t.Fatalf("%s: no %v kernel", im.name, typ)
+			}
+			for _, rows := range []int{1, 2, 3, 7, 16, 17, 33} {
+				for _, cols := range ktCols(typ) {
+					data := randKTRows(r, typ, rows, cols)
+					rb, _ := int4.RowBytes(typ, cols)
+					var a q8Act
+					a.quantize(randActs(r, 1, cols), 1, cols)
+					q, d, c := a.row(0)
+					want := make([]float32, rows)
+					genericKT.rows(typ)(data, rb, q, d, c, want)
+					const g = 5
+					got := make([]float32, rows+2*g)
+					for i := range got {
+						got[i] = float32(math.NaN())
+					}
+					guard := math.Float32bits(got[0])
+					k(data, rb, q, d, c, got[g:g+rows])
+					for i := 0; i < g; i++ {
+						if math.Float32bits(got[i]) != guard || math.Float32bits(got[g+rows+i]) != guard {
+							t.Fatalf("%s %v %dx%d: wrote outside y", im.name, typ, rows, cols)
+						}
+					}
+					for i := 0; i < rows; i++ {
+						tol := 4e-7*float64(cols/qBlock+16)*ktBound(typ, data[i*rb:(i+1)*rb], q, d) + 1e-30
+						if diff := math.Abs(float64(got[g+i]) - float64(want[i])); !(diff <= tol) {
+							t.Fatalf("%s %v %dx%d row %d: got %g, generic %g (tol %g)", im.name, typ, rows, cols, i, got[g+i], want[i], tol)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestKTRows4MatchesRows checks every 4-token kernel against the same implementation's
+// one-row kernel, bit for bit, with guards around each output run.
+func TestKTRows4MatchesRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	for _, im := range impls {
+		for _, typ := range ktTypes {
+			k4 := im.kt.rows4(typ)
+			if k4 == nil {
+				continue
+			}
+			for _, rows := range []int{1, 2, 3, 16, 17} {
+				for _, cols := range ktCols(typ) {
+					data := randKTRows(r, typ, rows, cols)
+					rb, _ := int4.RowBytes(typ, cols)
+					var a q8Act
+					a.quantize(randActs(r, 4, cols), 4, cols)
+					a.pack4(1)
+					const g = 3
+					stride := rows + 2*g
+					y := make([]float32, 4*stride+g)
+					for i := range y {
+						y[i] = -7.5
+					}
+					k4(data, rb, rows, a.group(0), cols/qBlock, y[g:], stride)
+					want := make([]float32, rows)
+					for tok := 0; tok < 4; tok++ {
+						q, d, c := a.row(tok)
+						im.kt.rows(typ)(data, rb, q, d, c, want)
+						for k := 0; k < rows; k++ {
+							if math.Float32bits(y[g+tok*stride+k]) != math.Float32bits(want[k]) {
+								t.Fatalf("%s %v %dx%d token %d row %d: rows4 %g, rows %g", im.name, typ, rows, cols, tok, k, y[g+tok*stride+k], want[k])
+							}
+						}
+						for k := 0; k < g; k++ {
+							if y[tok*stride+k] != -7.5 || y[g+tok*stride+rows+k] != -7.5 {
+								t.Fatalf("%s %v %dx%d token %d: wrote outside its outputs", im.name, typ, rows, cols, tok)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestKTMatMulEqualsMatVec checks, for every implementation, that the tiled prefill
+// path (4-token kernels and the per-token rest) gives exactly the decode result, that
+// the dispatch uses the quantized-activation kernels, and that it allocates nothing.
+func TestKTMatMulEqualsMatVec(t *testing.T) {
+	r := rand.New(rand.NewPCG(39, 40))
+	p := NewPool(2)
+	defer p.Close()
+	for _, im := range impls {
+		withImpl(im, func() {
+			for _, typ := range ktTypes {
+				if kernelFor(typ) == nil {
+					t.Fatalf("%s: kernelFor(%v) is nil", im.name, typ)
+				}
+				for _, shape := range [][3]int{{1, 256, 2}, {5, 256, 5}, {37, 512, 9}, {70, 256, 17}} {
+					rows, cols, n := shape[0], shape[1], shape[2]
+					m, _ := NewMatrix(typ, rows, cols, randKTRows(r, typ, rows, cols))
+					x := randActs(r, n, cols)
+					y := make([]float32, n*rows+1)
+					y[n*rows] = 42
+					p.MatMul(m, x, n, y[:n*rows])
+					if y[n*rows] != 42 {
+						t.Fatalf("%s %v: MatMul wrote past y", im.name, typ)
+					}
+					yv := make([]float32, rows)
+					for i := 0; i < n; i++ {
+						p.MatVec(m, x[i*cols:(i+1)*cols], yv)
+						for k := range yv {
+							if math.Float32bits(yv[k]) != math.Float32bits(y[i*rows+k]) {
+								t.Fatalf("%s %v %dx%d n=%d: MatMul[%d,%d] = %g, MatVec %g", im.name, typ, rows, cols, n, i, k, y[i*rows+k], yv[k])
+							}
+						}
+					}
+					if a := testing.AllocsPerRun(5, func() { p.MatMul(m, x, n, y[:n*rows]) }); a != 0 {
+						t.Errorf("%s %v: MatMul allocates %v times per call", im.name, typ, a)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkKTMatVec reports decode speed (MB/s of weights) of every implementation of
+// the IQ4_NL, NF4, FP4 and Q4_K kernels, and the float path they replace (DotRow), on
+// TinyLlama's 2048×2048 and 5632×2048 shapes with a 2-thread pool.
+func BenchmarkKTMatVec(b *testing.B) {
+	benchKT(b, 1)
+}
+
+// BenchmarkKTMatMulPrefill is BenchmarkKTMatVec for 64 tokens at once.
+func BenchmarkKTMatMulPrefill(b *testing.B) {
+	benchKT(b, 64)
+}
+
+func benchKT(b *testing.B, n int) {
+	r := rand.New(rand.NewPCG(41, 42))
+	p := NewPool(2)
+	defer p.Close()
+	floatPath := &impl{name: "float"} // kt all nil: kernelFor gives nil, MatMul takes the float path
+	for _, typ := range ktTypes {
+		for _, sh := range [][2]int{{2048, 2048}, {5632, 2048}} {
+			rows, cols := sh[0], sh[1]
+			data := randKTRows(r, typ, rows, cols)
+			m, _ := NewMatrix(typ, rows, cols, data)
+			x := randVec(r, n*cols)
+			y := make([]float32, n*rows)
+			for _, im := range append([]*impl{floatPath}, impls...) {
+				if (im == genericImpl || im == floatPath) && (rows > 2048 || n > 1) && len(impls) > 1 {
+					continue
+				}
+				b.Run(fmt.Sprintf("%v/%dx%d/n%d/%s", typ, rows, cols, n, im.name), func(b *testing.B) {
+					withImpl(im, func() {
+						b.SetBytes(int64(len(data)))
+						for b.Loop() {
+							p.MatMul(m, x, n, y)
+						}
+					})
+				})
+			}
+		}
+	}
+}
