@@ -448,7 +448,7 @@ var ErrTooLarge = errors.New("onnx: model exceeds the 2 GiB protobuf limit (use 
 // Marshal encodes m as a ModelProto.
 func (m *Model) Marshal() ([]byte, error) {
 	sz := m.size()
-	if sz >= 1<<31 {
+	if int64(sz) >= 1<<31 || sz < 0 {
 		return nil, ErrTooLarge
 	}
 	e := &enc{b: make([]byte, 0, sz)}
