@@ -2,5 +2,125 @@
 
 package kernels
 
-// archKT sets the arm64 kernels on the "neon-dotprod" implementation.
-func archKT(i *impl) {}
+// archKT sets the dot-product kernels on the "neon-dotprod" implementation (registered
+// only when the CPU has the dot-product extension and fp16 conversions).
+func archKT(i *impl) {
+	if i.name != "neon-dotprod" {
+		return
+	}
+	i.kt.iq4nl = iq4nlRowsSDOTGo
+	i.kt.nf4 = nf4RowsSDOTGo
+	i.kt.fp4 = fp4RowsSDOTGo
+	i.kt.q4k = q4kRowsSDOTGo
+}
+
+// iq4nlRowsSDOT computes, for r < rows, with row = w[r·rowBytes:], nb IQ4_NL blocks of
+// 18 bytes and tab = kvaluesIQ4NL, four float32 lanes per row into acc[4r:4r+4]:
+//
+//	for b := 0; b < nb; b++ {
+//		blk := row[18·b:]
+//		for l := 0; l < 4; l++ { // SDOT lane l: elements 4l..4l+3 and 16+4l..16+4l+3
+//			s := Σ_{e=4l}^{4l+3} int32(tab[blk[2+e]&15])·int32(xq[32b+e]) + int32(tab[blk[2+e]>>4])·int32(xq[32b+16+e])
+//			acc[4r+l] += (f16(blk[0:2])·xd[b]) · float32(s) // fused multiply-add
+//		}
+//	}
+//
+// rows ≥ 1 and nb ≥ 1.
+//
+//go:noescape
+func iq4nlRowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32, tab *int8)
+
+// bnb4RowsSDOT is iq4nlRowsSDOT for NF4/FP4 blocks of 20 bytes with tab a bnb4Split:
+// SDOT lane l covers elements 4l..4l+3 and 16+4l..16+4l+3 (codes c_e: the high nibble
+// of blk[4+e/2] for even e, the low one for odd e), s = 128·Σ hi[c_e]·xq + Σ lo[c_e]·xq,
+// and acc[4r+l] += (f32(blk[0:4])·xd[b]) · float32(s).
+//
+//go:noescape
+func bnb4RowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32, tab *int8)
+
+// q4kRowsSDOT computes, for r < rows, with row = w[r·rowBytes:] and nb/8 Q4_K
+// super-blocks of 144 bytes, four float32 lanes per row into acc[4r:4r+4]:
+//
+//	for k := 0; k < nb/8; k++ {
+//		for j := 0; j < 8; j++ { // sub-block j = activation block b = 8k+j
+//			A := (d·float32(sc_j))·xd[b]; B := (dmin·float32(m_j))·xd[b]·0.125
+//			for l := 0; l < 4; l++ { // SDOT lane l: elements 4l..4l+3 and 16+4l..16+4l+3
+//				s := Σ over the lane's 8 elements of int32(n_e)·int32(xq[32b+e])
+//				acc[4r+l] += A·float32(s)                        // fused
+//				acc[4r+l] -= B·float32(xc[8b+l] + xc[8b+4+l])    // fused
+//			}
+//		}
+//	}
+//
+// rows ≥ 1, nb ≥ 8 and a multiple of 8.
+//
+//go:noescape
+func q4kRowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, xc *int32, nb int, acc *float32)
+
+// ktSDOTRows is the row count the wrappers hand to the assembly at once.
+const ktSDOTRows = 16
+
+// ktSDOTKind selects the kernel in ktSDOTGo.
+type ktSDOTKind int
+
+const (
+	kindIQ4NL ktSDOTKind = iota
+	kindNF4
+	kindFP4
+	kindQ4K
+)
+
+func iq4nlRowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	ktSDOTGo(kindIQ4NL, w, rowBytes, q, d, c, y)
+}
+
+func nf4RowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	ktSDOTGo(kindNF4, w, rowBytes, q, d, c, y)
+}
+
+func fp4RowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	ktSDOTGo(kindFP4, w, rowBytes, q, d, c, y)
+}
+
+func q4kRowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	ktSDOTGo(kindQ4K, w, rowBytes, q, d, c, y)
+}
+
+// ktSDOTGo calls the kernel of kind on ktSDOTRows rows at a time and adds each row's
+// four lanes as (a0+a1)+(a2+a3) (times 2^-13 for NF4/FP4).
+func ktSDOTGo(kind ktSDOTKind, w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	nb := len(d)
+	used := nb * 18
+	scale := float32(1)
+	switch kind {
+	case kindNF4, kindFP4:
+		used, scale = nb*20, 1.0/bnb4Scale
+	case kindQ4K:
+		nb &^= 7
+		used = nb / 8 * 144
+	}
+	if len(y) == 0 || nb == 0 {
+		clear(y)
+		return
+	}
+	_ = w[(len(y)-1)*rowBytes+used-1]
+	_ = q[nb*qBlock-1]
+	_ = c[nb*8-1]
+	var acc [4 * ktSDOTRows]float32
+	for r0 := 0; r0 < len(y); r0 += ktSDOTRows {
+		n := min(ktSDOTRows, len(y)-r0)
+		switch kind {
+		case kindIQ4NL:
+			iq4nlRowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0], &iq4nlTab[0])
+		case kindNF4:
+			bnb4RowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0], &nf4Split[0])
+		case kindFP4:
+			bnb4RowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0], &fp4Split[0])
+		case kindQ4K:
+			q4kRowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], &c[0], nb, &acc[0])
+		}
+		for i := 0; i < n; i++ {
+			y[r0+i] = ((acc[4*i] + acc[4*i+1]) + (acc[4*i+2] + acc[4*i+3])) * scale
+		}
+	}
+}

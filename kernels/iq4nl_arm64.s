@@ -1,0 +1,236 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// IQ4_NL, NF4/FP4 and Q4_K × q8 kernels for arm64 with the dot-product extension. Each
+// writes four float32 lanes per row into acc; the Go wrappers (iq4nl_arm64.go) add them.
+
+// SDOT Vd.4S, Vn.16B, Vm.16B, encoded by hand.
+#define KSDOT(m, n, d) WORD $(0x4E809400 | (m<<16) | (n<<5) | d)
+// SCVTF / UCVTF Vd.4S, Vn.4S.
+#define KSCVTF(n, d) WORD $(0x4E21D800 | (n<<5) | d)
+#define KUCVTF(n, d) WORD $(0x6E21D800 | (n<<5) | d)
+// FMUL Vd.4S, Vn.4S, Vm.4S.
+#define KFMUL(m, n, d) WORD $(0x6E20DC00 | (m<<16) | (n<<5) | d)
+// FMUL / FMLA / FMLS Vd.4S, Vn.4S, Vm.S[i] (by element).
+#define KFMULE(m, i, n, d) WORD $(0x4F809000 | ((i&1)<<21) | (m<<16) | ((i>>1)<<11) | (n<<5) | d)
+#define KFMLAE(m, i, n, d) WORD $(0x4F801000 | ((i&1)<<21) | (m<<16) | ((i>>1)<<11) | (n<<5) | d)
+#define KFMLSE(m, i, n, d) WORD $(0x4F805000 | ((i&1)<<21) | (m<<16) | ((i>>1)<<11) | (n<<5) | d)
+
+// func iq4nlRowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32, tab *int8)
+TEXT ·iq4nlRowsSDOT(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD rows+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD nb+40(FP), R5
+	MOVD acc+48(FP), R6
+	MOVD tab+56(FP), R13
+	VLD1 (R13), [V28.B16]
+	VMOVI $15, V30.B16
+
+iqrow:
+	VEOR V16.B16, V16.B16, V16.B16
+	MOVD R0, R7
+	MOVD R3, R8
+	MOVD R4, R9
+	MOVD R5, R10
+
+iqblock:
+	ADD    $2, R7, R11
+	VLD1   (R11), [V0.B16]
+	VAND   V30.B16, V0.B16, V1.B16
+	VUSHR  $4, V0.B16, V2.B16
+	VTBL   V1.B16, [V28.B16], V1.B16
+	VTBL   V2.B16, [V28.B16], V2.B16
+	VLD1.P 32(R8), [V3.B16, V4.B16]
+	VEOR   V5.B16, V5.B16, V5.B16
+	KSDOT(3, 1, 5)
+	KSDOT(4, 2, 5)
+	KSCVTF(5, 5)
+	MOVHU  (R7), R12
+	FMOVS  R12, F6
+	FCVTHS F6, F6
+	FMOVS.P 4(R9), F7
+	FMULS  F7, F6, F6
+	VDUP   V6.S[0], V6.S4
+	VFMLA  V5.S4, V6.S4, V16.S4
+	ADD    $18, R7
+	SUBS   $1, R10, R10
+	BNE    iqblock
+
+	VST1.P [V16.S4], 16(R6)
+	ADD    R1, R0
+	SUBS   $1, R2, R2
+	BNE    iqrow
+	RET
+
+// func bnb4RowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32, tab *int8)
+TEXT ·bnb4RowsSDOT(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD rows+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD nb+40(FP), R5
+	MOVD acc+48(FP), R6
+	MOVD tab+56(FP), R13
+	VLD1 (R13), [V28.B16]        // hi halves
+	ADD  $32, R13
+	VLD1 (R13), [V29.B16]        // lo halves
+	VMOVI $15, V30.B16
+
+bnbrow:
+	VEOR V16.B16, V16.B16, V16.B16
+	MOVD R0, R7
+	MOVD R3, R8
+	MOVD R4, R9
+	MOVD R5, R10
+
+bnbblock:
+	ADD    $4, R7, R11
+	VLD1   (R11), [V0.B16]
+	VAND   V30.B16, V0.B16, V1.B16   // low nibbles: odd elements
+	VUSHR  $4, V0.B16, V2.B16        // high nibbles: even elements
+	VZIP1  V1.B16, V2.B16, V3.B16    // elements 0..15
+	VZIP2  V1.B16, V2.B16, V4.B16    // elements 16..31
+	VTBL   V3.B16, [V28.B16], V5.B16
+	VTBL   V4.B16, [V28.B16], V6.B16
+	VTBL   V3.B16, [V29.B16], V3.B16
+	VTBL   V4.B16, [V29.B16], V4.B16
+	VLD1.P 32(R8), [V7.B16, V8.B16]
+	VEOR   V18.B16, V18.B16, V18.B16
+	VEOR   V19.B16, V19.B16, V19.B16
+	KSDOT(7, 5, 18)
+	KSDOT(8, 6, 18)
+	KSDOT(7, 3, 19)
+	KSDOT(8, 4, 19)
+	VSHL   $7, V18.S4, V18.S4
+	VADD   V19.S4, V18.S4, V18.S4
+	KSCVTF(18, 18)
+	FMOVS  (R7), F6
+	FMOVS.P 4(R9), F7
+	FMULS  F7, F6, F6
+	VDUP   V6.S[0], V6.S4
+	VFMLA  V18.S4, V6.S4, V16.S4
+	ADD    $20, R7
+	SUBS   $1, R10, R10
+	BNE    bnbblock
+
+	VST1.P [V16.S4], 16(R6)
+	ADD    R1, R0
+	SUBS   $1, R2, R2
+	BNE    bnbrow
+	RET
+
+// Q4KSUB accumulates one Q4_K sub-block (nibbles in Vn0, Vn1: elements 0..15, 16..31)
+// into V16: x from R9, lane offsets from R11 (both post-incremented), A_j in Va.S[i],
+// B_j/8 in Vb.S[i].
+#define Q4KSUB(n0, n1, a, b, i) \
+	VLD1.P 32(R9), [V6.B16, V7.B16] \
+	VEOR   V8.B16, V8.B16, V8.B16 \
+	KSDOT(6, n0, 8) \
+	KSDOT(7, n1, 8) \
+	KSCVTF(8, 8) \
+	KFMLAE(a, i, 8, 16) \
+	VLD1.P 32(R11), [V9.S4, V10.S4] \
+	VADD   V10.S4, V9.S4, V9.S4 \
+	KSCVTF(9, 9) \
+	KFMLSE(b, i, 9, 16)
+
+// Q4KCHUNK accumulates the two sub-blocks of the next 64-element chunk (qs from R13).
+#define Q4KCHUNK(a, b, i, i2) \
+	VLD1.P 32(R13), [V0.B16, V1.B16] \
+	VAND   V30.B16, V0.B16, V2.B16 \
+	VAND   V30.B16, V1.B16, V3.B16 \
+	VUSHR  $4, V0.B16, V4.B16 \
+	VUSHR  $4, V1.B16, V5.B16 \
+	Q4KSUB(2, 3, a, b, i) \
+	Q4KSUB(4, 5, a, b, i2)
+
+// func q4kRowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, xc *int32, nb int, acc *float32)
+TEXT ·q4kRowsSDOT(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD rows+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD xc+40(FP), R5
+	MOVD nb+48(FP), R6
+	MOVD acc+56(FP), R7
+	VMOVI $15, V30.B16
+	FMOVS $(0.125), F31
+
+q4krow:
+	VEOR V16.B16, V16.B16, V16.B16
+	MOVD R0, R8
+	MOVD R3, R9
+	MOVD R4, R10
+	MOVD R5, R11
+	LSR  $3, R6, R12
+
+q4ksuper:
+	MOVWU 4(R8), R13
+	MOVWU 8(R8), R14
+	MOVWU 12(R8), R15
+	ANDW  $0x3f3f3f3f, R13, R19      // sc 0..3
+	LSRW  $6, R13, R13
+	ANDW  $0x03030303, R13, R13
+	LSLW  $4, R13, R13
+	ANDW  $0x0f0f0f0f, R15, R20
+	ORRW  R20, R13, R13              // sc 4..7
+	ORR   R13<<32, R19, R19
+	ANDW  $0x3f3f3f3f, R14, R20      // m 0..3
+	LSRW  $6, R14, R14
+	ANDW  $0x03030303, R14, R14
+	LSLW  $4, R14, R14
+	LSRW  $4, R15, R15
+	ANDW  $0x0f0f0f0f, R15, R15
+	ORRW  R15, R14, R14              // m 4..7
+	ORR   R14<<32, R20, R20
+	FMOVD R19, F20
+	FMOVD R20, F22
+	VUXTL  V20.B8, V20.H8
+	VUXTL2 V20.H8, V21.S4
+	VUXTL  V20.H4, V20.S4
+	VUXTL  V22.B8, V22.H8
+	VUXTL2 V22.H8, V23.S4
+	VUXTL  V22.H4, V22.S4
+	KUCVTF(20, 20)
+	KUCVTF(21, 21)
+	KUCVTF(22, 22)
+	KUCVTF(23, 23)
+	MOVHU  (R8), R13
+	FMOVS  R13, F24
+	FCVTHS F24, F24                  // d
+	MOVHU  2(R8), R13
+	FMOVS  R13, F25
+	FCVTHS F25, F25                  // dmin
+	KFMULE(24, 0, 20, 20)
+	KFMULE(24, 0, 21, 21)
+	KFMULE(25, 0, 22, 22)
+	KFMULE(25, 0, 23, 23)
+	VLD1.P 32(R10), [V26.S4, V27.S4]
+	KFMUL(26, 20, 20)                // A_j = d·sc_j·xd_j
+	KFMUL(27, 21, 21)
+	KFMUL(26, 22, 22)                // B_j = dmin·m_j·xd_j
+	KFMUL(27, 23, 23)
+	KFMULE(31, 0, 22, 22)            // B_j/8
+	KFMULE(31, 0, 23, 23)
+
+	ADD $16, R8, R13
+	Q4KCHUNK(20, 22, 0, 1)
+	Q4KCHUNK(20, 22, 2, 3)
+	Q4KCHUNK(21, 23, 0, 1)
+	Q4KCHUNK(21, 23, 2, 3)
+
+	ADD  $144, R8
+	SUBS $1, R12, R12
+	BNE  q4ksuper
+
+	VST1.P [V16.S4], 16(R7)
+	ADD    R1, R0
+	SUBS   $1, R2, R2
+	BNE    q4krow
+	RET
