@@ -84,20 +84,33 @@ func (a *q8Act) quantize(x []float32, n, cols int) {
 		a.c = make([]int32, nb*8)
 	}
 	a.q, a.d, a.c = a.q[:n*cols], a.d[:nb], a.c[:nb*8]
-	x = x[:n*cols]
-	for b := 0; b < nb; b++ {
+	active.q8Quant(x[:n*cols], a.q, a.d, a.c)
+}
+
+// q8QuantGeneric is the specification of the activation quantizer: for each block b of
+// 32 values xs = x[32b:32b+32],
+//
+//	amax = max |xs[j]|,  d[b] = amax/127,  id = 1/d[b] (0 when that is not finite),
+//	q[32b+j] = int8(t+0.5) if t >= 0 else int8(t-0.5), where t = xs[j]·id,
+//	c[8b+l] = 8·(q[32b+4l] + … + q[32b+4l+3]),
+//
+// in float32 arithmetic (llama.cpp's Q8_0 activation rounding: half away from zero). The
+// infinite-reciprocal case (amax below ~4e-37, or 0) gives an all-zero block instead of
+// the platform's conversion of ±Inf. x must be finite; len(x) = 32·len(d).
+func q8QuantGeneric(x []float32, q []int8, d []float32, c []int32) {
+	for b := range d {
 		xs := x[b*qBlock : (b+1)*qBlock : (b+1)*qBlock]
-		qs := a.q[b*qBlock : (b+1)*qBlock : (b+1)*qBlock]
+		qs := q[b*qBlock : (b+1)*qBlock : (b+1)*qBlock]
 		var amax float32
 		for _, v := range xs {
 			amax = max(amax, math.Float32frombits(math.Float32bits(v)&^(1<<31)))
 		}
-		d := amax / 127
-		var id float32
-		if d != 0 {
-			id = 1 / d
+		db := amax / 127
+		id := 1 / db
+		if !(id <= math.MaxFloat32) {
+			id = 0
 		}
-		a.d[b] = d
+		d[b] = db
 		for j, v := range xs {
 			t := v * id
 			if t >= 0 {
@@ -106,7 +119,7 @@ func (a *q8Act) quantize(x []float32, n, cols int) {
 				qs[j] = int8(t - 0.5)
 			}
 		}
-		cs := a.c[b*8 : b*8+8 : b*8+8]
+		cs := c[b*8 : b*8+8 : b*8+8]
 		for j := range cs {
 			cs[j] = 8 * (int32(qs[4*j]) + int32(qs[4*j+1]) + int32(qs[4*j+2]) + int32(qs[4*j+3]))
 		}
@@ -138,6 +151,10 @@ type impl struct {
 	q4_0x4 rows4Kernel
 	q8_0x4 rows4Kernel
 
+	// q8Quant quantizes activations (see q8QuantGeneric, the specification; every
+	// implementation is bit-identical to it). nil: inherited like the float32 kernels.
+	q8Quant func(x []float32, q []int8, d []float32, c []int32)
+
 	// float32 kernels (see f32.go); an implementation that leaves them nil inherits
 	// those of the one registered before it.
 	dotF32  func(a, b []float32) float32
@@ -153,12 +170,15 @@ type impl struct {
 // (the last registered).
 var (
 	genericImpl = &impl{name: "generic", q4_0: q4_0RowsGeneric, q8_0: q8_0RowsGeneric,
-		dotF32: dotF32Generic, axpyF32: axpyF32Generic, f32Rows: f32RowsGeneric, kt: genericKT}
+		q8Quant: q8QuantGeneric, dotF32: dotF32Generic, axpyF32: axpyF32Generic, f32Rows: f32RowsGeneric, kt: genericKT}
 	impls  = []*impl{genericImpl}
 	active = genericImpl
 )
 
 func register(i *impl) {
+	if i.q8Quant == nil {
+		i.q8Quant = active.q8Quant
+	}
 	if i.dotF32 == nil {
 		i.dotF32, i.axpyF32, i.f32Rows = active.dotF32, active.axpyF32, active.f32Rows
 	}

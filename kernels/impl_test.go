@@ -275,3 +275,67 @@ func TestRows4MatchesRows(t *testing.T) {
 		}
 	}
 }
+
+// TestQ8QuantMatchesGeneric checks every implementation's activation quantizer against
+// the generic one bit for bit: Gaussian blocks, zero blocks, single outliers, huge and
+// tiny (reciprocal overflowing) magnitudes, values at exact rounding ties, and an
+// output guard.
+func TestQ8QuantMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, im := range impls {
+		for _, nb := range []int{1, 2, 3, 7, 64, 176} {
+			x := randActs(r, 1, nb*qBlock)
+			for b := 0; b < nb; b++ {
+				blk := x[b*qBlock : (b+1)*qBlock]
+				switch b % 6 {
+				case 1: // ties: amax 127 gives id 1, so k+0.5 rounds away from zero
+					for j := range blk {
+						blk[j] = float32(r.IntN(254)-127) + 0.5
+					}
+					blk[0] = 127
+				case 2:
+					for j := range blk {
+						blk[j] *= 1e30
+					}
+				case 3:
+					for j := range blk {
+						blk[j] *= 1e-38 // reciprocal of d overflows
+					}
+				case 4:
+					for j := range blk {
+						blk[j] = float32(math.Copysign(0, float64(blk[j])))
+					}
+				}
+			}
+			want := q8Act{}
+			want.q, want.d, want.c = make([]int8, nb*qBlock), make([]float32, nb), make([]int32, 8*nb)
+			q8QuantGeneric(x, want.q, want.d, want.c)
+			q := make([]int8, nb*qBlock+8)
+			d := make([]float32, nb+1)
+			c := make([]int32, 8*nb+8)
+			for i := range q {
+				q[i] = 99
+			}
+			d[nb], c[8*nb] = -3, -5
+			im.q8Quant(x, q[:nb*qBlock], d[:nb], c[:8*nb])
+			for i := 0; i < nb*qBlock; i++ {
+				if q[i] != want.q[i] {
+					t.Fatalf("%s nb=%d: q[%d] = %d, generic %d (x %g, d %g)", im.name, nb, i, q[i], want.q[i], x[i], want.d[i/qBlock])
+				}
+			}
+			for b := 0; b < nb; b++ {
+				if math.Float32bits(d[b]) != math.Float32bits(want.d[b]) {
+					t.Fatalf("%s nb=%d: d[%d] = %g, generic %g", im.name, nb, b, d[b], want.d[b])
+				}
+			}
+			for i := 0; i < 8*nb; i++ {
+				if c[i] != want.c[i] {
+					t.Fatalf("%s nb=%d: c[%d] = %d, generic %d", im.name, nb, i, c[i], want.c[i])
+				}
+			}
+			if q[nb*qBlock] != 99 || d[nb] != -3 || c[8*nb] != -5 {
+				t.Fatalf("%s nb=%d: wrote past the outputs", im.name, nb)
+			}
+		}
+	}
+}

@@ -6,7 +6,7 @@ import "golang.org/x/sys/cpu"
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
-		register(&impl{name: "avx2", q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q4_0x4: q4_0Rows4AVX2Go, q8_0x4: q8_0Rows4AVX2Go,
+		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q4_0x4: q4_0Rows4AVX2Go, q8_0x4: q8_0Rows4AVX2Go,
 			dotF32: dotF32AVX2Go, axpyF32: axpyF32AVX2Go, f32Rows: f32RowsAVX2Go})
 	}
 }
@@ -112,4 +112,22 @@ func q8_0Rows4AVX2Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32
 	_ = g[nb*g4BlockBytes-1]
 	_ = y[3*ystride+rows-1]
 	q8_0Rows4AVX2(&w[0], rowBytes, rows, &g[0], nb, &y[0], 4*ystride)
+}
+
+// q8QuantAVX2 is q8QuantGeneric for nb ≥ 1 blocks (x: 32·nb floats, q: 32·nb, d: nb,
+// c: 8·nb), bit for bit: the same float32 operations per element (the maximum is
+// order-independent for finite x; rounding adds ±0.5 by the sign, then truncates).
+//
+//go:noescape
+func q8QuantAVX2(x *float32, q *int8, d *float32, c *int32, nb int)
+
+func q8QuantAVX2Go(x []float32, q []int8, d []float32, c []int32) {
+	nb := len(d)
+	if nb == 0 {
+		return
+	}
+	_ = x[nb*qBlock-1]
+	_ = q[nb*qBlock-1]
+	_ = c[nb*8-1]
+	q8QuantAVX2(&x[0], &q[0], &d[0], &c[0], nb)
 }

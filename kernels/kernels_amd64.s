@@ -348,3 +348,102 @@ h4sum:
 	JNZ    h4row
 	VZEROUPPER
 	RET
+
+DATA q8perm<>+0(SB)/4, $0
+DATA q8perm<>+4(SB)/4, $4
+DATA q8perm<>+8(SB)/4, $1
+DATA q8perm<>+12(SB)/4, $5
+DATA q8perm<>+16(SB)/4, $2
+DATA q8perm<>+20(SB)/4, $6
+DATA q8perm<>+24(SB)/4, $3
+DATA q8perm<>+28(SB)/4, $7
+GLOBL q8perm<>(SB), RODATA|NOPTR, $32
+
+// Q8ROUND rounds the float32 lanes of y half away from zero to int32 (truncating
+// conversion of y + copysign(0.5, y)); Y9 = sign mask, Y10 = 0.5; clobbers t.
+#define Q8ROUND(y, t) \
+	VANDPS     Y9, y, t \
+	VORPS      Y10, t, t \
+	VADDPS     t, y, y \
+	VCVTTPS2DQ y, y
+
+// func q8QuantAVX2(x *float32, q *int8, d *float32, c *int32, nb int)
+TEXT ·q8QuantAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), R8
+	MOVQ c+24(FP), R9
+	MOVQ nb+32(FP), CX
+
+	MOVL         $0x7fffffff, AX
+	MOVQ         AX, X8
+	VPBROADCASTD X8, Y8          // |x| mask
+	MOVL         $0x80000000, AX
+	MOVQ         AX, X9
+	VPBROADCASTD X9, Y9          // sign mask
+	MOVL         $0x3f000000, AX // 0.5
+	MOVQ         AX, X10
+	VPBROADCASTD X10, Y10
+	VMOVDQU      q8perm<>(SB), Y11
+	MOVL         $0x01010101, AX
+	MOVQ         AX, X12
+	VPBROADCASTD X12, Y12        // uint8 ones
+	MOVL         $0x00010001, AX
+	MOVQ         AX, X13
+	VPBROADCASTD X13, Y13        // int16 ones
+	MOVL         $0x42fe0000, AX // 127
+	MOVQ         AX, X14
+	MOVL         $0x3f800000, AX // 1
+	MOVQ         AX, X15
+	MOVL         $0x7f7fffff, AX // MaxFloat32
+	MOVQ         AX, X7
+
+q8qblock:
+	VMOVUPS      0(SI), Y0
+	VMOVUPS      32(SI), Y1
+	VMOVUPS      64(SI), Y2
+	VMOVUPS      96(SI), Y3
+	VANDPS       Y8, Y0, Y4
+	VANDPS       Y8, Y1, Y5
+	VMAXPS       Y5, Y4, Y4
+	VANDPS       Y8, Y2, Y5
+	VANDPS       Y8, Y3, Y6
+	VMAXPS       Y6, Y5, Y5
+	VMAXPS       Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS       X5, X4, X4
+	VPERMILPS    $0x4e, X4, X5
+	VMAXPS       X5, X4, X4
+	VPERMILPS    $0xb1, X4, X5
+	VMAXSS       X5, X4, X4      // amax
+	VDIVSS       X14, X4, X4     // d = amax/127
+	VMOVSS       X4, (R8)
+	VDIVSS       X4, X15, X5     // id = 1/d
+	VCMPSS       $2, X7, X5, X6  // id <= MaxFloat32 (false for +Inf and NaN)
+	VANDPS       X6, X5, X5
+	VBROADCASTSS X5, Y5
+	VMULPS       Y5, Y0, Y0
+	VMULPS       Y5, Y1, Y1
+	VMULPS       Y5, Y2, Y2
+	VMULPS       Y5, Y3, Y3
+	Q8ROUND(Y0, Y4)
+	Q8ROUND(Y1, Y4)
+	Q8ROUND(Y2, Y4)
+	Q8ROUND(Y3, Y4)
+	VPACKSSDW    Y1, Y0, Y0      // per 128-bit lane: x0..3 x8..11 | x4..7 x12..15
+	VPACKSSDW    Y3, Y2, Y2
+	VPACKSSWB    Y2, Y0, Y0      // dwords: 0-3 8-11 16-19 24-27 | 4-7 12-15 20-23 28-31
+	VPERMD       Y0, Y11, Y0     // element order
+	VMOVDQU      Y0, (DI)
+	VPMADDUBSW   Y0, Y12, Y1     // pairs of q
+	VPMADDWD     Y13, Y1, Y1     // sums of 4
+	VPSLLD       $3, Y1, Y1
+	VMOVDQU      Y1, (R9)
+	ADDQ         $128, SI
+	ADDQ         $32, DI
+	ADDQ         $4, R8
+	ADDQ         $32, R9
+	DECQ         CX
+	JNZ          q8qblock
+	VZEROUPPER
+	RET
