@@ -18,10 +18,11 @@ import (
 type ktKernels struct {
 	iq4nl, nf4, fp4, q4k         rowsKernel
 	iq4nlx4, nf4x4, fp4x4, q4kx4 rows4Kernel
+	f16                          f16RowsKernel // F16 weights, float activations (f16.go)
 }
 
 // genericKT are the specification kernels, registered with genericImpl.
-var genericKT = ktKernels{iq4nl: iq4nlRowsGeneric, nf4: nf4RowsGeneric, fp4: fp4RowsGeneric, q4k: q4kRowsGeneric}
+var genericKT = ktKernels{iq4nl: iq4nlRowsGeneric, nf4: nf4RowsGeneric, fp4: fp4RowsGeneric, q4k: q4kRowsGeneric, f16: f16RowsGeneric}
 
 // rows returns the one-row kernel for t, or nil when t is not one of these types.
 func (k *ktKernels) rows(t int4.Type) rowsKernel {
@@ -71,6 +72,9 @@ func registerKT(i, prev *impl) {
 	}
 	if k.q4k == nil {
 		k.q4k, k.q4kx4 = p.q4k, p.q4kx4
+	}
+	if k.f16 == nil {
+		k.f16 = p.f16
 	}
 }
 

@@ -12,6 +12,7 @@ func archKT(i *impl) {
 	i.kt.nf4, i.kt.nf4x4 = nf4RowsAVX2Go, nf4Rows4AVX2Go
 	i.kt.fp4, i.kt.fp4x4 = fp4RowsAVX2Go, fp4Rows4AVX2Go
 	i.kt.q4k = q4kRowsAVX2Go
+	i.kt.f16 = f16RowsAVX2Go
 }
 
 // iq4nlRowsAVX2 is q4_0RowsAVX2 for IQ4_NL blocks (18 bytes) with the codebook tab

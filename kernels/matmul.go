@@ -122,6 +122,17 @@ func (j *mulJob) run(lo, hi, w int) {
 				active.f32Rows(w[r0*st:], st, j.x[i*m.Cols:(i+1)*m.Cols], j.y[i*m.Rows+r0:i*m.Rows+r1])
 			}
 		}
+	case m.Type == int4.F16:
+		// F16 weights: the float rows kernel (f16.go) over tiles of rows, every token per tile.
+		for r0 := lo; r0 < hi; r0 += tileRows {
+			r1 := min(r0+tileRows, hi)
+			if j.n == 1 {
+				r1 = hi
+			}
+			for i := 0; i < j.n; i++ {
+				active.kt.f16(m.Data[r0*rb:], rb, j.x[i*m.Cols:(i+1)*m.Cols], j.y[i*m.Rows+r0:i*m.Rows+r1])
+			}
+		}
 	case j.n == 1:
 		matVecRows(m, j.x, j.y, lo, hi)
 	default:

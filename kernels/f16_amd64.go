@@ -1,0 +1,31 @@
+//go:build !purego
+
+package kernels
+
+// f16RowsAVX2 sets, for r < rows, y[r] = Σ_{i<n} f16(w[r·rowBytes+2i:])·x[i]: eight
+// halves converted at a time (VCVTPH2PS) and fused-multiply-added into four
+// accumulators over blocks of 32 (acc[k] for elements 32j+8k .. 32j+8k+7), then blocks
+// of 8 into acc[0]; the lanes are reduced as
+//
+//	v := (acc[0]+acc[1]) + (acc[2]+acc[3]) // lane-wise
+//	u := v[0:4] + v[4:8]
+//	s := (u[0]+u[2]) + (u[1]+u[3])
+//
+// and the n%8 remaining elements are added to s one by one with fused multiply-adds.
+// rows ≥ 1.
+//
+//go:noescape
+func f16RowsAVX2(w *byte, rowBytes, rows int, x *float32, n int, y *float32)
+
+func f16RowsAVX2Go(w []byte, rowBytes int, x, y []float32) {
+	n := len(x)
+	if len(y) == 0 {
+		return
+	}
+	if n == 0 {
+		clear(y)
+		return
+	}
+	_ = w[(len(y)-1)*rowBytes+2*n-1]
+	f16RowsAVX2(&w[0], rowBytes, len(y), &x[0], n, &y[0])
+}
