@@ -8,7 +8,7 @@ export ANCHORS_DIR
 FUZZTIME  ?= 60s
 CROSS     := linux/arm64 linux/arm linux/riscv64 android/arm64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: help build test test-short vet peers fuzz cross demo clean \
+.PHONY: help build test test-short vet peers fuzz cross demo clean test-oracle \
 	qemu-deps capi-deps test-arm64 test-armv7 test-capi capi capi-arm64 ort-setup test-ort
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make cross    cross-compile bin/edgerun for $(CROSS) and print the binary sizes"
 	@echo "make test-arm64 / test-armv7   the unit tests under qemu-user (installs qemu-user-static)"
 	@echo "make test-capi  build the C library (c-shared, c-archive) and run the C test under valgrind"
+	@echo "make test-oracle  edgerun's logits against the gomlx reference (tools/oracle, nested module)"
 	@echo "make peers    install llama.cpp (prebuilt, from npm) under ANCHORS_DIR for the agreement tests"
 	@echo "make ort-setup  fetch ONNX Runtime $(ORT_VERSION) (npm onnxruntime-node, --ignore-scripts) into $(ORT_DIR)/"
 	@echo "make test-ort   the ONNX Runtime backend tests (cgo, -tags ort) against that library"
@@ -39,7 +40,14 @@ vet:
 
 test: peers vet
 	EDGERUN_REQUIRE_PEERS=1 $(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory test-oracle
 	$(MAKE) --no-print-directory cross test-capi test-ort test-arm64 test-armv7
+
+# test-oracle: the gomlx reference forward pass (LoRA, DoRA, NF4 dequantized in the
+# graph) against edgerun's logits on stories260K and the demo model, tolerance 1e-4.
+# tools/ is a nested module so the runtime module never depends on gomlx.
+test-oracle:
+	cd tools && $(GO) vet ./... && $(GO) test -count=1 ./oracle/...
 
 # test-short: the unit tests alone, without the llama.cpp set-up.
 test-short:
