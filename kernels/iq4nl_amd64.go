@@ -11,7 +11,7 @@ func archKT(i *impl) {
 	i.kt.iq4nl, i.kt.iq4nlx4 = iq4nlRowsAVX2Go, iq4nlRows4AVX2Go
 	i.kt.nf4, i.kt.nf4x4 = nf4RowsAVX2Go, nf4Rows4AVX2Go
 	i.kt.fp4, i.kt.fp4x4 = fp4RowsAVX2Go, fp4Rows4AVX2Go
-	i.kt.q4k = q4kRowsAVX2Go
+	i.kt.q4k, i.kt.q4kx4 = q4kRowsAVX2Go, q4kRows4AVX2Go
 	i.kt.f16 = f16RowsAVX2Go
 }
 

@@ -299,7 +299,8 @@ func benchKT(b *testing.B, n int) {
 	r := rand.New(rand.NewPCG(41, 42))
 	p := NewPool(2)
 	defer p.Close()
-	floatPath := &impl{name: "float"} // kt all nil: kernelFor gives nil, MatMul takes the float path
+	floatPath := *active // without kt kernels kernelFor gives nil: MatMul takes the float path
+	floatPath.name, floatPath.kt = "float", ktKernels{}
 	for _, typ := range ktTypes {
 		for _, sh := range [][2]int{{2048, 2048}, {5632, 2048}} {
 			rows, cols := sh[0], sh[1]
@@ -307,8 +308,16 @@ func benchKT(b *testing.B, n int) {
 			m, _ := NewMatrix(typ, rows, cols, data)
 			x := randVec(r, n*cols)
 			y := make([]float32, n*rows)
-			for _, im := range append([]*impl{floatPath}, impls...) {
-				if (im == genericImpl || im == floatPath) && (rows > 2048 || n > 1) && len(impls) > 1 {
+			list := append([]*impl{&floatPath}, impls...)
+			if k := active.kt; n > 1 && k.rows4(typ) != nil {
+				// the active implementation without its 4-token kernels: what they gain
+				k.iq4nlx4, k.nf4x4, k.fp4x4, k.q4kx4 = nil, nil, nil, nil
+				no4 := *active
+				no4.name, no4.kt = active.name+"-no4", k
+				list = append(list, &no4)
+			}
+			for _, im := range list {
+				if (im == genericImpl || im == &floatPath) && (rows > 2048 || n > 1) && len(impls) > 1 {
 					continue
 				}
 				b.Run(fmt.Sprintf("%v/%dx%d/n%d/%s", typ, rows, cols, n, im.name), func(b *testing.B) {
