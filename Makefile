@@ -8,7 +8,7 @@ export ANCHORS_DIR
 FUZZTIME  ?= 60s
 CROSS     := linux/arm64 linux/arm linux/riscv64 android/arm64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: help build test test-short vet peers fuzz cross demo clean test-oracle \
+.PHONY: help build test test-short vet peers fuzz cross demo clean test-oracle train-demo \
 	qemu-deps capi-deps test-arm64 test-armv7 test-capi capi capi-arm64 ort-setup test-ort
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make cross    cross-compile bin/edgerun for $(CROSS) and print the binary sizes"
 	@echo "make test-arm64 / test-armv7   the unit tests under qemu-user (installs qemu-user-static)"
 	@echo "make test-capi  build the C library (c-shared, c-archive) and run the C test under valgrind"
+	@echo "make train-demo  retrain models/demo with gomlx (tools/train; deterministic seeds, ~30 min on 2 busy cores)"
 	@echo "make test-oracle  edgerun's logits against the gomlx reference (tools/oracle, nested module)"
 	@echo "make peers    install llama.cpp (prebuilt, from npm) under ANCHORS_DIR for the agreement tests"
 	@echo "make ort-setup  fetch ONNX Runtime $(ORT_VERSION) (npm onnxruntime-node, --ignore-scripts) into $(ORT_DIR)/"
@@ -48,6 +49,13 @@ test: peers vet
 # tools/ is a nested module so the runtime module never depends on gomlx.
 test-oracle:
 	cd tools && $(GO) vet ./... && $(GO) test -count=1 ./oracle/...
+
+# train-demo: retrain the committed demo model (tokenizer, NF4 base, two QLoRA adapters,
+# LoRA-vs-QLoRA comparison) with gomlx's pure-Go backend, from fixed seeds, at low
+# priority. Scratch files (the float32 base) go to bin/train.
+train-demo:
+	cd tools && $(GO) build -o ../bin/train-demo ./train
+	nice -n 10 ./bin/train-demo -out models/demo -work bin/train
 
 # test-short: the unit tests alone, without the llama.cpp set-up.
 test-short:
