@@ -23,6 +23,8 @@ type options struct {
 	tokenizer string
 	context   int
 	mem       memOptions // options_memory.go
+	backend   string     // backend.go
+	ort       ORTOptions
 }
 
 // WithThreads sets the number of compute threads (default: one per CPU).
@@ -53,6 +55,7 @@ type Engine struct {
 	// regMu guards the adapter registry and the adapters' session counts.
 	regMu    sync.Mutex
 	adapters map[string]*Adapter
+	alt      backendEngine // non-nil for the ort backend (backend.go)
 }
 
 // Open loads the model file at path (GGUF or llama2.c .bin) and prepares it to run.
@@ -113,6 +116,10 @@ func NewEngine(ckpt *loader.Checkpoint, opts ...Option) (*Engine, error) {
 		}
 	}
 	e.pool = kernels.NewPool(o.threads)
+	if err := e.initBackend(); err != nil {
+		e.pool.Close()
+		return nil, err
+	}
 	e.LoadTime = time.Since(start)
 	return e, nil
 }
@@ -123,6 +130,9 @@ func (e *Engine) Threads() int { return e.pool.Threads() }
 // Close stops the compute pool and unmaps the weights. Sessions must not be used
 // afterwards.
 func (e *Engine) Close() error {
+	if e.alt != nil {
+		e.alt.close()
+	}
 	e.pool.Close()
 	return e.Model.Ckpt.Close()
 }
@@ -140,19 +150,18 @@ type Session struct {
 	// continues with the model's whole reply in context.
 	pending []int
 	logits  []float32
-	active  []activeLora // unmerged adapters; see SetAdapters
+	active  []activeLora   // unmerged adapters; see SetAdapters
+	alt     backendSession // the ort backend's state, when the engine has it
 }
 
 // NewSession starts an empty conversation.
 func (e *Engine) NewSession() *Session {
-	ctx := e.Model.Config.Context
-	if e.opts.context > 0 && (ctx <= 0 || e.opts.context < ctx) {
-		ctx = e.opts.context
+	ctx := e.sessionContext()
+	s := &Session{e: e, kv: newSessionKV(e.Model, ctx, e.opts.mem.kvType), logits: make([]float32, e.Model.Config.Vocab)}
+	if e.alt != nil {
+		s.alt = e.alt.newSession(ctx)
 	}
-	if ctx <= 0 {
-		ctx = 2048
-	}
-	return &Session{e: e, kv: newSessionKV(e.Model, ctx, e.opts.mem.kvType), logits: make([]float32, e.Model.Config.Vocab)}
+	return s
 }
 
 // Tokens returns the tokens of the conversation so far: those processed, then the last
@@ -179,9 +188,14 @@ func (s *Session) Eval(ids []int) ([]float32, error) {
 	if len(s.pending) > 0 {
 		ids = append(s.pending[:len(s.pending):len(s.pending)], ids...)
 	}
-	s.e.mu.RLock()
-	err := s.e.Model.forward(s.e.pool, s.kv, &s.s, s.active, ids, len(s.tokens), s.logits, false)
-	s.e.mu.RUnlock()
+	var err error
+	if s.alt != nil {
+		err = s.alt.eval(s, ids, s.logits, false)
+	} else {
+		s.e.mu.RLock()
+		err = s.e.Model.forward(s.e.pool, s.kv, &s.s, s.active, ids, len(s.tokens), s.logits, false)
+		s.e.mu.RUnlock()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -202,9 +216,14 @@ func (s *Session) EvalAll(ids []int) ([]float32, error) {
 		}
 	}
 	out := make([]float32, len(ids)*s.e.Model.Config.Vocab)
-	s.e.mu.RLock()
-	err := s.e.Model.forward(s.e.pool, s.kv, &s.s, s.active, ids, len(s.tokens), out, true)
-	s.e.mu.RUnlock()
+	var err error
+	if s.alt != nil {
+		err = s.alt.eval(s, ids, out, true)
+	} else {
+		s.e.mu.RLock()
+		err = s.e.Model.forward(s.e.pool, s.kv, &s.s, s.active, ids, len(s.tokens), out, true)
+		s.e.mu.RUnlock()
+	}
 	if err != nil {
 		return nil, err
 	}

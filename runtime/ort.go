@@ -1,0 +1,324 @@
+//go:build ort
+
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/edgerun/edgerun/int4"
+	"github.com/edgerun/edgerun/onnx"
+	"github.com/edgerun/edgerun/onnx/ort"
+)
+
+func init() { newORTEngine = openORT }
+
+// ortEngine is an engine's model exported to ONNX and loaded into one ONNX Runtime
+// session, shared by all the engine's sessions (ONNX Runtime runs concurrent calls).
+type ortEngine struct {
+	e       *Engine
+	sess    *ort.Session
+	lib     string
+	report  *onnx.ExportReport
+	lora    bool
+	inputs  []string
+	outputs []string
+	int4    string
+}
+
+// ORTExportReport returns how the ort backend exported the model's linear weights (nil
+// for the native backend).
+func (e *Engine) ORTExportReport() *onnx.ExportReport {
+	if oe, ok := e.alt.(*ortEngine); ok {
+		return oe.report
+	}
+	return nil
+}
+
+// exportWeights serves the exporter the engine's current weights (merged ones while
+// merged) and the checkpoint's other tensors (biases).
+func (e *Engine) exportWeights(name string) (int4.Type, []byte, bool) {
+	if t, data, ok := e.WeightData(name); ok {
+		return t, data, true
+	}
+	if tt, ok := e.Model.Ckpt.Tensors[name]; ok {
+		return tt.Type, tt.Data, true
+	}
+	return 0, nil, false
+}
+
+// ExportONNX writes the engine's model (with its current, possibly merged, weights) as
+// an ONNX graph for ONNX Runtime.
+func (e *Engine) ExportONNX(o onnx.ExportOptions) (*onnx.Model, *onnx.ExportReport, error) {
+	if o.RopeFreq == nil {
+		o.RopeFreq, o.RopeScale = e.Model.rope.Freq, e.Model.rope.Scale
+	}
+	if o.Context == 0 {
+		o.Context = e.sessionContext()
+	}
+	m, rep, err := onnx.ExportLlama(e.Model.Config, e.exportWeights, o)
+	if err != nil {
+		return nil, nil, fmt.Errorf("runtime: %s: %w", e.Model.Ckpt.Path, err)
+	}
+	return m, rep, nil
+}
+
+func openORT(e *Engine, o ORTOptions) (backendEngine, error) {
+	lib, err := ort.Init(o.Library)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: ort backend: %w", err)
+	}
+	m, rep, err := e.ExportONNX(onnx.ExportOptions{Int4: o.Int4, BlockSize: o.BlockSize, ZeroPoints: o.ZeroPoints, LoRA: !o.NoLoRA, Contrib: o.Contrib})
+	if err != nil {
+		return nil, err
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %s: %w", e.Model.Ckpt.Path, err)
+	}
+	if o.SaveModel != "" {
+		if err := os.WriteFile(o.SaveModel, data, 0o644); err != nil {
+			return nil, fmt.Errorf("runtime: ort backend: %w", err)
+		}
+	}
+	oe := &ortEngine{e: e, lib: lib, report: rep, lora: !o.NoLoRA, int4: o.Int4}
+	for _, v := range m.Graph.Inputs {
+		oe.inputs = append(oe.inputs, v.Name)
+	}
+	for _, v := range m.Graph.Outputs {
+		oe.outputs = append(oe.outputs, v.Name)
+	}
+	if oe.sess, err = ort.NewSession(data, oe.inputs, oe.outputs, ort.Options{Threads: e.pool.Threads()}); err != nil {
+		return nil, fmt.Errorf("runtime: %s: %w", e.Model.Ckpt.Path, err)
+	}
+	return oe, nil
+}
+
+func (oe *ortEngine) close() error { return oe.sess.Close() }
+
+func (oe *ortEngine) describe() string {
+	var ops []string
+	for _, l := range oe.report.Linears {
+		if !slices.Contains(ops, l.Op) {
+			ops = append(ops, l.Op)
+		}
+	}
+	return fmt.Sprintf("ort (ONNX Runtime %s, %s; %s)", ort.Version(), oe.lib, strings.Join(ops, "+"))
+}
+
+func (oe *ortEngine) newSession(ctx int) backendSession {
+	return &ortSession{oe: oe, ctx: ctx}
+}
+
+// ortSession holds one session's KV cache as Go buffers bound to ONNX Runtime without
+// copies: the past of layer li is read from one buffer and the present (past + new
+// positions, [1, kv_heads, positions, head_dim]) written into the other, which then
+// becomes the past.
+type ortSession struct {
+	oe    *ortEngine
+	ctx   int
+	kv    [2][][]float32 // [past/present buffer][2*layer + key/value]
+	cur   int            // kv[cur] holds the past
+	ids   []int64
+	pos   []int64
+	out   []float32
+	loraK string      // identity of the bound adapter set
+	lora  [][]float32 // per LoRA input, its data (kept alive while bound)
+	shape [][]int64   // per LoRA input, its shape
+}
+
+func (ss *ortSession) eval(s *Session, ids []int, out []float32, all bool) error {
+	oe := ss.oe
+	c := oe.e.Model.Config
+	pos, n := len(s.tokens), len(ids)
+	if pos+n > ss.ctx {
+		return fmt.Errorf("runtime: context full: %d positions + %d new tokens exceed the context size %d", pos, n, ss.ctx)
+	}
+	ss.ids, ss.pos = ss.ids[:0], ss.pos[:0]
+	for i, t := range ids {
+		if t < 0 || t >= c.Vocab {
+			return fmt.Errorf("runtime: token id %d out of range [0, %d)", t, c.Vocab)
+		}
+		ss.ids = append(ss.ids, int64(t))
+		ss.pos = append(ss.pos, int64(pos+i))
+	}
+	if err := ss.bindLora(s.active); err != nil {
+		return err
+	}
+	if ss.kv[0] == nil {
+		ss.kv[0], ss.kv[1] = make([][]float32, 2*c.Layers), make([][]float32, 2*c.Layers)
+	}
+	row := int64(c.KVHeads * c.HeadDim)
+	past, next := ss.kv[ss.cur], ss.kv[1-ss.cur]
+	for j := range next {
+		if need := int(row) * (pos + n); cap(next[j]) < need {
+			next[j] = make([]float32, need, max(need, 2*cap(next[j])))
+		}
+	}
+	if need := n * c.Vocab; cap(ss.out) < need {
+		ss.out = make([]float32, need)
+	}
+	var vals []ort.Value
+	defer func() {
+		for _, v := range vals {
+			v.Destroy()
+		}
+	}()
+	tensor := func(shape []int64, data []float32) (ort.Value, error) {
+		v, err := ort.Float32(shape, data)
+		if err == nil {
+			vals = append(vals, v)
+		}
+		return v, err
+	}
+	ins := make([]ort.Value, 0, len(oe.inputs))
+	idv, err := ort.Int64([]int64{1, int64(n)}, ss.ids)
+	if err != nil {
+		return err
+	}
+	vals = append(vals, idv)
+	posv, err := ort.Int64([]int64{1, int64(n)}, ss.pos)
+	if err != nil {
+		return err
+	}
+	vals = append(vals, posv)
+	ins = append(ins, idv, posv)
+	kvShape := func(t int) []int64 { return []int64{1, int64(c.KVHeads), int64(t), int64(c.HeadDim)} }
+	for j := 0; j < 2*c.Layers; j++ {
+		v, err := tensor(kvShape(pos), past[j][:int(row)*pos])
+		if err != nil {
+			return err
+		}
+		ins = append(ins, v)
+	}
+	for k := range ss.lora {
+		v, err := tensor(ss.shape[k], ss.lora[k])
+		if err != nil {
+			return err
+		}
+		ins = append(ins, v)
+	}
+	outs := make([]ort.Value, 0, len(oe.outputs))
+	lv, err := tensor([]int64{1, int64(n), int64(c.Vocab)}, ss.out[:n*c.Vocab])
+	if err != nil {
+		return err
+	}
+	outs = append(outs, lv)
+	for j := 0; j < 2*c.Layers; j++ {
+		v, err := tensor(kvShape(pos+n), next[j][:int(row)*(pos+n)])
+		if err != nil {
+			return err
+		}
+		outs = append(outs, v)
+	}
+	if err := oe.sess.Run(ins, outs); err != nil {
+		return fmt.Errorf("runtime: %s: %w", oe.e.Model.Ckpt.Path, err)
+	}
+	ss.cur = 1 - ss.cur
+	if all {
+		copy(out, ss.out[:n*c.Vocab])
+	} else {
+		copy(out, ss.out[(n-1)*c.Vocab:n*c.Vocab])
+	}
+	return nil
+}
+
+// bindLora prepares the LoRA inputs for the active set: per projection, A [in, R] and
+// B [R, out] with R the ranks of all active adapters stacked and each adapter's scales
+// folded into its rows of B; zero-rank tensors where no adapter touches a projection.
+// It rebuilds them only when the set changes.
+func (ss *ortSession) bindLora(active []activeLora) error {
+	oe := ss.oe
+	if !oe.lora {
+		if len(active) > 0 {
+			return fmt.Errorf("runtime: the ort backend was opened without LoRA inputs (ORTOptions.NoLoRA); adapters need them")
+		}
+		return nil
+	}
+	var key strings.Builder
+	for _, al := range active {
+		fmt.Fprintf(&key, "%p:%v;", al.ad, al.scale)
+	}
+	if ss.lora != nil && key.String() == ss.loraK {
+		return nil
+	}
+	c := oe.e.Model.Config
+	for _, al := range active {
+		ad := al.ad
+		switch {
+		case ad.embed != nil:
+			return fmt.Errorf("runtime: adapter %s: embedding LoRA is not supported on the ort backend", ad.info.Name)
+		case ad.output != nil:
+			return fmt.Errorf("runtime: adapter %s: lm_head LoRA is not supported on the ort backend", ad.info.Name)
+		case len(ad.repls) > 0:
+			return fmt.Errorf("runtime: adapter %s: modules_to_save weights are not supported on the ort backend", ad.info.Name)
+		}
+	}
+	dims := func(proj int) (in, out int) {
+		qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+		switch proj {
+		case projQ:
+			return c.Dim, qDim
+		case projK, projV:
+			return c.Dim, kvDim
+		case projO:
+			return qDim, c.Dim
+		case projGate, projUp:
+			return c.Dim, c.FFN
+		}
+		return c.FFN, c.Dim
+	}
+	var lora [][]float32
+	var shape [][]int64
+	for li := 0; li < c.Layers; li++ {
+		for proj := 0; proj < numLayerProj; proj++ {
+			in, out := dims(proj)
+			type part struct {
+				lp *loraProj
+				s  float32
+			}
+			var parts []part
+			R := 0
+			for _, al := range active {
+				if al.scale == 0 {
+					continue
+				}
+				for gi, g := range loraGroups {
+					grp := al.ad.layers[li][gi]
+					if grp == nil || !slices.Contains(g, proj) {
+						continue
+					}
+					for k, lp := range grp.mods {
+						if grp.projs[k] != proj {
+							continue
+						}
+						if lp.bias != nil || lp.mag != nil {
+							return fmt.Errorf("runtime: adapter %s: LoRA bias and DoRA are not supported on the ort backend", al.ad.info.Name)
+						}
+						parts = append(parts, part{lp, al.scale * lp.scale})
+						R += lp.rank
+					}
+				}
+			}
+			a, b := make([]float32, in*R), make([]float32, R*out)
+			off := 0
+			for _, p := range parts {
+				for r := 0; r < p.lp.rank; r++ {
+					for i := 0; i < in; i++ {
+						a[i*R+off+r] = p.lp.aRows[r*in+i]
+					}
+					for j := 0; j < out; j++ {
+						b[(off+r)*out+j] = p.s * p.lp.b[j*p.lp.rank+r]
+					}
+				}
+				off += p.lp.rank
+			}
+			lora = append(lora, a, b)
+			shape = append(shape, []int64{int64(in), int64(R)}, []int64{int64(R), int64(out)})
+		}
+	}
+	ss.lora, ss.shape, ss.loraK = lora, shape, key.String()
+	return nil
+}
