@@ -247,4 +247,3 @@ func TestORTMissingLibrary(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
-
