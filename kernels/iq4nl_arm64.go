@@ -2,9 +2,13 @@
 
 package kernels
 
-// archKT sets the dot-product kernels on the "neon-dotprod" implementation (registered
-// only when the CPU has the dot-product extension and fp16 conversions).
+// archKT sets the NEON F16 kernel on the "neon" implementation (neon-dotprod inherits
+// it) and the dot-product kernels on "neon-dotprod" (registered only when the CPU has
+// the dot-product extension and fp16 conversions).
 func archKT(i *impl) {
+	if i.name == "neon" {
+		i.kt.f16 = f16RowsNEONGo
+	}
 	if i.name != "neon-dotprod" {
 		return
 	}
