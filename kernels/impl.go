@@ -33,6 +33,7 @@ type q8Act struct {
 	d    []float32 // n·cols/32 block scales
 	c    []int32   // n·cols/32·8: c[b·8+j] = 8·Σ q[b·32+4j : b·32+4j+4] (Q4_0's -8 offset)
 	g    []byte    // groups of 4 rows interleaved per block (see pack4), for rows4Kernel
+	gq   []byte    // groups of 4 rows for the GEMM kernels (see packGQ)
 }
 
 // g4BlockBytes is the size of one block of a 4-row group: for t < 4, row t's 32 int8
@@ -150,6 +151,9 @@ type impl struct {
 	q8_0   rowsKernel
 	q4_0x4 rows4Kernel
 	q8_0x4 rows4Kernel
+
+	// q4_0x8x4 is the prefill GEMM kernel (see gemm.go); nil: the rows4 kernels.
+	q4_0x8x4 gemmKernel
 
 	// q8Quant quantizes activations (see q8QuantGeneric, the specification; every
 	// implementation is bit-identical to it). nil: inherited like the float32 kernels.

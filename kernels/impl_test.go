@@ -135,7 +135,9 @@ func absTerms(t int4.Type, row []byte, q []int8, d []float32) float64 {
 }
 
 // TestMatMulRowsEqualMatVec checks, for every implementation, that the tiled prefill
-// path gives exactly the decode result for each token, and the guard after y holds.
+// path gives the decode result for each token: exactly with the 4-token kernels, and
+// within float summation-order rounding with the 8×4 GEMM kernels (tokens in groups of
+// 4, a remainder on the one-row kernel); the guard after y holds.
 func TestMatMulRowsEqualMatVec(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	p := NewPool(2)
@@ -143,7 +145,7 @@ func TestMatMulRowsEqualMatVec(t *testing.T) {
 	for _, im := range impls {
 		withImpl(im, func() {
 			for _, typ := range []int4.Type{int4.Q4_0, int4.Q8_0} {
-				for _, shape := range [][3]int{{1, 32, 2}, {5, 64, 3}, {37, 96, 5}, {70, 256, 17}} {
+				for _, shape := range [][3]int{{1, 32, 2}, {5, 64, 3}, {37, 96, 5}, {70, 256, 17}, {8, 64, 4}, {9, 2048, 8}, {131, 288, 11}} {
 					rows, cols, n := shape[0], shape[1], shape[2]
 					m, _ := NewMatrix(typ, rows, cols, randQuantRows(r, typ, rows, cols))
 					x := randActs(r, n, cols)
@@ -153,18 +155,65 @@ func TestMatMulRowsEqualMatVec(t *testing.T) {
 					if y[n*rows] != 42 {
 						t.Fatalf("%s %v: MatMul wrote past y", im.name, typ)
 					}
+					exact := gemmFor(typ) == nil || n < 4
 					yv := make([]float32, rows)
 					for i := 0; i < n; i++ {
 						p.MatVec(m, x[i*cols:(i+1)*cols], yv)
+						var a q8Act
+						a.quantize(x[i*cols:(i+1)*cols], 1, cols)
+						_, d, _ := a.row(0)
 						for k := range yv {
-							if math.Float32bits(yv[k]) != math.Float32bits(y[i*rows+k]) {
-								t.Fatalf("%s %v %dx%d n=%d: MatMul[%d,%d] = %g, MatVec %g", im.name, typ, rows, cols, n, i, k, y[i*rows+k], yv[k])
+							got, want := y[i*rows+k], yv[k]
+							if exact && math.Float32bits(got) == math.Float32bits(want) {
+								continue
+							}
+							tol := 4e-7*float64(cols/qBlock+16)*absTerms(typ, m.Row(k), a.q, d) + 1e-30
+							if exact || !(math.Abs(float64(got)-float64(want)) <= tol) {
+								t.Fatalf("%s %v %dx%d n=%d: MatMul[%d,%d] = %g, MatVec %g (exact %v, tol %g)", im.name, typ, rows, cols, n, i, k, got, want, exact, tol)
 							}
 						}
 					}
 				}
 			}
 		})
+	}
+}
+
+// TestGemmMatchesGeneric runs every GEMM kernel on a hand-interleaved tile (fewer
+// than 8 valid rows repeat the last one) against the generic one-row kernel per token,
+// within float summation-order rounding.
+func TestGemmMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, im := range impls {
+		if im.q4_0x8x4 == nil {
+			continue
+		}
+		for _, rows := range []int{1, 3, 8} {
+			for _, cols := range []int{32, 64, 96, 2048, 5632} {
+				nb := cols / qBlock
+				data := randQuantRows(r, int4.Q4_0, rows, cols)
+				rb, _ := int4.RowBytes(int4.Q4_0, cols)
+				tile := make([]byte, nb*q4x8BlockBytes)
+				interleaveQ4_0x8(data, rb, rows, nb, tile)
+				var a q8Act
+				a.quantize(randActs(r, 4, cols), 4, cols)
+				a.packGQ(1)
+				var out [32]float32
+				im.q4_0x8x4(tile, nb, a.groupQ(0), &out)
+				want := make([]float32, rows)
+				for tok := 0; tok < 4; tok++ {
+					q, d, c := a.row(tok)
+					q4_0RowsGeneric(data, rb, q, d, c, want)
+					for k := 0; k < 8; k++ {
+						rr := min(k, rows-1)
+						tol := 4e-7*float64(nb+16)*absTerms(int4.Q4_0, data[rr*rb:(rr+1)*rb], q, d) + 1e-30
+						if diff := math.Abs(float64(out[8*tok+k]) - float64(want[rr])); !(diff <= tol) {
+							t.Fatalf("%s %dx%d token %d tile row %d: gemm %g, generic %g (tol %g)", im.name, rows, cols, tok, k, out[8*tok+k], want[rr], tol)
+						}
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -6,7 +6,7 @@ import "golang.org/x/sys/cpu"
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
-		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q4_0x4: q4_0Rows4AVX2Go, q8_0x4: q8_0Rows4AVX2Go,
+		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q4_0x4: q4_0Rows4AVX2Go, q8_0x4: q8_0Rows4AVX2Go, q4_0x8x4: q4_0Gemm8x4AVX2Go,
 			dotF32: dotF32AVX2Go, axpyF32: axpyF32AVX2Go, f32Rows: f32RowsAVX2Go})
 	}
 }
@@ -130,4 +130,20 @@ func q8QuantAVX2Go(x []float32, q []int8, d []float32, c []int32) {
 	_ = q[nb*qBlock-1]
 	_ = c[nb*8-1]
 	q8QuantAVX2(&x[0], &q[0], &d[0], &c[0], nb)
+}
+
+// q4_0Gemm8x4AVX2 is the gemmKernel for Q4_0 (see gemm.go) over nb ≥ 1 block columns:
+// out[8t+r] = Σ_b fma in block order of (f16(scale r,b)·xd(t,b)) · float32(s(r,t,b)).
+//
+//go:noescape
+func q4_0Gemm8x4AVX2(w *byte, nb int, xg *byte, out *float32)
+
+func q4_0Gemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
+	if nb <= 0 {
+		*out = [32]float32{}
+		return
+	}
+	_ = w[nb*q4x8BlockBytes-1]
+	_ = g[nb*gqBlockBytes-1]
+	q4_0Gemm8x4AVX2(&w[0], nb, &g[0], &out[0])
 }

@@ -67,12 +67,19 @@ func (p *Pool) MatMul(m *Matrix, x []float32, n int, y []float32) {
 	if k := kernelFor(m.Type); k != nil && m.Cols%qBlock == 0 && m.Cols > 0 {
 		p.act.quantize(x, n, m.Cols)
 		j.kern = k
-		if k4 := kernel4For(m.Type); k4 != nil && n >= 4 {
+		if g := gemmFor(m.Type); g != nil && n >= 4 {
+			p.act.packGQ(n / 4)
+			j.gemm = g
+		} else if k4 := kernel4For(m.Type); k4 != nil && n >= 4 {
 			p.act.pack4(n / 4)
 			j.kern4 = k4
 		}
 	}
-	p.run(m.Rows, rowGrain, j)
+	grain := rowGrain
+	if j.gemm != nil {
+		grain = 8
+	}
+	p.run(m.Rows, grain, j)
 	*j = mulJob{} // drop references to the caller's buffers
 }
 
@@ -84,12 +91,15 @@ type mulJob struct {
 	n     int
 	kern  rowsKernel  // nil: float path
 	kern4 rows4Kernel // nil: kern per token
+	gemm  gemmKernel  // non-nil: gemmRows (prefill)
 }
 
 func (j *mulJob) run(lo, hi, w int) {
 	m := j.m
 	rb := m.RowBytes
 	switch {
+	case j.gemm != nil:
+		j.gemmRows(lo, hi, w)
 	case j.kern != nil && j.n == 1:
 		q, d, c := j.p.act.row(0)
 		j.kern(m.Data[lo*rb:hi*rb], rb, q, d, c, j.y[lo:hi])

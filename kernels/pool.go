@@ -51,6 +51,8 @@ type Pool struct {
 	mul     mulJob
 	act     q8Act
 	scratch [][]float32 // per-worker dequantisation buffers
+	bytes   [][]byte    // per-worker byte buffers (GEMM weight tiles)
+	outs    []gemmOut   // per-worker GEMM outputs
 	sj      scratchJob  // RunScratch's job
 }
 
@@ -79,6 +81,8 @@ func NewPool(threads int) *Pool {
 	}
 	p := &Pool{threads: threads, callerWake: make(chan struct{}, 1)}
 	p.scratch = make([][]float32, threads)
+	p.bytes = make([][]byte, threads)
+	p.outs = make([]gemmOut, threads)
 	p.workers = make([]poolWorker, threads)
 	for i := 1; i < threads; i++ {
 		p.workers[i].wake = make(chan struct{}, 1)
@@ -286,6 +290,14 @@ func (p *Pool) buf(w, n int) []float32 {
 		p.scratch[w] = make([]float32, n)
 	}
 	return p.scratch[w][:n]
+}
+
+// bbuf returns worker w's byte buffer of at least n bytes.
+func (p *Pool) bbuf(w, n int) []byte {
+	if cap(p.bytes[w]) < n {
+		p.bytes[w] = make([]byte, n)
+	}
+	return p.bytes[w][:n]
 }
 
 // Close stops the worker goroutines. The pool must not be used afterwards.

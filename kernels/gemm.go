@@ -1,0 +1,127 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/edgerun/edgerun/int4"
+)
+
+// Prefill GEMM over 8 interleaved weight rows.
+//
+// For prompts (n ≥ 4 tokens) MatMul re-packs each tile of 8 Q4_0 weight rows on the fly
+// into an interleaved layout (q4x8BlockBytes per block column) and runs a micro-kernel
+// that multiplies the tile with 4 tokens at a time: each 32-byte weight vector then
+// holds 4 bytes of every row, so one broadcast 4-byte activation group feeds a byte
+// multiply-add for all 8 rows, the 8 lanes of the accumulators are the 8 rows, and the
+// scales of the 8 rows are one fp16 vector. The re-packing costs one pass over the tile
+// per MatMul, shared by every token of the prompt, and needs no extra memory beyond one
+// tile per worker (the mmapped weights stay as they are).
+//
+// Result: for row r and token t, y = Σ_b (dw(r,b)·dx(t,b))·float32(s(r,t,b)) summed in
+// block order with fused multiply-adds, where s is the exact integer block dot product
+// (the generic spec's terms; only the float rounding of the sum differs from it and
+// from the one-row decode kernels).
+
+// q4x8BlockBytes is one block column of an 8-row Q4_0 tile: the 8 rows' fp16 scales
+// (16 bytes), then for k < 4, 32 bytes holding bytes 4k..4k+3 of the quants of row 0,
+// row 1, …, row 7 (low nibbles: elements 4k..4k+3; high nibbles: 16+4k..16+4k+3).
+const q4x8BlockBytes = 144
+
+// gqBlockBytes is one block of a 4-token activation group for the GEMM kernels: the 4
+// tokens' 32 int8 values (token t at 32t), their block sums times 8 (int32, at 128+4t:
+// the Q4_0 -8 offset), their scales (float32, at 144+4t).
+const gqBlockBytes = 160
+
+// gemmKernel multiplies one interleaved 8-row tile of nb block columns (see
+// q4x8BlockBytes) with one 4-token group g (see gqBlockBytes): out[8t+r] = y for
+// tile row r and group token t.
+type gemmKernel func(w []byte, nb int, g []byte, out *[32]float32)
+
+// gemmFor returns the 8×4 GEMM kernel for t, or nil.
+func gemmFor(t int4.Type) gemmKernel {
+	if t == int4.Q4_0 {
+		return active.q4_0x8x4
+	}
+	return nil
+}
+
+// interleaveQ4_0x8 writes the tile of weight rows 0..7 of w (rows ≥ 1 valid rows of
+// rowBytes; missing rows repeat the last valid one) in the q4x8BlockBytes layout into
+// dst (nb·q4x8BlockBytes bytes).
+func interleaveQ4_0x8(w []byte, rowBytes, rows, nb int, dst []byte) {
+	dst = dst[:nb*q4x8BlockBytes]
+	for r := 0; r < 8; r++ {
+		src := w[min(r, rows-1)*rowBytes:][: nb*18 : nb*18]
+		for b := 0; b < nb; b++ {
+			blk := src[b*18 : b*18+18 : b*18+18]
+			o := dst[b*q4x8BlockBytes : (b+1)*q4x8BlockBytes : (b+1)*q4x8BlockBytes]
+			o[2*r], o[2*r+1] = blk[0], blk[1]
+			for k := 0; k < 4; k++ {
+				binary.LittleEndian.PutUint32(o[16+32*k+4*r:], binary.LittleEndian.Uint32(blk[2+4*k:]))
+			}
+		}
+	}
+}
+
+// packGQ writes rows 0 .. 4·groups-1 of a into a.gq, four at a time, in the
+// gqBlockBytes layout.
+func (a *q8Act) packGQ(groups int) {
+	nb := a.cols / qBlock
+	size := groups * nb * gqBlockBytes
+	if cap(a.gq) < size {
+		a.gq = make([]byte, size)
+	}
+	a.gq = a.gq[:size]
+	for gi := 0; gi < groups; gi++ {
+		for t := 0; t < 4; t++ {
+			q, d, c := a.row(4*gi + t)
+			for b := 0; b < nb; b++ {
+				blk := a.gq[(gi*nb+b)*gqBlockBytes : (gi*nb+b+1)*gqBlockBytes : (gi*nb+b+1)*gqBlockBytes]
+				qs := q[b*qBlock : (b+1)*qBlock : (b+1)*qBlock]
+				o := blk[32*t : 32*t+32 : 32*t+32]
+				for k := range o {
+					o[k] = byte(qs[k])
+				}
+				cs := c[b*8 : b*8+8 : b*8+8]
+				sum := cs[0] + cs[1] + cs[2] + cs[3] + cs[4] + cs[5] + cs[6] + cs[7]
+				binary.LittleEndian.PutUint32(blk[128+4*t:], uint32(sum))
+				binary.LittleEndian.PutUint32(blk[144+4*t:], math.Float32bits(d[b]))
+			}
+		}
+	}
+}
+
+// groupQ returns the packed blocks of GEMM group gi (rows 4gi .. 4gi+3).
+func (a *q8Act) groupQ(gi int) []byte {
+	n := a.cols / qBlock * gqBlockBytes
+	return a.gq[gi*n : (gi+1)*n]
+}
+
+// gemmRows is MatMul's loop body over rows [lo, hi) (lo a multiple of 8) with the
+// GEMM kernel: tokens in groups of 4, the n%4 last ones with the one-row kernel.
+func (j *mulJob) gemmRows(lo, hi, w int) {
+	m := j.m
+	rb := m.RowBytes
+	nb := m.Cols / qBlock
+	tile := j.p.bbuf(w, nb*q4x8BlockBytes)
+	groups := j.n / 4
+	out := &j.p.outs[w]
+	for r0 := lo; r0 < hi; r0 += 8 {
+		r1 := min(r0+8, hi)
+		interleaveQ4_0x8(m.Data[r0*rb:r1*rb], rb, r1-r0, nb, tile)
+		for gi := 0; gi < groups; gi++ {
+			j.gemm(tile, nb, j.p.act.groupQ(gi), out)
+			for t := 0; t < 4; t++ {
+				copy(j.y[(4*gi+t)*m.Rows+r0:(4*gi+t)*m.Rows+r1], out[8*t:8*t+r1-r0])
+			}
+		}
+		for i := 4 * groups; i < j.n; i++ {
+			q, d, c := j.p.act.row(i)
+			j.kern(m.Data[r0*rb:r1*rb], rb, q, d, c, j.y[i*m.Rows+r0:i*m.Rows+r1])
+		}
+	}
+}
+
+// gemmOut is one worker's GEMM output tile, padded to its own cache lines.
+type gemmOut = [32]float32
