@@ -250,7 +250,7 @@ func (e *Engine) Merge(set []AdapterScale, opts MergeOptions) (*MergeReport, err
 		*slot = vec
 	}
 	rep.Tensors = len(replaced) + len(replNorms)
-	return rep, nil
+	return rep, e.reloadBackend() // the ort backend re-exports the merged weights
 }
 
 // Merge keys of the RMSNorm weights a modules_to_save replacement swaps in: the
@@ -313,6 +313,7 @@ func (e *Engine) Unmerge() {
 		*e.Model.slot(key[0], key[1]) = orig
 	}
 	e.merged = nil
+	e.backendErr = e.reloadBackend()
 }
 
 // Merged reports whether adapters are merged into the weights.

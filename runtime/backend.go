@@ -51,6 +51,9 @@ type backendEngine interface {
 	newSession(ctx int) backendSession
 	close() error
 	describe() string
+	// reload rebuilds the executor from the engine's current weights (after Merge or
+	// Unmerge); the caller holds the engine's weight lock.
+	reload() error
 }
 
 // backendSession runs a session's tokens on an alternative executor. eval runs ids at
@@ -98,4 +101,12 @@ func (e *Engine) sessionContext() int {
 		ctx = 2048
 	}
 	return ctx
+}
+
+// reloadBackend makes the ort backend follow a Merge or Unmerge; e.mu is held.
+func (e *Engine) reloadBackend() error {
+	if e.alt == nil {
+		return nil
+	}
+	return e.alt.reload()
 }

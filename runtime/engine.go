@@ -56,6 +56,9 @@ type Engine struct {
 	regMu    sync.Mutex
 	adapters map[string]*Adapter
 	alt      backendEngine // non-nil for the ort backend (backend.go)
+	// backendErr is why the ort backend could not re-export after Unmerge; every Eval
+	// then fails with it.
+	backendErr error
 }
 
 // Open loads the model file at path (GGUF or llama2.c .bin) and prepares it to run.

@@ -25,7 +25,7 @@ type ortEngine struct {
 	lora    bool
 	inputs  []string
 	outputs []string
-	int4    string
+	opts    ORTOptions
 }
 
 // ORTExportReport returns how the ort backend exported the model's linear weights (nil
@@ -38,12 +38,34 @@ func (e *Engine) ORTExportReport() *onnx.ExportReport {
 }
 
 // exportWeights serves the exporter the engine's current weights (merged ones while
-// merged) and the checkpoint's other tensors (biases).
+// merged) and the checkpoint's other tensors (biases). Like WeightData without the
+// lock: callers hold it or own the engine alone.
 func (e *Engine) exportWeights(name string) (int4.Type, []byte, bool) {
-	if t, data, ok := e.WeightData(name); ok {
-		return t, data, true
+	m := e.Model
+	switch name {
+	case "output.weight":
+		return m.output.Type, m.output.Data, true
+	case "token_embd.weight":
+		return m.embed.Type, m.embed.Data, true
+	case "output_norm.weight":
+		return int4.F32, f32Bytes(m.outNorm), true
 	}
-	if tt, ok := e.Model.Ckpt.Tensors[name]; ok {
+	var li int
+	var rest string
+	if _, err := fmt.Sscanf(name, "blk.%d.%s", &li, &rest); err == nil && li >= 0 && li < len(m.layers) {
+		for _, k := range []int{normAttn, normFFN} {
+			if key := [2]int{li, k}; normName(key) == name {
+				return int4.F32, f32Bytes(*m.normSlot(key)), true
+			}
+		}
+		for pi := range projNames {
+			if weightName(li, pi) == name {
+				w := *m.slot(li, pi)
+				return w.Type, w.Data, true
+			}
+		}
+	}
+	if tt, ok := m.Ckpt.Tensors[name]; ok {
 		return tt.Type, tt.Data, true
 	}
 	return 0, nil, false
@@ -83,17 +105,45 @@ func openORT(e *Engine, o ORTOptions) (backendEngine, error) {
 			return nil, fmt.Errorf("runtime: ort backend: %w", err)
 		}
 	}
-	oe := &ortEngine{e: e, lib: lib, report: rep, lora: !o.NoLoRA, int4: o.Int4}
-	for _, v := range m.Graph.Inputs {
-		oe.inputs = append(oe.inputs, v.Name)
-	}
-	for _, v := range m.Graph.Outputs {
-		oe.outputs = append(oe.outputs, v.Name)
-	}
-	if oe.sess, err = ort.NewSession(data, oe.inputs, oe.outputs, ort.Options{Threads: e.pool.Threads()}); err != nil {
-		return nil, fmt.Errorf("runtime: %s: %w", e.Model.Ckpt.Path, err)
+	oe := &ortEngine{e: e, lib: lib, opts: o}
+	if err := oe.load(m, rep, data); err != nil {
+		return nil, err
 	}
 	return oe, nil
+}
+
+// load creates the session for the exported model m (encoded as data).
+func (oe *ortEngine) load(m *onnx.Model, rep *onnx.ExportReport, data []byte) error {
+	var ins, outs []string
+	for _, v := range m.Graph.Inputs {
+		ins = append(ins, v.Name)
+	}
+	for _, v := range m.Graph.Outputs {
+		outs = append(outs, v.Name)
+	}
+	sess, err := ort.NewSession(data, ins, outs, ort.Options{Threads: oe.e.pool.Threads()})
+	if err != nil {
+		return fmt.Errorf("runtime: %s: %w", oe.e.Model.Ckpt.Path, err)
+	}
+	if oe.sess != nil {
+		oe.sess.Close()
+	}
+	oe.sess, oe.inputs, oe.outputs, oe.report, oe.lora = sess, ins, outs, rep, !oe.opts.NoLoRA
+	return nil
+}
+
+// reload re-exports the engine's current weights into a new session (Merge, Unmerge).
+func (oe *ortEngine) reload() error {
+	o := oe.opts
+	m, rep, err := oe.e.ExportONNX(onnx.ExportOptions{Int4: o.Int4, BlockSize: o.BlockSize, ZeroPoints: o.ZeroPoints, LoRA: !o.NoLoRA, Contrib: o.Contrib})
+	if err != nil {
+		return err
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	return oe.load(m, rep, data)
 }
 
 func (oe *ortEngine) close() error { return oe.sess.Close() }
@@ -131,6 +181,11 @@ type ortSession struct {
 
 func (ss *ortSession) eval(s *Session, ids []int, out []float32, all bool) error {
 	oe := ss.oe
+	oe.e.mu.RLock() // Merge and Unmerge swap the session under the write lock
+	defer oe.e.mu.RUnlock()
+	if oe.e.backendErr != nil {
+		return oe.e.backendErr
+	}
 	c := oe.e.Model.Config
 	pos, n := len(s.tokens), len(ids)
 	if pos+n > ss.ctx {
