@@ -47,7 +47,13 @@ type PG struct{ NPrompt, NGen int }
 // quick ones when Quick is set).
 type Config struct {
 	Models  []string // model files (GGUF or llama2.c .bin); one configuration each
-	Backend string   // "native" (default); other backends are not built yet
+	Backend string   // "native" (default) or "ort"; see Backends
+	// Backends, when set, measures every model on each of these backends ("native",
+	// "ort"), side by side (the ratio column compares with the first); it overrides
+	// Backend.
+	Backends []string
+	// ORT configures the ort backend (library path, 4-bit export mode).
+	ORT runtime.ORTOptions
 	Threads []int    // thread counts (default: one per CPU)
 	Prompt  []int    // pp test sizes (default 512; quick 16); 0 entries are skipped
 	Gen     []int    // tg test sizes (default 128; quick 16); 0 entries are skipped
@@ -192,11 +198,20 @@ func (c *Config) fill() error {
 		return fmt.Errorf("%w: no model given", ErrConfig)
 	}
 	if c.Backend == "" {
-		c.Backend = "native"
+		c.Backend = runtime.BackendNative
 	}
-	if c.Backend != "native" {
-		return fmt.Errorf("%w: %q (only \"native\" is built; \"ort\" arrives with the ONNX Runtime backend)", ErrBackend, c.Backend)
+	if len(c.Backends) == 0 {
+		c.Backends = []string{c.Backend}
 	}
+	for _, b := range c.Backends {
+		if b != runtime.BackendNative && b != runtime.BackendORT {
+			return fmt.Errorf("%w: %q (native, ort)", ErrBackend, b)
+		}
+		if b == runtime.BackendORT && !runtime.ORTBuilt {
+			return fmt.Errorf("%w: %w", ErrBackend, runtime.ErrNoORT)
+		}
+	}
+	c.Backend = c.Backends[0]
 	if len(c.Threads) == 0 {
 		c.Threads = []int{goruntime.NumCPU()}
 	}
@@ -320,21 +335,26 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		maxCtx = max(maxCtx, t.np+t.ng)
 	}
 	type job struct {
-		path string
-		ad   *Adapter
+		path    string
+		ad      *Adapter
+		backend string
 	}
 	var jobs []job
 	for _, path := range cfg.Models {
-		jobs = append(jobs, job{path: path})
-		for k := range cfg.Adapters {
-			jobs = append(jobs, job{path, &cfg.Adapters[k]})
+		for _, b := range cfg.Backends {
+			jobs = append(jobs, job{path: path, backend: b})
+			for k := range cfg.Adapters {
+				jobs = append(jobs, job{path, &cfg.Adapters[k], b})
+			}
 		}
 	}
 	for i, j := range jobs {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		cr, rows, err := runConfig(ctx, &cfg, i, j.path, j.ad, tests, maxCtx, progress)
+		bc := cfg
+		bc.Backend = j.backend
+		cr, rows, err := runConfig(ctx, &bc, i, j.path, j.ad, tests, maxCtx, progress)
 		if err != nil {
 			return rep, err
 		}
@@ -371,6 +391,11 @@ func (r *Report) fillRatios() {
 	}
 }
 
+// options are the runtime options of a configuration at a thread count.
+func (c *Config) options(threads, maxCtx int) []runtime.Option {
+	return []runtime.Option{runtime.WithThreads(threads), runtime.WithContext(maxCtx), runtime.WithBackend(c.Backend), runtime.WithORT(c.ORT)}
+}
+
 // freeMemory returns freed Go memory to the OS so that the next peak starts low.
 func freeMemory() {
 	goruntime.GC()
@@ -379,6 +404,9 @@ func freeMemory() {
 
 func runConfig(ctx context.Context, cfg *Config, idx int, path string, ad *Adapter, tests []test, maxCtx int, progress func(string, ...any)) (ConfigResult, []Row, error) {
 	cr := ConfigResult{Index: idx, Model: path, Backend: cfg.Backend, Kernel: KernelPath()}
+	if cfg.Backend == runtime.BackendORT {
+		cr.Kernel = "onnxruntime"
+	}
 	if fi, err := os.Stat(path); err == nil {
 		cr.FileSize = fi.Size()
 	}
@@ -398,7 +426,7 @@ func runConfig(ctx context.Context, cfg *Config, idx int, path string, ad *Adapt
 
 	// Cold-ish open and the first prompt right after it.
 	progress("%s: first open", name)
-	opts := []runtime.Option{runtime.WithThreads(cfg.Threads[0]), runtime.WithContext(maxCtx)}
+	opts := cfg.options(cfg.Threads[0], maxCtx)
 	t0 := time.Now()
 	eng, err := runtime.Open(path, opts...)
 	if err != nil {
@@ -432,7 +460,7 @@ func runConfig(ctx context.Context, cfg *Config, idx int, path string, ad *Adapt
 
 	var rows []Row
 	for ti, threads := range cfg.Threads {
-		opts := []runtime.Option{runtime.WithThreads(threads), runtime.WithContext(maxCtx)}
+		opts := cfg.options(threads, maxCtx)
 		t0 := time.Now()
 		eng, err := runtime.Open(path, opts...)
 		if err != nil {
@@ -527,7 +555,7 @@ func measureAdapter(ctx context.Context, cfg *Config, cr *ConfigResult, rows []R
 // measureAdapterAt is measureAdapter at one thread count.
 func measureAdapterAt(ctx context.Context, cfg *Config, cr *ConfigResult, rows []Row, path string, ad *Adapter, tg []test, threads int, first bool, maxCtx int, rng *rand.Rand, vocab int, progress func(string, ...any)) error {
 	set := []runtime.AdapterScale{{Name: adapterName, Scale: ad.Scale}}
-	opts := []runtime.Option{runtime.WithThreads(threads), runtime.WithContext(maxCtx)}
+	opts := cfg.options(threads, maxCtx)
 	live, err := runtime.Open(path, opts...)
 	if err != nil {
 		return err

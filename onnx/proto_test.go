@@ -201,3 +201,32 @@ func randWeights(r *rand.Rand, n int, scale float32) []float32 {
 	}
 	return w
 }
+
+func TestExternalData(t *testing.T) {
+	m := sampleModel()
+	m.Graph.Initializers = append(m.Graph.Initializers, &Tensor{Name: "C", DataType: Uint8, Dims: []int64{3}, Raw: []byte{1, 2, 3}})
+	moved := m.ExternalizeData("m.onnx.data", 3)
+	if len(moved) != 2 || moved[1].External.Offset != 64 {
+		t.Fatalf("moved %d tensors, second at %+v", len(moved), moved[len(moved)-1].External)
+	}
+	var buf bytes.Buffer
+	if _, err := WriteExternalData(&buf, moved); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() != 67 || buf.Bytes()[64] != 1 || buf.Bytes()[0] != 7 {
+		t.Fatalf("data file % x", buf.Bytes())
+	}
+	b, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range got.Graph.Initializers {
+		if x.Name == "C" && (x.External == nil || x.External.Location != "m.onnx.data" || x.External.Length != 3 || x.Raw != nil) {
+			t.Fatalf("C decoded as %+v", x)
+		}
+	}
+}

@@ -43,6 +43,9 @@ type ORTOptions struct {
 // WithORT sets the ONNX Runtime backend's options (used with WithBackend(BackendORT)).
 func WithORT(o ORTOptions) Option { return func(opt *options) { opt.ort = o } }
 
+// ORTBuilt reports whether this build has the ort backend (cgo, -tags ort).
+const ORTBuilt = ort.Built
+
 // ErrNoORT is returned when the ort backend is asked for in a build without it.
 var ErrNoORT = ort.ErrNotBuilt
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/edgerun/edgerun/bench"
+	"github.com/edgerun/edgerun/runtime"
 )
 
 // listFlag is a repeatable flag of comma-separated values ("-t 1,2 -t 4").
@@ -60,7 +61,10 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	format := fs.String("o", "md", "output format: "+strings.Join(bench.Formats, ", "))
 	quick := fs.Bool("quick", false, "small tests (pp16, tg16, 2 repetitions, small bandwidth probe): seconds on a tiny model")
 	svg := fs.String("svg", "", "also draw tokens/s and RSS per configuration as an SVG bar chart into this file")
-	backend := fs.String("backend", "native", "compute backend: native (ort is not built yet)")
+	var backends listFlag
+	fs.Var(&backends, "backend", "compute backends, comma-separated or repeated: native (default), ort (ONNX Runtime; a build with -tags ort): each model runs on each, side by side")
+	ortLib := fs.String("ort-lib", "", "path of the ONNX Runtime shared library (--backend ort)")
+	int4Mode := fs.String("int4", "auto", "--backend ort: 4-bit linears as auto, nbits (MatMulNBits) or bnb4 (MatMulBnb4)")
 	bw := fs.Int("bandwidth-mib", 0, "size of the memory-bandwidth probe buffer in MiB (0 = default, -1 = skip the probe)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -77,10 +81,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "edgerun bench: -o %q: want one of %s\n", *format, strings.Join(bench.Formats, ", "))
 		return errUsage
 	}
-	if *backend != "native" {
-		return fmt.Errorf("--backend %s: not built yet (only native is available; the ONNX Runtime backend arrives with a later issue): %w", *backend, bench.ErrBackend)
-	}
-	cfg := bench.Config{Models: models, Backend: *backend, Reps: *reps, Quick: *quick, BandwidthBytes: int64(*bw) << 20}
+	cfg := bench.Config{Models: models, Backends: backends, Reps: *reps, Quick: *quick, BandwidthBytes: int64(*bw) << 20,
+		ORT: runtime.ORTOptions{Library: *ortLib, Int4: *int4Mode}}
 	for _, a := range adapters {
 		if a.scale == 0 {
 			return usageErr(stderr, fmt.Errorf("--adapter %s:0: a zero scale is the base, which is always measured", a.path))

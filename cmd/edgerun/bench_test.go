@@ -56,7 +56,7 @@ func TestBenchFlagErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"bench"}, 2, "-m MODEL is required"},
-		{[]string{"bench", "-m", "x.gguf", "--backend", "ort"}, 1, "not built yet"},
+		{[]string{"bench", "-m", "x.gguf", "--backend", "ort"}, 1, "built without the ONNX Runtime backend"},
 		{[]string{"bench", "-m", "x.gguf", "-o", "xml"}, 2, "want one of"},
 		{[]string{"bench", "-m", "x.gguf", "-t", "two"}, 2, "not a count"},
 		{[]string{"bench", "-m", "x.gguf", "--pg", "512"}, 2, "pairs"},

@@ -26,6 +26,7 @@ var commands = []command{
 	{"bench", "measure speed (llama-bench compatible), latency and memory of models", cmdBench},
 	{"convert-lora", "convert a PEFT LoRA adapter to a GGUF LoRA file for llama.cpp", cmdConvertLora},
 	{"merge", "merge LoRA adapters into a GGUF model and write the result", cmdMerge},
+	{"export", "write a model as ONNX for ONNX Runtime (MatMulNBits / MatMulBnb4 4-bit linears)", cmdExport},
 	{"demo", "the demo model: adapter A, hot-swap to B, merge B, one bench line (make demo)", cmdDemo},
 }
 

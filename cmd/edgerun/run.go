@@ -37,6 +37,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&adapters, "adapter", "LoRA adapter PATH[:SCALE] (PEFT directory or GGUF LoRA file; repeatable; scale default 1)")
 	merge := fs.Bool("merge", false, "merge the --adapter set into the weights instead of applying it live")
 	mlock := fs.Bool("mlock", false, "lock the model's weights in RAM (fails with a clear error when not permitted)")
+	backendOpts := backendFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -50,6 +51,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	opts := []runtime.Option{runtime.WithThreads(*threads), runtime.WithContext(*ctxSize), runtime.WithMlock(*mlock), runtime.WithKVType(kvt)}
+	opts = append(opts, backendOpts()...)
 	if *tokPath != "" {
 		opts = append(opts, runtime.WithTokenizer(*tokPath))
 	}
