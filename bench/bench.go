@@ -53,13 +53,13 @@ type Config struct {
 	// Backend.
 	Backends []string
 	// ORT configures the ort backend (library path, 4-bit export mode).
-	ORT runtime.ORTOptions
-	Threads []int    // thread counts (default: one per CPU)
-	Prompt  []int    // pp test sizes (default 512; quick 16); 0 entries are skipped
-	Gen     []int    // tg test sizes (default 128; quick 16); 0 entries are skipped
-	PG      []PG     // pp+tg tests (default none)
-	Reps    int      // repetitions per test after one warm-up (default 5; quick 2)
-	Quick   bool     // small tests and a smaller bandwidth buffer: seconds on a tiny model
+	ORT     runtime.ORTOptions
+	Threads []int // thread counts (default: one per CPU)
+	Prompt  []int // pp test sizes (default 512; quick 16); 0 entries are skipped
+	Gen     []int // tg test sizes (default 128; quick 16); 0 entries are skipped
+	PG      []PG  // pp+tg tests (default none)
+	Reps    int   // repetitions per test after one warm-up (default 5; quick 2)
+	Quick   bool  // small tests and a smaller bandwidth buffer: seconds on a tiny model
 	// NoPrompt and NoGen drop the default pp/tg tests (like llama-bench's -p 0 / -n 0).
 	NoPrompt, NoGen bool
 	// BandwidthBytes is the size of the bandwidth probe buffer (default
