@@ -8,7 +8,7 @@ import (
 )
 
 // Quantized-activation kernels for the other 4-bit weight types (IQ4_NL, NF4, FP4,
-// Q4_K). They share q8Act (activation blocks of 32 elements) with the Q4_0/Q8_0
+// Q4_K, Q6_K). They share q8Act (activation blocks of 32 elements) with the Q4_0/Q8_0
 // kernels; the generic versions in iq4nl.go, bnb4.go and q4k.go are the specification
 // of the per-architecture ones in *_amd64.s and *_arm64.s.
 
@@ -16,13 +16,13 @@ import (
 // kernel means "inherit" (register copies the previous implementation's) and, for the
 // rows4 kernels, "call the one-row kernel per token".
 type ktKernels struct {
-	iq4nl, nf4, fp4, q4k         rowsKernel
+	iq4nl, nf4, fp4, q4k, q6k    rowsKernel
 	iq4nlx4, nf4x4, fp4x4, q4kx4 rows4Kernel
 	f16                          f16RowsKernel // F16 weights, float activations (f16.go)
 }
 
 // genericKT are the specification kernels, registered with genericImpl.
-var genericKT = ktKernels{iq4nl: iq4nlRowsGeneric, nf4: nf4RowsGeneric, fp4: fp4RowsGeneric, q4k: q4kRowsGeneric, f16: f16RowsGeneric}
+var genericKT = ktKernels{iq4nl: iq4nlRowsGeneric, nf4: nf4RowsGeneric, fp4: fp4RowsGeneric, q4k: q4kRowsGeneric, q6k: q6kRowsGeneric, f16: f16RowsGeneric}
 
 // rows returns the one-row kernel for t, or nil when t is not one of these types.
 func (k *ktKernels) rows(t int4.Type) rowsKernel {
@@ -35,6 +35,8 @@ func (k *ktKernels) rows(t int4.Type) rowsKernel {
 		return k.fp4
 	case int4.Q4_K:
 		return k.q4k
+	case int4.Q6_K:
+		return k.q6k
 	}
 	return nil
 }
@@ -72,6 +74,9 @@ func registerKT(i, prev *impl) {
 	}
 	if k.q4k == nil {
 		k.q4k, k.q4kx4 = p.q4k, p.q4kx4
+	}
+	if k.q6k == nil {
+		k.q6k = p.q6k
 	}
 	if k.f16 == nil {
 		k.f16 = p.f16

@@ -16,6 +16,7 @@ func archKT(i *impl) {
 	i.kt.nf4 = nf4RowsSDOTGo
 	i.kt.fp4 = fp4RowsSDOTGo
 	i.kt.q4k = q4kRowsSDOTGo
+	i.kt.q6k = q6kRowsSDOTGo
 }
 
 // iq4nlRowsSDOT computes, for r < rows, with row = w[r·rowBytes:], nb IQ4_NL blocks of
@@ -61,6 +62,27 @@ func bnb4RowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, ac
 //go:noescape
 func q4kRowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, xc *int32, nb int, acc *float32)
 
+// q6kRowsSDOT computes, for r < rows, with row = w[r·rowBytes:] and nb/8 Q6_K
+// super-blocks of 210 bytes, four float32 lanes per row into acc[4r:4r+4]:
+//
+//	for k := 0; k < nb/8; k++ {
+//		for j := 0; j < 8; j++ { // activation block b = 8k+j
+//			for l := 0; l < 4; l++ { // SDOT lane l: elements 4l..4l+3 (scale 2j) and 16+4l..16+4l+3 (scale 2j+1)
+//				s := sc[2j]·Σ_{e=4l}^{4l+3} (q_e-32)·xq[32b+e] + sc[2j+1]·Σ_{e=16+4l}^{16+4l+3} (q_e-32)·xq[32b+e]
+//				acc[4r+l] += (xd[b]·d) · float32(s) // fused multiply-add
+//			}
+//		}
+//	}
+//
+// with q_e the 6-bit values of block j (q6kQuants). rows ≥ 1, nb ≥ 8 and a multiple of 8.
+//
+//go:noescape
+func q6kRowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
+
+func q6kRowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	ktSDOTGo(kindQ6K, w, rowBytes, q, d, c, y)
+}
+
 // ktSDOTRows is the row count the wrappers hand to the assembly at once.
 const ktSDOTRows = 16
 
@@ -72,6 +94,7 @@ const (
 	kindNF4
 	kindFP4
 	kindQ4K
+	kindQ6K
 )
 
 func iq4nlRowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
@@ -102,6 +125,9 @@ func ktSDOTGo(kind ktSDOTKind, w []byte, rowBytes int, q []int8, d []float32, c 
 	case kindQ4K:
 		nb &^= 7
 		used = nb / 8 * 144
+	case kindQ6K:
+		nb &^= 7
+		used = nb / 8 * 210
 	}
 	if len(y) == 0 || nb == 0 {
 		clear(y)
@@ -122,6 +148,8 @@ func ktSDOTGo(kind ktSDOTKind, w []byte, rowBytes int, q []int8, d []float32, c 
 			bnb4RowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0], &fp4Split[0])
 		case kindQ4K:
 			q4kRowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], &c[0], nb, &acc[0])
+		case kindQ6K:
+			q6kRowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
 		}
 		for i := 0; i < n; i++ {
 			y[r0+i] = ((acc[4*i] + acc[4*i+1]) + (acc[4*i+2] + acc[4*i+3])) * scale

@@ -234,3 +234,123 @@ q4ksuper:
 	SUBS   $1, R2, R2
 	BNE    q4krow
 	RET
+
+// MUL / MLA Vd.4S, Vn.4S, Vm.S[i] (integer, by element).
+#define KMULE(m, i, n, d) WORD $(0x4F808000 | ((i&1)<<21) | (m<<16) | ((i>>1)<<11) | (n<<5) | d)
+// SXTL / SXTL2 (SSHLL #0): bytes to halfwords (B), halfwords to words (H).
+#define KSXTLB(n, d) WORD $(0x0F08A400 | (n<<5) | d)
+#define KSXTL2B(n, d) WORD $(0x4F08A400 | (n<<5) | d)
+#define KSXTLH(n, d) WORD $(0x0F10A400 | (n<<5) | d)
+#define KSXTL2H(n, d) WORD $(0x4F10A400 | (n<<5) | d)
+#define KMLAE(m, i, n, d) WORD $(0x6F800000 | ((i&1)<<21) | (m<<16) | ((i>>1)<<11) | (n<<5) | d)
+
+// Q6KDOT accumulates activation block j of a Q6_K super-block into V16: its q-32 values
+// in V6 (elements 0..15) and V7 (16..31), its two scales in Vsc.S[i0] and Vsc.S[i1]
+// (int32), d in F24; x from R8, x scale from R9 (both post-incremented).
+#define Q6KDOT(sc, i0, i1) \
+	VLD1.P  32(R8), [V8.B16, V9.B16] \
+	VEOR    V10.B16, V10.B16, V10.B16 \
+	VEOR    V11.B16, V11.B16, V11.B16 \
+	KSDOT(8, 6, 10) \
+	KSDOT(9, 7, 11) \
+	KMULE(sc, i0, 10, 12) \
+	KMLAE(sc, i1, 11, 12) \
+	KSCVTF(12, 12) \
+	FMOVS.P 4(R9), F13 \
+	FMULS   F24, F13, F13 \
+	VDUP    V13.S[0], V13.S4 \
+	VFMLA   V12.S4, V13.S4, V16.S4
+
+// Q6KQ builds 16 q-32 values into dst from the ql vector (low nibbles, or high ones when
+// the instruction lo is VUSHR $4) and the qh vector shifted so its bit pair sits at
+// bits 4-5. Uses V28 = 32s, V29 = 0x30s, V30 = 0x0fs; clobbers V14, V15.
+#define Q6KLO(ql, qh, dst) \
+	VAND  V30.B16, ql.B16, dst.B16 \
+	VSHL  $4, qh.B16, V14.B16 \
+	VAND  V29.B16, V14.B16, V14.B16 \
+	VORR  V14.B16, dst.B16, dst.B16 \
+	VSUB  V28.B16, dst.B16, dst.B16
+
+#define Q6KLO2(ql, qh, dst) \
+	VAND  V30.B16, ql.B16, dst.B16 \
+	VSHL  $2, qh.B16, V14.B16 \
+	VAND  V29.B16, V14.B16, V14.B16 \
+	VORR  V14.B16, dst.B16, dst.B16 \
+	VSUB  V28.B16, dst.B16, dst.B16
+
+#define Q6KHI(ql, qh, dst) \
+	VUSHR $4, ql.B16, dst.B16 \
+	VAND  V29.B16, qh.B16, V14.B16 \
+	VORR  V14.B16, dst.B16, dst.B16 \
+	VSUB  V28.B16, dst.B16, dst.B16
+
+#define Q6KHI2(ql, qh, dst) \
+	VUSHR $4, ql.B16, dst.B16 \
+	VUSHR $2, qh.B16, V14.B16 \
+	VAND  V29.B16, V14.B16, V14.B16 \
+	VORR  V14.B16, dst.B16, dst.B16 \
+	VSUB  V28.B16, dst.B16, dst.B16
+
+// Q6KHALFN accumulates one super-block half (ql from R11, qh from R12, both
+// post-incremented) with scales sc (blocks 4h, 4h+1) and sc2 (4h+2, 4h+3).
+#define Q6KHALFN(sc, sc2) \
+	VLD1.P 64(R11), [V0.B16, V1.B16, V2.B16, V3.B16] \
+	VLD1.P 32(R12), [V4.B16, V5.B16] \
+	Q6KLO(V0, V4, V6) \
+	Q6KLO(V1, V5, V7) \
+	Q6KDOT(sc, 0, 1) \
+	Q6KLO2(V2, V4, V6) \
+	Q6KLO2(V3, V5, V7) \
+	Q6KDOT(sc, 2, 3) \
+	Q6KHI(V0, V4, V6) \
+	Q6KHI(V1, V5, V7) \
+	Q6KDOT(sc2, 0, 1) \
+	Q6KHI2(V2, V4, V6) \
+	Q6KHI2(V3, V5, V7) \
+	Q6KDOT(sc2, 2, 3)
+
+// func q6kRowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
+TEXT ·q6kRowsSDOT(SB), NOSPLIT, $0-56
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD rows+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD nb+40(FP), R5
+	MOVD acc+48(FP), R6
+	VMOVI $15, V30.B16
+	VMOVI $48, V29.B16
+	VMOVI $32, V28.B16
+
+q6krow:
+	VEOR V16.B16, V16.B16, V16.B16
+	MOVD R0, R7
+	MOVD R3, R8
+	MOVD R4, R9
+	LSR  $3, R5, R10
+
+q6ksuper:
+	ADD    $192, R7, R13
+	VLD1   (R13), [V20.B16]
+	KSXTLB(20, 22)
+	KSXTL2B(20, 23)
+	KSXTLH(22, 18)
+	KSXTL2H(22, 19)
+	KSXTLH(23, 20)
+	KSXTL2H(23, 21)
+	MOVHU  208(R7), R13
+	FMOVS  R13, F24
+	FCVTHS F24, F24
+	MOVD   R7, R11
+	ADD    $128, R7, R12
+	Q6KHALFN(18, 19)
+	Q6KHALFN(20, 21)
+	ADD    $210, R7
+	SUBS   $1, R10, R10
+	BNE    q6ksuper
+
+	VST1.P [V16.S4], 16(R6)
+	ADD    R1, R0
+	SUBS   $1, R2, R2
+	BNE    q6krow
+	RET

@@ -12,11 +12,11 @@ import (
 
 // Tests of the IQ4_NL, NF4, FP4 and Q4_K kernels (shared harness).
 
-var ktTypes = []int4.Type{int4.IQ4_NL, int4.NF4, int4.FP4, int4.Q4_K}
+var ktTypes = []int4.Type{int4.IQ4_NL, int4.NF4, int4.FP4, int4.Q4_K, int4.Q6_K}
 
 // ktCols are the row lengths tested for t (Q4_K needs multiples of 256).
 func ktCols(t int4.Type) []int {
-	if t == int4.Q4_K {
+	if t == int4.Q4_K || t == int4.Q6_K {
 		return []int{256, 512, 2304}
 	}
 	return []int{32, 64, 96, 256, 288, 2048}
@@ -50,6 +50,8 @@ func randKTRows(r *rand.Rand, t int4.Type, rows, cols int) []byte {
 			case int4.Q4_K:
 				f16(row[b:], 0.001)
 				f16(row[b+2:], 0.001)
+			case int4.Q6_K:
+				f16(row[b+208:], 0.001)
 			default:
 				binary.LittleEndian.PutUint32(row[b:], math.Float32bits(float32(math.Abs(r.NormFloat64()))))
 			}
