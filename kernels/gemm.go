@@ -20,8 +20,9 @@ import (
 //
 // Result: for row r and token t, y = Σ_b (dw(r,b)·dx(t,b))·float32(s(r,t,b)) summed in
 // block order with fused multiply-adds, where s is the exact integer block dot product
-// (the generic spec's terms; only the float rounding of the sum differs from it and
-// from the one-row decode kernels).
+// (the generic spec's terms; only the float rounding of the sum differs from it). The
+// decode kernel of the same implementation computes aligned groups of 8 rows the same
+// way, so prefill and decode agree bit for bit.
 
 // q4x8BlockBytes is one block column of an 8-row Q4_0 tile: the 8 rows' fp16 scales
 // (16 bytes), then for k < 4, 32 bytes holding bytes 4k..4k+3 of the quants of row 0,
@@ -99,7 +100,8 @@ func (a *q8Act) groupQ(gi int) []byte {
 }
 
 // gemmRows is MatMul's loop body over rows [lo, hi) (lo a multiple of 8) with the
-// GEMM kernel: tokens in groups of 4, the n%4 last ones with the one-row kernel.
+// GEMM kernel: tokens in groups of 4, the n%4 last ones with the one-row kernel (whose
+// 8-row groups give the GEMM's results bit for bit).
 func (j *mulJob) gemmRows(lo, hi, w int) {
 	m := j.m
 	rb := m.RowBytes
@@ -109,14 +111,22 @@ func (j *mulJob) gemmRows(lo, hi, w int) {
 	out := &j.p.outs[w]
 	for r0 := lo; r0 < hi; r0 += 8 {
 		r1 := min(r0+8, hi)
-		interleaveQ4_0x8(m.Data[r0*rb:r1*rb], rb, r1-r0, nb, tile)
-		for gi := 0; gi < groups; gi++ {
+		first := 0 // first token on the one-row kernel
+		if r1-r0 == 8 {
+			// Full tiles only: the last Rows%8 rows take the one-row kernel for every
+			// token, as in MatVec, so MatMul gives MatVec's results bit for bit.
+			first = 4 * groups
+		}
+		if first > 0 {
+			interleaveQ4_0x8(m.Data[r0*rb:r1*rb], rb, r1-r0, nb, tile)
+		}
+		for gi := 0; gi < first/4; gi++ {
 			j.gemm(tile, nb, j.p.act.groupQ(gi), out)
 			for t := 0; t < 4; t++ {
 				copy(j.y[(4*gi+t)*m.Rows+r0:(4*gi+t)*m.Rows+r1], out[8*t:8*t+r1-r0])
 			}
 		}
-		for i := 4 * groups; i < j.n; i++ {
+		for i := first; i < j.n; i++ {
 			q, d, c := j.p.act.row(i)
 			j.kern(m.Data[r0*rb:r1*rb], rb, q, d, c, j.y[i*m.Rows+r0:i*m.Rows+r1])
 		}

@@ -6,7 +6,7 @@ import "golang.org/x/sys/cpu"
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
-		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q4_0x4: q4_0Rows4AVX2Go, q8_0x4: q8_0Rows4AVX2Go, q4_0x8x4: q4_0Gemm8x4AVX2Go,
+		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q8_0x4: q8_0Rows4AVX2Go, q4_0x8x4: q4_0Gemm8x4AVX2Go,
 			dotF32: dotF32AVX2Go, axpyF32: axpyF32AVX2Go, f32Rows: f32RowsAVX2Go})
 	}
 }
@@ -46,8 +46,20 @@ func q4_0RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y 
 	_ = w[(len(y)-1)*rowBytes+nb*18-1]
 	_ = q[nb*qBlock-1]
 	_ = c[nb*8-1]
-	q4_0RowsAVX2(&w[0], rowBytes, len(y), &q[0], &d[0], &c[0], nb, &y[0])
+	g := len(y) / 8
+	if g > 0 {
+		q4_0Rows8AVX2(&w[0], rowBytes, g, &q[0], &d[0], &c[0], nb, &y[0])
+	}
+	if rest := len(y) - 8*g; rest > 0 {
+		q4_0RowsAVX2(&w[8*g*rowBytes], rowBytes, rest, &q[0], &d[0], &c[0], nb, &y[8*g])
+	}
 }
+
+// q4_0Rows8AVX2 computes groups·8 rows (see kernels_amd64.s): row r of each group of 8
+// as q4_0Gemm8x4AVX2 does for a tile row and a token, bit for bit. groups ≥ 1, nb ≥ 1.
+//
+//go:noescape
+func q4_0Rows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
 
 func q8_0RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
 	nb := len(d)
@@ -58,33 +70,6 @@ func q8_0RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y 
 	_ = w[(len(y)-1)*rowBytes+nb*34-1]
 	_ = q[nb*qBlock-1]
 	q8_0RowsAVX2(&w[0], rowBytes, len(y), &q[0], &d[0], nb, &y[0])
-}
-
-// q4_0Rows4AVX2 is q4_0RowsAVX2 for the four activation rows of a group (q8Act.pack4),
-// with the same per-row arithmetic (two accumulators per token, same reduction):
-//
-//	for r := 0; r < rows; r++ {
-//		for t := 0; t < 4; t++ {
-//			y[t·ystride/4 + r] = q4_0RowsAVX2 result for weight row r and group row t
-//		}
-//	}
-//
-// ystride is in bytes; rows ≥ 1 and nb ≥ 1.
-//
-//go:noescape
-func q4_0Rows4AVX2(w *byte, rowBytes, rows int, xg *byte, nb int, y *float32, ystride int)
-
-func q4_0Rows4AVX2Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
-	if rows <= 0 || nb <= 0 {
-		for t := 0; t < 4 && rows > 0; t++ {
-			clear(y[t*ystride : t*ystride+rows])
-		}
-		return
-	}
-	_ = w[(rows-1)*rowBytes+nb*18-1]
-	_ = g[nb*g4BlockBytes-1]
-	_ = y[3*ystride+rows-1]
-	q4_0Rows4AVX2(&w[0], rowBytes, rows, &g[0], nb, &y[0], 4*ystride)
 }
 
 // q8_0Rows4AVX2 is q8_0RowsAVX2 for the four activation rows of a group (q8Act.pack4),

@@ -146,27 +146,6 @@ q8sum:
 	VZEROUPPER
 	RET
 
-// Q4TOK accumulates one token of a 4-token group for the Q4_0 block whose nibbles are in
-// Y8 and whose fp16 scale (broadcast, as float32) is in Y9: x at qo(R13), lane offsets
-// at co(R13), x scale replicated 8 times at do(R13). Clobbers Y10, Y11.
-#define Q4TOK(qo, co, do, acc) \
-	VPMADDUBSW  qo(R13), Y8, Y10 \
-	VPMADDWD    Y14, Y10, Y10 \
-	VPSUBD      co(R13), Y10, Y10 \
-	VCVTDQ2PS   Y10, Y10 \
-	VMULPS      do(R13), Y9, Y11 \
-	VFMADD231PS Y10, Y11, acc
-
-// Q4UNPACK loads the Q4_0 block at BX+soff (qs at qoff) into Y8 (nibbles in element
-// order) and its scale into all lanes of Y9.
-#define Q4UNPACK(qoff, soff) \
-	VMOVDQU      qoff(BX), X8 \
-	VPSRLW       $4, X8, X9 \
-	VINSERTI128  $1, X9, Y8, Y8 \
-	VPAND        Y15, Y8, Y8 \
-	VPBROADCASTW soff(BX), X9 \
-	VCVTPH2PS    X9, Y9
-
 // HSUM sums the 8 lanes of y into the low lane of x (x is y's low half); clobbers X10.
 #define HSUM(y, x) \
 	VEXTRACTF128 $1, y, X10 \
@@ -175,84 +154,6 @@ q8sum:
 	VADDPS       X10, x, x \
 	VPERMILPS    $0xb1, x, X10 \
 	VADDSS       X10, x, x
-
-// func q4_0Rows4AVX2(w *byte, rowBytes, rows int, xg *byte, nb int, y *float32, ystride int)
-TEXT ·q4_0Rows4AVX2(SB), NOSPLIT, $0-56
-	MOVQ w+0(FP), SI
-	MOVQ rowBytes+8(FP), R8
-	MOVQ rows+16(FP), CX
-	MOVQ xg+24(FP), R9
-	MOVQ nb+32(FP), R12
-	MOVQ y+40(FP), DI
-	MOVQ ystride+48(FP), R10
-
-	MOVL         $0x0f0f0f0f, AX
-	MOVQ         AX, X15
-	VPBROADCASTD X15, Y15
-	MOVL         $0x00010001, AX
-	MOVQ         AX, X14
-	VPBROADCASTD X14, Y14
-
-g4row:
-	VXORPS Y0, Y0, Y0           // tokens 0..3, even blocks
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4           // tokens 0..3, odd blocks
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ   SI, BX
-	MOVQ   R9, R13
-	MOVQ   R12, DX
-	SHRQ   $1, DX
-	JZ     g4tail
-
-g4pair:
-	Q4UNPACK(2, 0)
-	Q4TOK(0, 128, 256, Y0)
-	Q4TOK(32, 160, 288, Y1)
-	Q4TOK(64, 192, 320, Y2)
-	Q4TOK(96, 224, 352, Y3)
-	Q4UNPACK(20, 18)
-	Q4TOK(384, 512, 640, Y4)
-	Q4TOK(416, 544, 672, Y5)
-	Q4TOK(448, 576, 704, Y6)
-	Q4TOK(480, 608, 736, Y7)
-	ADDQ $36, BX
-	ADDQ $768, R13
-	DECQ DX
-	JNZ  g4pair
-
-g4tail:
-	TESTQ $1, R12
-	JZ    g4sum
-	Q4UNPACK(2, 0)
-	Q4TOK(0, 128, 256, Y0)
-	Q4TOK(32, 160, 288, Y1)
-	Q4TOK(64, 192, 320, Y2)
-	Q4TOK(96, 224, 352, Y3)
-
-g4sum:
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y2, Y2
-	VADDPS Y7, Y3, Y3
-	HSUM(Y0, X0)
-	HSUM(Y1, X1)
-	HSUM(Y2, X2)
-	HSUM(Y3, X3)
-	LEAQ   (DI)(R10*2), AX
-	VMOVSS X0, (DI)
-	VMOVSS X1, (DI)(R10*1)
-	VMOVSS X2, (AX)
-	VMOVSS X3, (AX)(R10*1)
-	ADDQ   $4, DI
-	ADDQ   R8, SI
-	DECQ   CX
-	JNZ    g4row
-	VZEROUPPER
-	RET
 
 // Q8TOK accumulates one token of a 4-token group for the Q8_0 block whose int8 weights
 // are in Y8 and |weights| in Y12, fp16 scale (as float32) in all lanes of Y9: x at
@@ -617,5 +518,138 @@ gq4blk:
 	VMOVUPS Y5, 32(DI)
 	VMOVUPS Y6, 64(DI)
 	VMOVUPS Y7, 96(DI)
+	VZEROUPPER
+	RET
+
+// func q4_0Rows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
+//
+// Decode over groups of 8 rows: per block column the 8 rows' 16 quant bytes are loaded
+// and transposed in registers (4×4 dword transposes in each 128-bit half) into the
+// layout of the GEMM tile (q4x8BlockBytes), so each broadcast 4-byte activation group
+// feeds all 8 rows, the lanes of the accumulators are the rows, and the rows' fp16
+// scales (gathered with integer loads) are one vector: per row r,
+// y[r] = Σ_b fma in block order of (f16(scale r,b)·xd[b])·float32(s(r,b)),
+// bit for bit what q4_0Gemm8x4AVX2 gives for the same row and token.
+TEXT ·q4_0Rows8AVX2(SB), NOSPLIT, $0-64
+	MOVQ rowBytes+8(FP), R8
+	LEAQ (R8)(R8*2), R11              // 3·rowBytes
+	MOVQ w+0(FP), SI
+	MOVQ groups+16(FP), R14
+	MOVQ y+56(FP), DI
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+r8grp:
+	VXORPS Y13, Y13, Y13              // accumulator: lane r = row r
+	MOVQ   SI, BX                     // block of row 0
+	LEAQ   (SI)(R8*4), R12            // block of row 4
+	MOVQ   xq+24(FP), R9
+	MOVQ   xd+32(FP), R10
+	MOVQ   xc+40(FP), R13
+	MOVQ   nb+48(FP), CX
+r8blk:
+	VMOVDQU     2(BX), X0
+	VINSERTI128 $1, 2(R12), Y0, Y0
+	VMOVDQU     2(BX)(R8*1), X1
+	VINSERTI128 $1, 2(R12)(R8*1), Y1, Y1
+	VMOVDQU     2(BX)(R8*2), X2
+	VINSERTI128 $1, 2(R12)(R8*2), Y2, Y2
+	VMOVDQU     2(BX)(R11*1), X3
+	VINSERTI128 $1, 2(R12)(R11*1), Y3, Y3
+	VPUNPCKLDQ  Y1, Y0, Y4
+	VPUNPCKHDQ  Y1, Y0, Y5
+	VPUNPCKLDQ  Y3, Y2, Y6
+	VPUNPCKHDQ  Y3, Y2, Y7
+	VPUNPCKLQDQ Y6, Y4, Y0            // bytes 0..3 of rows 0..3 | rows 4..7
+	VPUNPCKHQDQ Y6, Y4, Y1            // bytes 4..7
+	VPUNPCKLQDQ Y7, Y5, Y2            // bytes 8..11
+	VPUNPCKHQDQ Y7, Y5, Y3            // bytes 12..15
+	VPSRLW       $4, Y0, Y8
+	VPAND        Y15, Y0, Y0
+	VPAND        Y15, Y8, Y8
+	VPBROADCASTD 0(R9), Y4
+	VPMADDUBSW   Y4, Y0, Y0
+	VPBROADCASTD 16(R9), Y4
+	VPMADDUBSW   Y4, Y8, Y8
+	VPADDW       Y8, Y0, Y0
+	VPSRLW       $4, Y1, Y9
+	VPAND        Y15, Y1, Y1
+	VPAND        Y15, Y9, Y9
+	VPBROADCASTD 4(R9), Y5
+	VPMADDUBSW   Y5, Y1, Y1
+	VPBROADCASTD 20(R9), Y5
+	VPMADDUBSW   Y5, Y9, Y9
+	VPADDW       Y9, Y1, Y1
+	VPSRLW       $4, Y2, Y10
+	VPAND        Y15, Y2, Y2
+	VPAND        Y15, Y10, Y10
+	VPBROADCASTD 8(R9), Y6
+	VPMADDUBSW   Y6, Y2, Y2
+	VPBROADCASTD 24(R9), Y6
+	VPMADDUBSW   Y6, Y10, Y10
+	VPADDW       Y10, Y2, Y2
+	VPSRLW       $4, Y3, Y11
+	VPAND        Y15, Y3, Y3
+	VPAND        Y15, Y11, Y11
+	VPBROADCASTD 12(R9), Y7
+	VPMADDUBSW   Y7, Y3, Y3
+	VPBROADCASTD 28(R9), Y7
+	VPMADDUBSW   Y7, Y11, Y11
+	VPADDW       Y11, Y3, Y3
+	VPADDW       Y1, Y0, Y0
+	VPADDW       Y3, Y2, Y2
+	VPADDW       Y2, Y0, Y0
+	VPMADDWD     Y14, Y0, Y0          // nibble dot products of the 8 rows
+	VMOVDQU      (R13), Y1
+	VEXTRACTI128 $1, Y1, X2
+	VPADDD       X2, X1, X1
+	VPSHUFD      $0x4e, X1, X2
+	VPADDD       X2, X1, X1
+	VPSHUFD      $0xb1, X1, X2
+	VPADDD       X2, X1, X1
+	VPBROADCASTD X1, Y1               // 8·Σx of the block
+	VPSUBD       Y1, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	MOVWQZX      (BX), AX
+	MOVWQZX      (BX)(R8*1), DX
+	SHLQ         $16, DX
+	ORQ          DX, AX
+	MOVWQZX      (BX)(R8*2), DX
+	SHLQ         $32, DX
+	ORQ          DX, AX
+	MOVWQZX      (BX)(R11*1), DX
+	SHLQ         $48, DX
+	ORQ          DX, AX
+	VMOVQ        AX, X4
+	MOVWQZX      (R12), AX
+	MOVWQZX      (R12)(R8*1), DX
+	SHLQ         $16, DX
+	ORQ          DX, AX
+	MOVWQZX      (R12)(R8*2), DX
+	SHLQ         $32, DX
+	ORQ          DX, AX
+	MOVWQZX      (R12)(R11*1), DX
+	SHLQ         $48, DX
+	ORQ          DX, AX
+	VPINSRQ      $1, AX, X4, X4
+	VCVTPH2PS    X4, Y4               // scales of the 8 rows
+	VBROADCASTSS (R10), Y5
+	VMULPS       Y4, Y5, Y5
+	VFMADD231PS  Y0, Y5, Y13
+	ADDQ         $18, BX
+	ADDQ         $18, R12
+	ADDQ         $32, R9
+	ADDQ         $4, R10
+	ADDQ         $32, R13
+	DECQ         CX
+	JNZ          r8blk
+	VMOVUPS      Y13, (DI)
+	ADDQ         $32, DI
+	LEAQ         (SI)(R8*8), SI
+	DECQ         R14
+	JNZ          r8grp
 	VZEROUPPER
 	RET

@@ -38,8 +38,10 @@ func (m *Matrix) DequantizeRow(r int, dst []float32) {
 	}
 }
 
-// rowGrain is the number of rows a worker takes at least, so chunks stay cache-friendly.
-const rowGrain = 4
+// rowGrain is the number of rows a worker takes at least, so chunks stay cache-friendly
+// and the 8-row kernels (Q4_0 decode and GEMM) see the same aligned groups of 8 rows in
+// MatVec and MatMul.
+const rowGrain = 8
 
 // tileRows is the number of weight rows MatMul applies to every token of the batch
 // before moving on, so those rows stay in the L1/L2 cache and are read from memory once.
@@ -75,11 +77,7 @@ func (p *Pool) MatMul(m *Matrix, x []float32, n int, y []float32) {
 			j.kern4 = k4
 		}
 	}
-	grain := rowGrain
-	if j.gemm != nil {
-		grain = 8
-	}
-	p.run(m.Rows, grain, j)
+	p.run(m.Rows, rowGrain, j)
 	*j = mulJob{} // drop references to the caller's buffers
 }
 
