@@ -9,8 +9,9 @@ import (
 
 // Quantized-activation kernels for the other 4-bit weight types (IQ4_NL, NF4, FP4,
 // Q4_K, Q6_K). They share q8Act (activation blocks of 32 elements) with the Q4_0/Q8_0
-// kernels; the generic versions in iq4nl.go, bnb4.go and q4k.go are the specification
-// of the per-architecture ones in *_amd64.s and *_arm64.s.
+// kernels; the generic versions in iq4nl.go, bnb4.go, q4k.go and q6k.go are the
+// specification of the per-architecture ones in *_amd64.s and *_arm64.s. F16 weights
+// (f16.go) have float kernels registered here too.
 
 // ktKernels holds one implementation's kernels for the types of this file group; a nil
 // kernel means "inherit" (register copies the previous implementation's) and, for the
@@ -18,6 +19,7 @@ import (
 type ktKernels struct {
 	iq4nl, nf4, fp4, q4k, q6k    rowsKernel
 	iq4nlx4, nf4x4, fp4x4, q4kx4 rows4Kernel
+	q6kx4                        rows4Kernel
 	f16                          f16RowsKernel // F16 weights, float activations (f16.go)
 }
 
@@ -52,6 +54,8 @@ func (k *ktKernels) rows4(t int4.Type) rows4Kernel {
 		return k.fp4x4
 	case int4.Q4_K:
 		return k.q4kx4
+	case int4.Q6_K:
+		return k.q6kx4
 	}
 	return nil
 }
@@ -76,7 +80,7 @@ func registerKT(i, prev *impl) {
 		k.q4k, k.q4kx4 = p.q4k, p.q4kx4
 	}
 	if k.q6k == nil {
-		k.q6k = p.q6k
+		k.q6k, k.q6kx4 = p.q6k, p.q6kx4
 	}
 	if k.f16 == nil {
 		k.f16 = p.f16

@@ -12,7 +12,7 @@ func archKT(i *impl) {
 	i.kt.nf4, i.kt.nf4x4 = nf4RowsAVX2Go, nf4Rows4AVX2Go
 	i.kt.fp4, i.kt.fp4x4 = fp4RowsAVX2Go, fp4Rows4AVX2Go
 	i.kt.q4k, i.kt.q4kx4 = q4kRowsAVX2Go, q4kRows4AVX2Go
-	i.kt.q6k = q6kRowsAVX2Go
+	i.kt.q6k, i.kt.q6kx4 = q6kRowsAVX2Go, q6kRows4AVX2Go
 	i.kt.f16 = f16RowsAVX2Go
 }
 

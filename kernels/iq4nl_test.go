@@ -10,11 +10,11 @@ import (
 	"github.com/edgerun/edgerun/int4"
 )
 
-// Tests of the IQ4_NL, NF4, FP4 and Q4_K kernels (shared harness).
+// Tests of the IQ4_NL, NF4, FP4, Q4_K and Q6_K kernels (shared harness).
 
 var ktTypes = []int4.Type{int4.IQ4_NL, int4.NF4, int4.FP4, int4.Q4_K, int4.Q6_K}
 
-// ktCols are the row lengths tested for t (Q4_K needs multiples of 256).
+// ktCols are the row lengths tested for t (the k-quants need multiples of 256).
 func ktCols(t int4.Type) []int {
 	if t == int4.Q4_K || t == int4.Q6_K {
 		return []int{256, 512, 2304}
@@ -286,7 +286,7 @@ func TestKTMatMulEqualsMatVec(t *testing.T) {
 }
 
 // BenchmarkKTMatVec reports decode speed (MB/s of weights) of every implementation of
-// the IQ4_NL, NF4, FP4 and Q4_K kernels, and the float path they replace (DotRow), on
+// the IQ4_NL, NF4, FP4, Q4_K and Q6_K kernels, and the float path they replace (DotRow), on
 // TinyLlama's 2048×2048 and 5632×2048 shapes with a 2-thread pool.
 func BenchmarkKTMatVec(b *testing.B) {
 	benchKT(b, 1)
@@ -313,7 +313,7 @@ func benchKT(b *testing.B, n int) {
 			list := append([]*impl{&floatPath}, impls...)
 			if k := active.kt; n > 1 && k.rows4(typ) != nil {
 				// the active implementation without its 4-token kernels: what they gain
-				k.iq4nlx4, k.nf4x4, k.fp4x4, k.q4kx4 = nil, nil, nil, nil
+				k.iq4nlx4, k.nf4x4, k.fp4x4, k.q4kx4, k.q6kx4 = nil, nil, nil, nil, nil
 				no4 := *active
 				no4.name, no4.kt = active.name+"-no4", k
 				list = append(list, &no4)

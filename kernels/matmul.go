@@ -48,8 +48,9 @@ const rowGrain = 8
 const tileRows = 16
 
 // MatVec computes y = m · x (y[r] = Σ_c m[r,c]·x[c]) with len(x) == m.Cols and
-// len(y) == m.Rows, spreading rows over the pool. Q4_0 and Q8_0 weights use the
-// quantized-activation kernels (see impl.go); other types the generic float path.
+// len(y) == m.Rows, spreading rows over the pool. Q4_0, Q8_0, IQ4_NL, NF4, FP4, Q4_K
+// and Q6_K weights use the quantized-activation kernels (see impl.go, iq4nl.go), F32 and
+// F16 float rows kernels; other types the generic float path.
 func (p *Pool) MatVec(m *Matrix, x, y []float32) { p.MatMul(m, x, 1, y) }
 
 // MatMul computes, for n input rows x[i*Cols:(i+1)*Cols], the outputs

@@ -21,15 +21,44 @@ DATA q6kConst<>+64(SB)/8, $0x2020202020202020  // 32
 DATA q6kConst<>+72(SB)/8, $0x2020202020202020
 DATA q6kConst<>+80(SB)/8, $0x2020202020202020
 DATA q6kConst<>+88(SB)/8, $0x2020202020202020
-DATA q6kConst<>+96(SB)/8, $0x0000000000000000  // scale shuffle of block 0: byte 0, then byte 1
-DATA q6kConst<>+104(SB)/8, $0x0000000000000000
-DATA q6kConst<>+112(SB)/8, $0x0101010101010101
-DATA q6kConst<>+120(SB)/8, $0x0101010101010101
-DATA q6kConst<>+128(SB)/8, $0x0202020202020202 // 2: the next block's shuffle
-DATA q6kConst<>+136(SB)/8, $0x0202020202020202
-DATA q6kConst<>+144(SB)/8, $0x0202020202020202
-DATA q6kConst<>+152(SB)/8, $0x0202020202020202
-GLOBL q6kConst<>(SB), RODATA|NOPTR, $160
+GLOBL q6kConst<>(SB), RODATA|NOPTR, $96
+
+// q6kShuf<>+32j: the scale shuffle of activation block j (byte 2j in the low lane, 2j+1
+// in the high lane).
+DATA q6kShuf<>+0(SB)/8, $0x0000000000000000
+DATA q6kShuf<>+8(SB)/8, $0x0000000000000000
+DATA q6kShuf<>+16(SB)/8, $0x0101010101010101
+DATA q6kShuf<>+24(SB)/8, $0x0101010101010101
+DATA q6kShuf<>+32(SB)/8, $0x0202020202020202
+DATA q6kShuf<>+40(SB)/8, $0x0202020202020202
+DATA q6kShuf<>+48(SB)/8, $0x0303030303030303
+DATA q6kShuf<>+56(SB)/8, $0x0303030303030303
+DATA q6kShuf<>+64(SB)/8, $0x0404040404040404
+DATA q6kShuf<>+72(SB)/8, $0x0404040404040404
+DATA q6kShuf<>+80(SB)/8, $0x0505050505050505
+DATA q6kShuf<>+88(SB)/8, $0x0505050505050505
+DATA q6kShuf<>+96(SB)/8, $0x0606060606060606
+DATA q6kShuf<>+104(SB)/8, $0x0606060606060606
+DATA q6kShuf<>+112(SB)/8, $0x0707070707070707
+DATA q6kShuf<>+120(SB)/8, $0x0707070707070707
+DATA q6kShuf<>+128(SB)/8, $0x0808080808080808
+DATA q6kShuf<>+136(SB)/8, $0x0808080808080808
+DATA q6kShuf<>+144(SB)/8, $0x0909090909090909
+DATA q6kShuf<>+152(SB)/8, $0x0909090909090909
+DATA q6kShuf<>+160(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA q6kShuf<>+168(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA q6kShuf<>+176(SB)/8, $0x0b0b0b0b0b0b0b0b
+DATA q6kShuf<>+184(SB)/8, $0x0b0b0b0b0b0b0b0b
+DATA q6kShuf<>+192(SB)/8, $0x0c0c0c0c0c0c0c0c
+DATA q6kShuf<>+200(SB)/8, $0x0c0c0c0c0c0c0c0c
+DATA q6kShuf<>+208(SB)/8, $0x0d0d0d0d0d0d0d0d
+DATA q6kShuf<>+216(SB)/8, $0x0d0d0d0d0d0d0d0d
+DATA q6kShuf<>+224(SB)/8, $0x0e0e0e0e0e0e0e0e
+DATA q6kShuf<>+232(SB)/8, $0x0e0e0e0e0e0e0e0e
+DATA q6kShuf<>+240(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA q6kShuf<>+248(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL q6kShuf<>(SB), RODATA|NOPTR, $256
+
 
 // Q6K_HSUM sums the 8 lanes of y into the low lane of x (x is y's low half); clobbers X10.
 #define Q6K_HSUM(y, x) \
@@ -40,51 +69,67 @@ GLOBL q6kConst<>(SB), RODATA|NOPTR, $160
 	VPERMILPS    $0xb1, x, X10 \
 	VADDSS       X10, x, x
 
-// Q6KBLOCK accumulates one activation block whose 6-bit values are in q into acc: x at
-// xoff(R9)(R13*1), x scale at doff(R14); Y11 = the block's scale shuffle (advanced by
-// 2), Y12 = scales in both lanes, Y13 = 32s, Y14 = 2s, Y15 = d in all lanes. Clobbers
-// q, t1, t2.
-#define Q6KBLOCK(q, xoff, doff, acc, t1, t2) \
+// Q6KBLOCK accumulates activation block j (6-bit values in q) into Y0: x at
+// xoff(R9)(R13*1), x scale at doff(R14), scale shuffle at q6kShuf<>+so; Y12 = scales in
+// both lanes, Y13 = 32s, Y15 = d in all lanes. Clobbers q, t1, t2.
+#define Q6KBLOCK(q, xoff, doff, so, t1, t2) \
 	VMOVDQU      xoff(R9)(R13*1), t1 \
 	VPMADDUBSW   t1, q, q \
 	VPMADDUBSW   t1, Y13, t1 \
 	VPSUBW       t1, q, q \
-	VPSHUFB      Y11, Y12, t1 \
+	VPSHUFB      q6kShuf<>+so(SB), Y12, t1 \
 	VPSRAW       $8, t1, t1 \
-	VPADDB       Y14, Y11, Y11 \
 	VPMADDWD     t1, q, q \
 	VCVTDQ2PS    q, q \
 	VBROADCASTSS doff(R14), t2 \
 	VMULPS       Y15, t2, t2 \
-	VFMADD231PS  q, t2, acc
+	VFMADD231PS  q, t2, Y0
 
-// Q6KHALF accumulates half h of the super-block at BX (ql at ql(BX), qh at qh(BX)),
-// activation blocks 4h..4h+3 at x offset xo and scale offset do.
-#define Q6KHALF(ql, qh, xo, do) \
+// Q6KUNPACK0..3 build the 6-bit values of the four activation blocks of a super-block
+// half into q from ql[0:32] (Y1), ql[32:64] (Y2) and qh (Y3); Y8 = 0x0f, Y9 = 0x30.
+#define Q6KUNPACK0(q, t) \
+	VPAND  Y8, Y1, q \
+	VPSLLW $4, Y3, t \
+	VPAND  Y9, t, t \
+	VPOR   t, q, q
+
+#define Q6KUNPACK1(q, t) \
+	VPAND  Y8, Y2, q \
+	VPSLLW $2, Y3, t \
+	VPAND  Y9, t, t \
+	VPOR   t, q, q
+
+#define Q6KUNPACK2(q, t) \
+	VPSRLW $4, Y1, q \
+	VPAND  Y8, q, q \
+	VPAND  Y9, Y3, t \
+	VPOR   t, q, q
+
+#define Q6KUNPACK3(q, t) \
+	VPSRLW $4, Y2, q \
+	VPAND  Y8, q, q \
+	VPSRLW $2, Y3, t \
+	VPAND  Y9, t, t \
+	VPOR   t, q, q
+
+// Q6KLOAD loads half h's ql (at ql(BX)) and qh (at qh(BX)) into Y1, Y2, Y3.
+#define Q6KLOAD(ql, qh) \
 	VMOVDQU ql(BX), Y1 \
 	VMOVDQU (ql+32)(BX), Y2 \
-	VMOVDQU qh(BX), Y3 \
-	VPAND   Y8, Y1, Y4 \
-	VPSLLW  $4, Y3, Y5 \
-	VPAND   Y9, Y5, Y5 \
-	VPOR    Y5, Y4, Y4 \
-	Q6KBLOCK(Y4, xo, do, Y0, Y5, Y6) \
-	VPAND   Y8, Y2, Y4 \
-	VPSLLW  $2, Y3, Y5 \
-	VPAND   Y9, Y5, Y5 \
-	VPOR    Y5, Y4, Y4 \
-	Q6KBLOCK(Y4, (xo+32), (do+4), Y7, Y5, Y6) \
-	VPSRLW  $4, Y1, Y4 \
-	VPAND   Y8, Y4, Y4 \
-	VPAND   Y9, Y3, Y5 \
-	VPOR    Y5, Y4, Y4 \
-	Q6KBLOCK(Y4, (xo+64), (do+8), Y0, Y5, Y6) \
-	VPSRLW  $4, Y2, Y4 \
-	VPAND   Y8, Y4, Y4 \
-	VPSRLW  $2, Y3, Y5 \
-	VPAND   Y9, Y5, Y5 \
-	VPOR    Y5, Y4, Y4 \
-	Q6KBLOCK(Y4, (xo+96), (do+12), Y7, Y5, Y6)
+	VMOVDQU qh(BX), Y3
+
+// Q6KHALF accumulates half h of the super-block at BX, activation blocks 4h..4h+3 at
+// x offset xo, scale offset do, shuffle offset so.
+#define Q6KHALF(ql, qh, xo, do, so) \
+	Q6KLOAD(ql, qh) \
+	Q6KUNPACK0(Y4, Y5) \
+	Q6KBLOCK(Y4, xo, do, so, Y5, Y6) \
+	Q6KUNPACK1(Y4, Y5) \
+	Q6KBLOCK(Y4, (xo+32), (do+4), (so+32), Y5, Y6) \
+	Q6KUNPACK2(Y4, Y5) \
+	Q6KBLOCK(Y4, (xo+64), (do+8), (so+64), Y5, Y6) \
+	Q6KUNPACK3(Y4, Y5) \
+	Q6KBLOCK(Y4, (xo+96), (do+12), (so+96), Y5, Y6)
 
 // func q6kRowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, y *float32)
 TEXT ·q6kRowsAVX2(SB), NOSPLIT, $0-56
@@ -100,11 +145,9 @@ TEXT ·q6kRowsAVX2(SB), NOSPLIT, $0-56
 	VMOVDQU (AX), Y8            // 0x0f
 	VMOVDQU 32(AX), Y9          // 0x30
 	VMOVDQU 64(AX), Y13         // 32
-	VMOVDQU 128(AX), Y14        // 2
 
 q6krow:
-	VXORPS Y0, Y0, Y0           // blocks 0, 2, 4, 6
-	VXORPS Y7, Y7, Y7           // blocks 1, 3, 5, 7
+	VXORPS Y0, Y0, Y0
 	MOVQ   SI, BX
 	XORQ   R13, R13
 	MOVQ   R10, R14
@@ -112,23 +155,121 @@ q6krow:
 
 q6ksuper:
 	VBROADCASTI128 192(BX), Y12
-	VMOVDQU        q6kConst<>+96(SB), Y11
 	VPBROADCASTW   208(BX), X15
 	VCVTPH2PS      X15, Y15
-	Q6KHALF(0, 128, 0, 0)
-	Q6KHALF(64, 160, 128, 16)
+	Q6KHALF(0, 128, 0, 0, 0)
+	Q6KHALF(64, 160, 128, 16, 128)
 	ADDQ $210, BX
 	ADDQ $256, R13
 	ADDQ $32, R14
 	DECQ DX
 	JNZ  q6ksuper
 
-	VADDPS Y7, Y0, Y0
 	Q6K_HSUM(Y0, X0)
 	VMOVSS X0, (DI)
 	ADDQ   $4, DI
 	ADDQ   R8, SI
 	DECQ   CX
 	JNZ    q6krow
+	VZEROUPPER
+	RET
+
+// Q6K4TOK accumulates one token of a 4-token group for the activation block whose
+// 6-bit values are in Y7 and int16 scales in Y10: x at xo(R13), x scale replicated at
+// do(R13). Clobbers Y11, Y12.
+#define Q6K4TOK(xo, do, acc) \
+	VPMADDUBSW  xo(R13), Y7, Y12 \
+	VPMADDUBSW  xo(R13), Y13, Y11 \
+	VPSUBW      Y11, Y12, Y12 \
+	VPMADDWD    Y10, Y12, Y12 \
+	VCVTDQ2PS   Y12, Y12 \
+	VMULPS      do(R13), Y15, Y11 \
+	VFMADD231PS Y12, Y11, acc
+
+// Q6K4BLOCK accumulates activation block j of the super-block (group offset bo = 384j,
+// shuffle offset so = 32j; values in Y7) for the four tokens.
+#define Q6K4BLOCK(bo, so) \
+	VPSHUFB q6kShuf<>+so(SB), Y14, Y10 \
+	VPSRAW  $8, Y10, Y10 \
+	Q6K4TOK(bo, (bo+256), Y0) \
+	Q6K4TOK((bo+32), (bo+288), Y1) \
+	Q6K4TOK((bo+64), (bo+320), Y2) \
+	Q6K4TOK((bo+96), (bo+352), Y3)
+
+// Q6K4HALF accumulates half h of the super-block at BX for the four tokens.
+#define Q6K4HALF(ql, qh, bo, so) \
+	VMOVDQU ql(BX), Y4 \
+	VMOVDQU (ql+32)(BX), Y5 \
+	VMOVDQU qh(BX), Y6 \
+	VPAND   Y8, Y4, Y7 \
+	VPSLLW  $4, Y6, Y11 \
+	VPAND   Y9, Y11, Y11 \
+	VPOR    Y11, Y7, Y7 \
+	Q6K4BLOCK(bo, so) \
+	VPAND   Y8, Y5, Y7 \
+	VPSLLW  $2, Y6, Y11 \
+	VPAND   Y9, Y11, Y11 \
+	VPOR    Y11, Y7, Y7 \
+	Q6K4BLOCK((bo+384), (so+32)) \
+	VPSRLW  $4, Y4, Y7 \
+	VPAND   Y8, Y7, Y7 \
+	VPAND   Y9, Y6, Y11 \
+	VPOR    Y11, Y7, Y7 \
+	Q6K4BLOCK((bo+768), (so+64)) \
+	VPSRLW  $4, Y5, Y7 \
+	VPAND   Y8, Y7, Y7 \
+	VPSRLW  $2, Y6, Y11 \
+	VPAND   Y9, Y11, Y11 \
+	VPOR    Y11, Y7, Y7 \
+	Q6K4BLOCK((bo+1152), (so+96))
+
+// func q6kRows4AVX2(w *byte, rowBytes, rows int, xg *byte, nb int, y *float32, ystride int)
+TEXT ·q6kRows4AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rowBytes+8(FP), R8
+	MOVQ rows+16(FP), CX
+	MOVQ xg+24(FP), R9
+	MOVQ nb+32(FP), R12
+	MOVQ y+40(FP), DI
+	MOVQ ystride+48(FP), R10
+	SHRQ $3, R12
+	LEAQ q6kConst<>(SB), AX
+	VMOVDQU (AX), Y8            // 0x0f
+	VMOVDQU 32(AX), Y9          // 0x30
+	VMOVDQU 64(AX), Y13         // 32
+
+q6k4row:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, BX
+	MOVQ   R9, R13
+	MOVQ   R12, DX
+
+q6k4super:
+	VBROADCASTI128 192(BX), Y14
+	VPBROADCASTW   208(BX), X15
+	VCVTPH2PS      X15, Y15
+	Q6K4HALF(0, 128, 0, 0)
+	Q6K4HALF(64, 160, 1536, 128)
+	ADDQ $210, BX
+	ADDQ $3072, R13
+	DECQ DX
+	JNZ  q6k4super
+
+	Q6K_HSUM(Y0, X0)
+	Q6K_HSUM(Y1, X1)
+	Q6K_HSUM(Y2, X2)
+	Q6K_HSUM(Y3, X3)
+	LEAQ   (DI)(R10*2), AX
+	VMOVSS X0, (DI)
+	VMOVSS X1, (DI)(R10*1)
+	VMOVSS X2, (AX)
+	VMOVSS X3, (AX)(R10*1)
+	ADDQ   $4, DI
+	ADDQ   R8, SI
+	DECQ   CX
+	JNZ    q6k4row
 	VZEROUPPER
 	RET
