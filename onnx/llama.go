@@ -53,6 +53,10 @@ type ExportOptions struct {
 	// Contrib writes RMSNorm as ONNX Runtime's SimplifiedLayerNormalization instead of
 	// standard ops.
 	Contrib bool
+	// AccuracyLevel is MatMulNBits' accuracy_level attribute: 0 (float32 activations)
+	// or 4 (ONNX Runtime quantizes activations to int8 per block, as edgerun's and
+	// llama.cpp's 4-bit kernels do; faster, ~0.5% relative error per product).
+	AccuracyLevel int
 }
 
 // LinearReport says how one linear weight was written.
@@ -526,8 +530,11 @@ func (x *exporter) linear(in, wname, proj string, n, k, li int) (string, error) 
 		if q.ZeroPoints != nil {
 			ins = append(ins, b.init(wname+".zero_points", Uint8, []int64{int64(len(q.ZeroPoints))}, q.ZeroPoints))
 		}
-		out = b.contrib("MatMulNBits", ins, attrInt("K", int64(k)), attrInt("N", int64(n)),
-			attrInt("bits", 4), attrInt("block_size", int64(q.BlockSize)))
+		attrs := []*Attribute{attrInt("K", int64(k)), attrInt("N", int64(n)), attrInt("bits", 4), attrInt("block_size", int64(q.BlockSize))}
+		if x.o.AccuracyLevel != 0 {
+			attrs = append(attrs, attrInt("accuracy_level", int64(x.o.AccuracyLevel)))
+		}
+		out = b.contrib("MatMulNBits", ins, attrs...)
 		rep.Op, rep.BlockSize = "MatMulNBits", q.BlockSize
 	}
 	x.rep.Linears = append(x.rep.Linears, rep)

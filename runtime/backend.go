@@ -36,6 +36,9 @@ type ORTOptions struct {
 	NoLoRA bool
 	// Contrib uses ONNX Runtime's SimplifiedLayerNormalization for RMSNorm.
 	Contrib bool
+	// AccuracyLevel is MatMulNBits' accuracy_level: 0 (float32 activations, default) or
+	// 4 (int8 activations, like the native kernels).
+	AccuracyLevel int
 	// SaveModel, when set, also writes the exported model there.
 	SaveModel string
 }

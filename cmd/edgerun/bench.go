@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/edgerun/edgerun/bench"
-	"github.com/edgerun/edgerun/runtime"
 )
 
 // listFlag is a repeatable flag of comma-separated values ("-t 1,2 -t 4").
@@ -64,7 +63,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	var backends listFlag
 	fs.Var(&backends, "backend", "compute backends, comma-separated or repeated: native (default), ort (ONNX Runtime; a build with -tags ort): each model runs on each, side by side")
 	ortLib := fs.String("ort-lib", "", "path of the ONNX Runtime shared library (--backend ort)")
-	int4Mode := fs.String("int4", "auto", "--backend ort: 4-bit linears as auto, nbits (MatMulNBits) or bnb4 (MatMulBnb4)")
+	ortOpts := ortFlags(fs)
 	bw := fs.Int("bandwidth-mib", 0, "size of the memory-bandwidth probe buffer in MiB (0 = default, -1 = skip the probe)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -82,7 +81,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	cfg := bench.Config{Models: models, Backends: backends, Reps: *reps, Quick: *quick, BandwidthBytes: int64(*bw) << 20,
-		ORT: runtime.ORTOptions{Library: *ortLib, Int4: *int4Mode}}
+		ORT: ortOpts()}
+	cfg.ORT.Library = *ortLib
 	for _, a := range adapters {
 		if a.scale == 0 {
 			return usageErr(stderr, fmt.Errorf("--adapter %s:0: a zero scale is the base, which is always measured", a.path))

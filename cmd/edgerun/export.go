@@ -28,6 +28,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) error {
 	loraInputs := fs.Bool("lora-inputs", false, "add LoRA graph inputs blk.N.PROJ.lora_a [in, r] and .lora_b [r, out] (scale folded into lora_b) to every projection, for hot-swapping adapters without a new session")
 	contrib := fs.Bool("contrib", false, "RMSNorm as ONNX Runtime's SimplifiedLayerNormalization")
 	ctxSize := fs.Int("c", 0, "longest sequence the RoPE tables cover (0 = the model's context)")
+	acc := fs.Int("accuracy-level", 0, "MatMulNBits accuracy_level: 0 (float32 activations) or 4 (int8 activations)")
 	external := fs.Bool("external-data", false, "store the weights in OUT.data beside the model (needed above 2 GiB)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -63,7 +64,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "edgerun export: merged %d adapter(s) into %d weights (relative requantization error %.3g)\n", len(set), mrep.Tensors, mrep.RelErr)
 	}
-	m, rep, err := eng.ExportONNX(onnx.ExportOptions{Int4: *int4Mode, BlockSize: *block, ZeroPoints: *zp, LoRA: *loraInputs, Contrib: *contrib, Context: *ctxSize})
+	m, rep, err := eng.ExportONNX(onnx.ExportOptions{Int4: *int4Mode, BlockSize: *block, ZeroPoints: *zp, LoRA: *loraInputs, Contrib: *contrib, Context: *ctxSize, AccuracyLevel: *acc})
 	if err != nil {
 		return err
 	}
@@ -107,8 +108,22 @@ func cmdExport(args []string, stdout, stderr io.Writer) error {
 func backendFlags(fs *flag.FlagSet) func() []runtime.Option {
 	backend := fs.String("backend", runtime.BackendNative, "compute backend: native, or ort (ONNX Runtime; needs a build with -tags ort and the library: --ort-lib, $ONNXRUNTIME_LIB or `make ort-setup`)")
 	lib := fs.String("ort-lib", "", "path of the ONNX Runtime shared library (--backend ort)")
-	int4Mode := fs.String("int4", "auto", "--backend ort: 4-bit linears as auto, nbits (MatMulNBits) or bnb4 (MatMulBnb4)")
+	o := ortFlags(fs)
 	return func() []runtime.Option {
-		return []runtime.Option{runtime.WithBackend(*backend), runtime.WithORT(runtime.ORTOptions{Library: *lib, Int4: *int4Mode})}
+		oo := o()
+		oo.Library = *lib
+		return []runtime.Option{runtime.WithBackend(*backend), runtime.WithORT(oo)}
+	}
+}
+
+// ortFlags registers the ort backend's export choices (--int4, --ort-accuracy,
+// --ort-no-lora, --ort-contrib) on fs.
+func ortFlags(fs *flag.FlagSet) func() runtime.ORTOptions {
+	int4Mode := fs.String("int4", "auto", "--backend ort: 4-bit linears as auto, nbits (MatMulNBits) or bnb4 (MatMulBnb4)")
+	acc := fs.Int("ort-accuracy", 0, "--backend ort: MatMulNBits accuracy_level (0 = float32 activations, 4 = int8 activations like the native kernels)")
+	noLora := fs.Bool("ort-no-lora", false, "--backend ort: leave out the LoRA graph inputs (no live adapters; saves their zero-rank products)")
+	contrib := fs.Bool("ort-contrib", false, "--backend ort: RMSNorm as SimplifiedLayerNormalization (contrib op)")
+	return func() runtime.ORTOptions {
+		return runtime.ORTOptions{Int4: *int4Mode, AccuracyLevel: *acc, NoLoRA: *noLora, Contrib: *contrib}
 	}
 }
