@@ -12,9 +12,9 @@ func archKT(i *impl) {
 	if i.name != "neon-dotprod" {
 		return
 	}
-	i.kt.iq4nl = iq4nlRowsSDOTGo
-	i.kt.nf4 = nf4RowsSDOTGo
-	i.kt.fp4 = fp4RowsSDOTGo
+	i.kt.iq4nl, i.kt.iq4nlx4 = iq4nlRowsSDOTGo, iq4nlRows4SDOTGo
+	i.kt.nf4, i.kt.nf4x4 = nf4RowsSDOTGo, nf4Rows4SDOTGo
+	i.kt.fp4, i.kt.fp4x4 = fp4RowsSDOTGo, fp4Rows4SDOTGo
 	i.kt.q4k = q4kRowsSDOTGo
 	i.kt.q6k = q6kRowsSDOTGo
 }
@@ -153,6 +153,68 @@ func ktSDOTGo(kind ktSDOTKind, w []byte, rowBytes int, q []int8, d []float32, c 
 		}
 		for i := 0; i < n; i++ {
 			y[r0+i] = ((acc[4*i] + acc[4*i+1]) + (acc[4*i+2] + acc[4*i+3])) * scale
+		}
+	}
+}
+
+// iq4nlRows4SDOT is iq4nlRowsSDOT for the four activation rows of a group
+// (q8Act.pack4), with the same per-token arithmetic: for r < rows and t < 4,
+// acc[16r+4t : 16r+4t+4] = the four lanes iq4nlRowsSDOT gives for weight row r and
+// group row t. rows ≥ 1 and nb ≥ 1.
+//
+//go:noescape
+func iq4nlRows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32, tab *int8)
+
+// bnb4Rows4SDOT is bnb4RowsSDOT for the four activation rows of a group, as
+// iq4nlRows4SDOT is for iq4nlRowsSDOT.
+//
+//go:noescape
+func bnb4Rows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32, tab *int8)
+
+func iq4nlRows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	ktRows4SDOTGo(kindIQ4NL, w, rowBytes, rows, g, nb, y, ystride)
+}
+
+func nf4Rows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	ktRows4SDOTGo(kindNF4, w, rowBytes, rows, g, nb, y, ystride)
+}
+
+func fp4Rows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	ktRows4SDOTGo(kindFP4, w, rowBytes, rows, g, nb, y, ystride)
+}
+
+// ktRows4SDOTGo calls the 4-token kernel of kind on ktSDOTRows rows at a time and
+// reduces each row's and token's lanes exactly as ktSDOTGo does.
+func ktRows4SDOTGo(kind ktSDOTKind, w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	if rows <= 0 || nb <= 0 {
+		for t := 0; t < 4 && rows > 0; t++ {
+			clear(y[t*ystride : t*ystride+rows])
+		}
+		return
+	}
+	used, scale := nb*18, float32(1)
+	if kind != kindIQ4NL {
+		used, scale = nb*20, 1.0/bnb4Scale
+	}
+	_ = w[(rows-1)*rowBytes+used-1]
+	_ = g[nb*g4BlockBytes-1]
+	_ = y[3*ystride+rows-1]
+	var acc [16 * ktSDOTRows]float32
+	for r0 := 0; r0 < rows; r0 += ktSDOTRows {
+		n := min(ktSDOTRows, rows-r0)
+		switch kind {
+		case kindIQ4NL:
+			iq4nlRows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0], &iq4nlTab[0])
+		case kindNF4:
+			bnb4Rows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0], &nf4Split[0])
+		default:
+			bnb4Rows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0], &fp4Split[0])
+		}
+		for i := 0; i < n; i++ {
+			for t := 0; t < 4; t++ {
+				a := acc[16*i+4*t : 16*i+4*t+4 : 16*i+4*t+4]
+				y[t*ystride+r0+i] = ((a[0] + a[1]) + (a[2] + a[3])) * scale
+			}
 		}
 	}
 }
