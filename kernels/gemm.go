@@ -39,12 +39,16 @@ const gqBlockBytes = 160
 // tile row r and group token t.
 type gemmKernel func(w []byte, nb int, g []byte, out *[32]float32)
 
-// gemmFor returns the 8×4 GEMM kernel for t, or nil.
-func gemmFor(t int4.Type) gemmKernel {
-	if t == int4.Q4_0 {
-		return active.q4_0x8x4
+// gemmFor returns the 8×4 GEMM kernel for t and its tile builder, or nils.
+func gemmFor(t int4.Type) (gemmKernel, func(w []byte, rowBytes, rows, nb int, dst []byte)) {
+	if t == int4.Q4_0 && active.q4_0x8x4 != nil {
+		il := active.q4_0x8il
+		if il == nil {
+			il = interleaveQ4_0x8
+		}
+		return active.q4_0x8x4, il
 	}
-	return nil
+	return nil, nil
 }
 
 // interleaveQ4_0x8 writes the tile of weight rows 0..7 of w (rows ≥ 1 valid rows of
@@ -118,7 +122,7 @@ func (j *mulJob) gemmRows(lo, hi, w int) {
 			first = 4 * groups
 		}
 		if first > 0 {
-			interleaveQ4_0x8(m.Data[r0*rb:r1*rb], rb, r1-r0, nb, tile)
+			j.il(m.Data[r0*rb:r1*rb], rb, r1-r0, nb, tile)
 		}
 		for gi := 0; gi < first/4; gi++ {
 			j.gemm(tile, nb, j.p.act.groupQ(gi), out)

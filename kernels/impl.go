@@ -153,7 +153,9 @@ type impl struct {
 	q8_0x4 rows4Kernel
 
 	// q4_0x8x4 is the prefill GEMM kernel (see gemm.go); nil: the rows4 kernels.
+	// q4_0x8il builds its tiles (interleaveQ4_0x8 or a faster equal version).
 	q4_0x8x4 gemmKernel
+	q4_0x8il func(w []byte, rowBytes, rows, nb int, dst []byte)
 
 	// q8Quant quantizes activations (see q8QuantGeneric, the specification; every
 	// implementation is bit-identical to it). nil: inherited like the float32 kernels.

@@ -378,3 +378,40 @@ func TestQ8QuantMatchesGeneric(t *testing.T) {
 		}
 	}
 }
+
+// TestInterleaveMatchesGeneric checks every implementation's tile builder against
+// interleaveQ4_0x8 byte for byte (full and partial tiles), with a guard after the tile.
+func TestInterleaveMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, im := range impls {
+		if im.q4_0x8il == nil {
+			continue
+		}
+		for _, rows := range []int{8, 5, 1} {
+			for _, nb := range []int{1, 2, 3, 64, 176} {
+				rb := nb*18 + 18*(nb%2) // a row stride longer than the row, sometimes
+				w := make([]byte, rows*rb)
+				for i := range w {
+					w[i] = byte(r.Uint32())
+				}
+				want := make([]byte, nb*q4x8BlockBytes)
+				interleaveQ4_0x8(w, rb, rows, nb, want)
+				got := make([]byte, nb*q4x8BlockBytes+16)
+				for i := range got {
+					got[i] = 0xa5
+				}
+				im.q4_0x8il(w, rb, rows, nb, got[:nb*q4x8BlockBytes])
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%s rows=%d nb=%d: byte %d = %#x, generic %#x", im.name, rows, nb, i, got[i], want[i])
+					}
+				}
+				for i := nb * q4x8BlockBytes; i < len(got); i++ {
+					if got[i] != 0xa5 {
+						t.Fatalf("%s rows=%d nb=%d: wrote past the tile", im.name, rows, nb)
+					}
+				}
+			}
+		}
+	}
+}

@@ -6,7 +6,7 @@ import "golang.org/x/sys/cpu"
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
-		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q8_0x4: q8_0Rows4AVX2Go, q4_0x8x4: q4_0Gemm8x4AVX2Go,
+		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q8_0x4: q8_0Rows4AVX2Go, q4_0x8x4: q4_0Gemm8x4AVX2Go, q4_0x8il: interleaveQ4_0x8AVX2,
 			dotF32: dotF32AVX2Go, axpyF32: axpyF32AVX2Go, f32Rows: f32RowsAVX2Go})
 	}
 }
@@ -131,4 +131,19 @@ func q4_0Gemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
 	_ = w[nb*q4x8BlockBytes-1]
 	_ = g[nb*gqBlockBytes-1]
 	q4_0Gemm8x4AVX2(&w[0], nb, &g[0], &out[0])
+}
+
+// q4_0Interleave8AVX2 is interleaveQ4_0x8 for 8 valid rows and nb ≥ 1 blocks.
+//
+//go:noescape
+func q4_0Interleave8AVX2(w *byte, rowBytes, nb int, dst *byte)
+
+func interleaveQ4_0x8AVX2(w []byte, rowBytes, rows, nb int, dst []byte) {
+	if rows < 8 || nb <= 0 {
+		interleaveQ4_0x8(w, rowBytes, rows, nb, dst)
+		return
+	}
+	_ = w[7*rowBytes+nb*18-1]
+	_ = dst[nb*q4x8BlockBytes-1]
+	q4_0Interleave8AVX2(&w[0], rowBytes, nb, &dst[0])
 }

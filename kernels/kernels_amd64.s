@@ -653,3 +653,66 @@ r8blk:
 	JNZ          r8grp
 	VZEROUPPER
 	RET
+
+// func q4_0Interleave8AVX2(w *byte, rowBytes, nb int, dst *byte)
+//
+// interleaveQ4_0x8 for a full tile of 8 rows: per block column the rows' quants are
+// transposed in registers as in q4_0Rows8AVX2 and stored with the rows' scales.
+TEXT ·q4_0Interleave8AVX2(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), BX
+	MOVQ rowBytes+8(FP), R8
+	MOVQ nb+16(FP), CX
+	MOVQ dst+24(FP), DI
+	LEAQ (R8)(R8*2), R11
+	LEAQ (BX)(R8*4), R12
+
+il8blk:
+	VMOVDQU     2(BX), X0
+	VINSERTI128 $1, 2(R12), Y0, Y0
+	VMOVDQU     2(BX)(R8*1), X1
+	VINSERTI128 $1, 2(R12)(R8*1), Y1, Y1
+	VMOVDQU     2(BX)(R8*2), X2
+	VINSERTI128 $1, 2(R12)(R8*2), Y2, Y2
+	VMOVDQU     2(BX)(R11*1), X3
+	VINSERTI128 $1, 2(R12)(R11*1), Y3, Y3
+	VPUNPCKLDQ  Y1, Y0, Y4
+	VPUNPCKHDQ  Y1, Y0, Y5
+	VPUNPCKLDQ  Y3, Y2, Y6
+	VPUNPCKHDQ  Y3, Y2, Y7
+	VPUNPCKLQDQ Y6, Y4, Y0
+	VPUNPCKHQDQ Y6, Y4, Y1
+	VPUNPCKLQDQ Y7, Y5, Y2
+	VPUNPCKHQDQ Y7, Y5, Y3
+	VMOVDQU     Y0, 16(DI)
+	VMOVDQU     Y1, 48(DI)
+	VMOVDQU     Y2, 80(DI)
+	VMOVDQU     Y3, 112(DI)
+	MOVWQZX     (BX), AX
+	MOVWQZX     (BX)(R8*1), DX
+	SHLQ        $16, DX
+	ORQ         DX, AX
+	MOVWQZX     (BX)(R8*2), DX
+	SHLQ        $32, DX
+	ORQ         DX, AX
+	MOVWQZX     (BX)(R11*1), DX
+	SHLQ        $48, DX
+	ORQ         DX, AX
+	MOVQ        AX, (DI)
+	MOVWQZX     (R12), AX
+	MOVWQZX     (R12)(R8*1), DX
+	SHLQ        $16, DX
+	ORQ         DX, AX
+	MOVWQZX     (R12)(R8*2), DX
+	SHLQ        $32, DX
+	ORQ         DX, AX
+	MOVWQZX     (R12)(R11*1), DX
+	SHLQ        $48, DX
+	ORQ         DX, AX
+	MOVQ        AX, 8(DI)
+	ADDQ        $18, BX
+	ADDQ        $18, R12
+	ADDQ        $144, DI
+	DECQ        CX
+	JNZ         il8blk
+	VZEROUPPER
+	RET

@@ -221,3 +221,28 @@ func TestRunScratch(t *testing.T) {
 		t.Errorf("RunScratch allocates %v times per call once its buffers exist", a)
 	}
 }
+
+// TestPoolSwiGLU checks the pooled SwiGLU against the package function bit for bit
+// (odd lengths, a nil pool) and that it does not allocate.
+func TestPoolSwiGLU(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	p := NewPool(2)
+	defer p.Close()
+	for _, n := range []int{1, 511, 513, 5632} {
+		for _, pool := range []*Pool{p, nil} {
+			gate, up := randVec(r, n), randVec(r, n)
+			want := append([]float32(nil), gate...)
+			SwiGLU(want, up)
+			pool.SwiGLU(gate, up)
+			for i := range want {
+				if math.Float32bits(gate[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("n=%d: element %d = %g, want %g", n, i, gate[i], want[i])
+				}
+			}
+		}
+	}
+	gate, up := randVec(r, 5632), randVec(r, 5632)
+	if a := testing.AllocsPerRun(20, func() { p.SwiGLU(gate, up) }); a != 0 {
+		t.Errorf("Pool.SwiGLU allocates %v times per call", a)
+	}
+}

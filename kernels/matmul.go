@@ -70,9 +70,9 @@ func (p *Pool) MatMul(m *Matrix, x []float32, n int, y []float32) {
 	if k := kernelFor(m.Type); k != nil && m.Cols%qBlock == 0 && m.Cols > 0 {
 		p.act.quantize(x, n, m.Cols)
 		j.kern = k
-		if g := gemmFor(m.Type); g != nil && n >= 4 {
+		if g, il := gemmFor(m.Type); g != nil && n >= 4 {
 			p.act.packGQ(n / 4)
-			j.gemm = g
+			j.gemm, j.il = g, il
 		} else if k4 := kernel4For(m.Type); k4 != nil && n >= 4 {
 			p.act.pack4(n / 4)
 			j.kern4 = k4
@@ -91,6 +91,7 @@ type mulJob struct {
 	kern  rowsKernel  // nil: float path
 	kern4 rows4Kernel // nil: kern per token
 	gemm  gemmKernel  // non-nil: gemmRows (prefill)
+	il    func(w []byte, rowBytes, rows, nb int, dst []byte)
 }
 
 func (j *mulJob) run(lo, hi, w int) {

@@ -54,6 +54,7 @@ type Pool struct {
 	bytes   [][]byte    // per-worker byte buffers (GEMM weight tiles)
 	outs    []gemmOut   // per-worker GEMM outputs
 	sj      scratchJob  // RunScratch's job
+	sw      swigluJob   // SwiGLU's job
 }
 
 // poolWorker is the parking state of one worker goroutine.
@@ -291,6 +292,25 @@ func (p *Pool) buf(w, n int) []float32 {
 	}
 	return p.scratch[w][:n]
 }
+
+// SwiGLU is the package function SwiGLU with the elements spread over the pool (the
+// same element-wise results); it does not allocate. A nil Pool runs it on the caller.
+func (p *Pool) SwiGLU(gate, up []float32) {
+	if p == nil {
+		SwiGLU(gate, up)
+		return
+	}
+	up = up[:len(gate)]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sw = swigluJob{gate, up}
+	p.run(len(gate), 512, &p.sw)
+	p.sw = swigluJob{}
+}
+
+type swigluJob struct{ gate, up []float32 }
+
+func (j *swigluJob) run(lo, hi, _ int) { SwiGLU(j.gate[lo:hi], j.up[lo:hi]) }
 
 // bbuf returns worker w's byte buffer of at least n bytes.
 func (p *Pool) bbuf(w, n int) []byte {

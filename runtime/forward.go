@@ -124,7 +124,7 @@ func (m *Model) forwardBatch(p *kernels.Pool, kv *KVCache, s *scratch, active []
 		if len(active) > 0 {
 			m.lora(p, s, active, li, 2, xb, n, [][]float32{gate, up})
 		}
-		kernels.SwiGLU(gate, up)
+		p.SwiGLU(gate, up)
 		p.MatMul(l.wdown, gate, n, xb)
 		if len(active) > 0 {
 			m.lora(p, s, active, li, 3, gate, n, [][]float32{xb})
