@@ -20,10 +20,11 @@ type Weights func(name string) (t int4.Type, data []byte, ok bool)
 
 // Int4 modes: how ExportLlama writes 4-bit (and other quantized) linear weights.
 const (
-	// Int4Auto: MatMulBnb4 for NF4/FP4 (bit-exact), MatMulNBits for everything else
-	// (exact for Q4_0 at block 32 without zero points, requantized otherwise).
+	// Int4Auto: MatMulBnb4 for NF4/FP4 (bit-exact), MatMulNBits for the other 4-bit
+	// types (exact for Q4_0 at block 32 without zero points, requantized otherwise:
+	// Q4_1, Q4_K, IQ4_NL). Float, Q8_0 and Q6_K weights are exact float MatMuls.
 	Int4Auto = "auto"
-	// Int4NBits: MatMulNBits for every quantized weight (NF4/FP4 are requantized).
+	// Int4NBits: MatMulNBits for every 4-bit weight (NF4/FP4 are requantized).
 	Int4NBits = "nbits"
 	// Int4Bnb4: MatMulBnb4 for NF4/FP4; other quantized types are refused.
 	Int4Bnb4 = "bnb4"
@@ -50,9 +51,12 @@ type ExportOptions struct {
 	// folded into lora_b) whose product is added to the projection's output. Feeding
 	// zero-rank tensors turns them off; switching adapters is a new input set.
 	LoRA bool
-	// Contrib writes RMSNorm as ONNX Runtime's SimplifiedLayerNormalization instead of
-	// standard ops.
+	// Contrib writes RMSNorm as ONNX Runtime's SimplifiedLayerNormalization and RoPE as
+	// its com.microsoft RotaryEmbedding instead of standard ops.
 	Contrib bool
+	// GQA writes attention (RoPE, KV concatenation, causal grouped-query softmax) as one
+	// com.microsoft GroupQueryAttention node per layer instead of standard ops.
+	GQA bool
 	// AccuracyLevel is MatMulNBits' accuracy_level attribute: 0 (float32 activations)
 	// or 4 (ONNX Runtime quantizes activations to int8 per block, as edgerun's and
 	// llama.cpp's 4-bit kernels do; faster, ~0.5% relative error per product).
@@ -161,6 +165,9 @@ func ExportLlama(c loader.Config, w Weights, o ExportOptions) (*Model, *ExportRe
 	if err := checkConfig(&c); err != nil {
 		return nil, nil, err
 	}
+	if o.GQA && c.HeadDim%16 != 0 {
+		return nil, nil, fmt.Errorf("%w: GroupQueryAttention needs a head size that is a multiple of 16 (have %d)", ErrUnsupported, c.HeadDim)
+	}
 	switch o.Int4 {
 	case "":
 		o.Int4 = Int4Auto
@@ -231,8 +238,11 @@ type exporter struct {
 	b   *builder
 	rep *ExportReport
 
-	cos, sin string // [1, seq, 1, half, 1] (adjacent pairs) or [1, seq, 1, 1, half] (neox)
-	mask     string // [group*seq, total] additive causal mask
+	cos, sin   string // [1, seq, 1, half, 1] (adjacent pairs) or [1, seq, 1, 1, half] (neox)
+	cosI, sinI string // the [context, half] tables (RotaryEmbedding's caches)
+	seqlensK   string // GroupQueryAttention's seqlens_k (int32 [1]: total length - 1)
+	totalLen   string // GroupQueryAttention's total_sequence_length (int32 scalar)
+	mask       string // [group*seq, total] additive causal mask
 }
 
 func (x *exporter) weight(name string) (int4.Type, []byte, error) {
@@ -303,6 +313,7 @@ func (x *exporter) build() error {
 	}
 	cosI := b.init("rope.cos", Float, []int64{int64(x.o.Context), int64(half)}, Float32Bytes(cosT))
 	sinI := b.init("rope.sin", Float, []int64{int64(x.o.Context), int64(half)}, Float32Bytes(sinT))
+	x.cosI, x.sinI = cosI, sinI
 	ropeShape := b.ints(0, 0, 1, int64(half), 1)
 	if c.RopeNeox {
 		ropeShape = b.ints(0, 0, 1, 1, int64(half))
@@ -322,6 +333,10 @@ func (x *exporter) build() error {
 		mask = b.op("Tile", []string{mask, b.ints(int64(g), 1)})
 	}
 	x.mask = mask
+	if x.o.GQA {
+		x.seqlensK = b.op("Cast", []string{b.op("Sub", []string{total, b.ints(1)})}, attrInt("to", int64(Int32)))
+		x.totalLen = b.op("Cast", []string{b.op("Squeeze", []string{total, b.ints(0)})}, attrInt("to", int64(Int32)))
+	}
 
 	// Embedding.
 	embed, err := x.floats("token_embd.weight", c.Vocab*c.Dim)
@@ -375,6 +390,14 @@ func (x *exporter) rope(t string, nh int) string {
 	if c.RopeNeox {
 		shape, axis = b.ints(0, 0, int64(nh), 2, int64(half)), -2
 	}
+	if x.o.Contrib {
+		interleaved := int64(1)
+		if c.RopeNeox {
+			interleaved = 0
+		}
+		r := b.contrib("RotaryEmbedding", []string{t, PositionIDs, x.cosI, x.sinI}, attrInt("interleaved", interleaved))
+		return b.op("Reshape", []string{r, b.ints(0, 0, int64(nh), int64(hd))})
+	}
 	r := b.op("Reshape", []string{t, shape})
 	x0, x1 := b.fresh("rope_x0"), b.fresh("rope_x1")
 	b.opTo("Split", "", []string{r}, []string{x0, x1}, attrInt("axis", axis))
@@ -387,7 +410,6 @@ func (x *exporter) layer(li int, h string) (string, error) {
 	b, c := x.b, x.c
 	hd := c.HeadDim
 	qDim, kvDim := c.Heads*hd, c.KVHeads*hd
-	g := c.Heads / c.KVHeads
 	p := fmt.Sprintf("blk.%d.", li)
 	xn, err := x.rmsNorm(h, p+"attn_norm.weight")
 	if err != nil {
@@ -418,21 +440,22 @@ func (x *exporter) layer(li int, h string) (string, error) {
 			*s.t = b.op("Add", []string{*s.t, b.init(p+s.n, Float, []int64{int64(s.d)}, Float32Bytes(bv))})
 		}
 	}
-	perm := attrInts("perm", 0, 2, 1, 3)
-	qh := b.op("Transpose", []string{x.rope(q, c.Heads)}, perm) // [1, H, seq, hd]
-	kh := b.op("Transpose", []string{x.rope(k, c.KVHeads)}, perm)
-	vh := b.op("Transpose", []string{b.op("Reshape", []string{v, b.ints(0, 0, int64(c.KVHeads), int64(hd))})}, perm)
-	b.opTo("Concat", "", []string{PastKey(li), kh}, []string{PresentKey(li)}, attrInt("axis", 2))
-	b.opTo("Concat", "", []string{PastValue(li), vh}, []string{PresentValue(li)}, attrInt("axis", 2))
-	// Grouped-query attention without repeating K/V: the g query heads of a KV head are
-	// stacked along the sequence axis, [1, KVH, g*seq, hd].
-	qg := b.op("Reshape", []string{qh, b.ints(1, int64(c.KVHeads), -1, int64(hd))})
-	kt := b.op("Transpose", []string{PresentKey(li)}, attrInts("perm", 0, 1, 3, 2))
-	sc := b.op("Mul", []string{b.op("MatMul", []string{qg, kt}), b.scalar(float32(1 / math.Sqrt(float64(hd))))})
-	pr := b.op("Softmax", []string{b.op("Add", []string{sc, x.mask})}, attrInt("axis", -1))
-	att := b.op("MatMul", []string{pr, PresentValue(li)})                              // [1, KVH, g*seq, hd]
-	att = b.op("Reshape", []string{att, b.ints(1, int64(c.KVHeads*g), -1, int64(hd))}) // [1, H, seq, hd]
-	att = b.op("Reshape", []string{b.op("Transpose", []string{att}, perm), b.ints(0, 0, -1)})
+	var att string
+	if x.o.GQA {
+		att = b.fresh("gqa")
+		interleaved := int64(1)
+		if c.RopeNeox {
+			interleaved = 0
+		}
+		b.opTo("GroupQueryAttention", "com.microsoft",
+			[]string{q, k, v, PastKey(li), PastValue(li), x.seqlensK, x.totalLen, x.cosI, x.sinI},
+			[]string{att, PresentKey(li), PresentValue(li)},
+			attrInt("num_heads", int64(c.Heads)), attrInt("kv_num_heads", int64(c.KVHeads)),
+			attrInt("do_rotary", 1), attrInt("rotary_interleaved", interleaved),
+			attrFloat("scale", float32(1/math.Sqrt(float64(hd)))))
+	} else {
+		att = x.attention(li, q, k, v)
+	}
 	o, err := x.linear(att, p+"attn_output.weight", "attn_output", c.Dim, qDim, li)
 	if err != nil {
 		return "", err
@@ -459,6 +482,29 @@ func (x *exporter) layer(li int, h string) (string, error) {
 	return b.op("Add", []string{h, down}), nil
 }
 
+// attention is grouped-query causal attention over the past and new positions with
+// standard ops; q, k, v are [1, seq, heads*hd]; it returns [1, seq, heads*hd].
+func (x *exporter) attention(li int, q, k, v string) string {
+	b, c := x.b, x.c
+	hd := c.HeadDim
+	g := c.Heads / c.KVHeads
+	perm := attrInts("perm", 0, 2, 1, 3)
+	qh := b.op("Transpose", []string{x.rope(q, c.Heads)}, perm) // [1, H, seq, hd]
+	kh := b.op("Transpose", []string{x.rope(k, c.KVHeads)}, perm)
+	vh := b.op("Transpose", []string{b.op("Reshape", []string{v, b.ints(0, 0, int64(c.KVHeads), int64(hd))})}, perm)
+	b.opTo("Concat", "", []string{PastKey(li), kh}, []string{PresentKey(li)}, attrInt("axis", 2))
+	b.opTo("Concat", "", []string{PastValue(li), vh}, []string{PresentValue(li)}, attrInt("axis", 2))
+	// Grouped-query attention without repeating K/V: the g query heads of a KV head are
+	// stacked along the sequence axis, [1, KVH, g*seq, hd].
+	qg := b.op("Reshape", []string{qh, b.ints(1, int64(c.KVHeads), -1, int64(hd))})
+	kt := b.op("Transpose", []string{PresentKey(li)}, attrInts("perm", 0, 1, 3, 2))
+	sc := b.op("Mul", []string{b.op("MatMul", []string{qg, kt}), b.scalar(float32(1 / math.Sqrt(float64(hd))))})
+	pr := b.op("Softmax", []string{b.op("Add", []string{sc, x.mask})}, attrInt("axis", -1))
+	att := b.op("MatMul", []string{pr, PresentValue(li)})                              // [1, KVH, g*seq, hd]
+	att = b.op("Reshape", []string{att, b.ints(1, int64(c.KVHeads*g), -1, int64(hd))}) // [1, H, seq, hd]
+	return b.op("Reshape", []string{b.op("Transpose", []string{att}, perm), b.ints(0, 0, -1)})
+}
+
 // linear writes in @ Wᵀ for the [n, k] weight wname (plus the LoRA inputs of projection
 // proj of layer li when enabled; li < 0: none).
 func (x *exporter) linear(in, wname, proj string, n, k, li int) (string, error) {
@@ -475,7 +521,9 @@ func (x *exporter) linear(in, wname, proj string, n, k, li int) (string, error) 
 	var out string
 	useBnb := (t == int4.NF4 || t == int4.FP4) && x.o.Int4 != Int4NBits
 	switch {
-	case !t.Quantized():
+	case !t.Quantized() || !is4bit(t):
+		// Float weights, and 8-/6-bit ones (Q8_0, Q6_K) that 4 bits would degrade: an
+		// exact float MatMul.
 		wf := make([]float32, n*k)
 		if err := int4.DequantizeRow(t, data, wf); err != nil {
 			return "", err
@@ -547,6 +595,16 @@ func (x *exporter) linear(in, wname, proj string, n, k, li int) (string, error) 
 		out = b.op("Add", []string{out, b.op("MatMul", []string{b.op("MatMul", []string{in, an}), bn})})
 	}
 	return out, nil
+}
+
+// is4bit reports whether t is a 4-bit weight format (the ones MatMulNBits/MatMulBnb4
+// take, exactly or requantized).
+func is4bit(t int4.Type) bool {
+	switch t {
+	case int4.Q4_0, int4.Q4_1, int4.Q4_K, int4.IQ4_NL, int4.NF4, int4.FP4:
+		return true
+	}
+	return false
 }
 
 func compare(want, got []float32) (maxAbs, rms, rel float64) {

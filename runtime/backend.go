@@ -34,8 +34,9 @@ type ORTOptions struct {
 	// NoLoRA leaves the LoRA graph inputs out: the session cannot apply unmerged
 	// adapters, and saves the (zero-rank) adapter products of every projection.
 	NoLoRA bool
-	// Contrib uses ONNX Runtime's SimplifiedLayerNormalization for RMSNorm.
-	Contrib bool
+	// Contrib uses ONNX Runtime's SimplifiedLayerNormalization for RMSNorm and
+	// RotaryEmbedding for RoPE; GQA its GroupQueryAttention for attention.
+	Contrib, GQA bool
 	// AccuracyLevel is MatMulNBits' accuracy_level: 0 (float32 activations, default) or
 	// 4 (int8 activations, like the native kernels).
 	AccuracyLevel int

@@ -41,7 +41,7 @@ func openORT(e *Engine, o ORTOptions) (backendEngine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: ort backend: %w", err)
 	}
-	m, rep, err := e.ExportONNX(onnx.ExportOptions{Int4: o.Int4, BlockSize: o.BlockSize, ZeroPoints: o.ZeroPoints, LoRA: !o.NoLoRA, Contrib: o.Contrib, AccuracyLevel: o.AccuracyLevel})
+	m, rep, err := e.ExportONNX(onnx.ExportOptions{Int4: o.Int4, BlockSize: o.BlockSize, ZeroPoints: o.ZeroPoints, LoRA: !o.NoLoRA, Contrib: o.Contrib, GQA: o.GQA, AccuracyLevel: o.AccuracyLevel})
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func (oe *ortEngine) load(m *onnx.Model, rep *onnx.ExportReport, data []byte) er
 // reload re-exports the engine's current weights into a new session (Merge, Unmerge).
 func (oe *ortEngine) reload() error {
 	o := oe.opts
-	m, rep, err := oe.e.ExportONNX(onnx.ExportOptions{Int4: o.Int4, BlockSize: o.BlockSize, ZeroPoints: o.ZeroPoints, LoRA: !o.NoLoRA, Contrib: o.Contrib, AccuracyLevel: o.AccuracyLevel})
+	m, rep, err := oe.e.ExportONNX(onnx.ExportOptions{Int4: o.Int4, BlockSize: o.BlockSize, ZeroPoints: o.ZeroPoints, LoRA: !o.NoLoRA, Contrib: o.Contrib, GQA: o.GQA, AccuracyLevel: o.AccuracyLevel})
 	if err != nil {
 		return err
 	}

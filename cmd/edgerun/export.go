@@ -26,7 +26,8 @@ func cmdExport(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&adapters, "adapter", "LoRA adapter PATH[:SCALE] to merge into the exported weights (repeatable)")
 	mergeType := fs.String("merge-type", "base", "format of merged weights: base (each weight's own, requantized) or f32")
 	loraInputs := fs.Bool("lora-inputs", false, "add LoRA graph inputs blk.N.PROJ.lora_a [in, r] and .lora_b [r, out] (scale folded into lora_b) to every projection, for hot-swapping adapters without a new session")
-	contrib := fs.Bool("contrib", false, "RMSNorm as ONNX Runtime's SimplifiedLayerNormalization")
+	contrib := fs.Bool("contrib", false, "RMSNorm as ONNX Runtime's SimplifiedLayerNormalization, RoPE as RotaryEmbedding")
+	gqa := fs.Bool("gqa", false, "attention as ONNX Runtime's GroupQueryAttention")
 	ctxSize := fs.Int("c", 0, "longest sequence the RoPE tables cover (0 = the model's context)")
 	acc := fs.Int("accuracy-level", 0, "MatMulNBits accuracy_level: 0 (float32 activations) or 4 (int8 activations)")
 	external := fs.Bool("external-data", false, "store the weights in OUT.data beside the model (needed above 2 GiB)")
@@ -64,7 +65,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "edgerun export: merged %d adapter(s) into %d weights (relative requantization error %.3g)\n", len(set), mrep.Tensors, mrep.RelErr)
 	}
-	m, rep, err := eng.ExportONNX(onnx.ExportOptions{Int4: *int4Mode, BlockSize: *block, ZeroPoints: *zp, LoRA: *loraInputs, Contrib: *contrib, Context: *ctxSize, AccuracyLevel: *acc})
+	m, rep, err := eng.ExportONNX(onnx.ExportOptions{Int4: *int4Mode, BlockSize: *block, ZeroPoints: *zp, LoRA: *loraInputs, Contrib: *contrib, GQA: *gqa, Context: *ctxSize, AccuracyLevel: *acc})
 	if err != nil {
 		return err
 	}
@@ -122,8 +123,9 @@ func ortFlags(fs *flag.FlagSet) func() runtime.ORTOptions {
 	int4Mode := fs.String("int4", "auto", "--backend ort: 4-bit linears as auto, nbits (MatMulNBits) or bnb4 (MatMulBnb4)")
 	acc := fs.Int("ort-accuracy", 0, "--backend ort: MatMulNBits accuracy_level (0 = float32 activations, 4 = int8 activations like the native kernels)")
 	noLora := fs.Bool("ort-no-lora", false, "--backend ort: leave out the LoRA graph inputs (no live adapters; saves their zero-rank products)")
-	contrib := fs.Bool("ort-contrib", false, "--backend ort: RMSNorm as SimplifiedLayerNormalization (contrib op)")
+	contrib := fs.Bool("ort-contrib", false, "--backend ort: RMSNorm as SimplifiedLayerNormalization, RoPE as RotaryEmbedding (contrib ops)")
+	gqa := fs.Bool("ort-gqa", false, "--backend ort: attention as GroupQueryAttention (contrib op)")
 	return func() runtime.ORTOptions {
-		return runtime.ORTOptions{Int4: *int4Mode, AccuracyLevel: *acc, NoLoRA: *noLora, Contrib: *contrib}
+		return runtime.ORTOptions{Int4: *int4Mode, AccuracyLevel: *acc, NoLoRA: *noLora, Contrib: *contrib, GQA: *gqa}
 	}
 }
