@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 
 	"github.com/edgerun/edgerun/int4"
@@ -140,5 +141,41 @@ func BenchmarkF16MatVec(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// TestFloatMatVecRowsOnce checks that decode through the F16 and F32 rows kernels
+// computes each output row once (a chunk of rows is one kernel call, not one call per
+// tile start running to the chunk's end).
+func TestFloatMatVecRowsOnce(t *testing.T) {
+	r := rand.New(rand.NewPCG(57, 58))
+	p := NewPool(2)
+	defer p.Close()
+	var n atomic.Int64
+	counting := *active
+	f16, f32 := active.kt.f16, active.f32Rows
+	counting.kt.f16 = func(w []byte, rowBytes int, x, y []float32) { n.Add(int64(len(y))); f16(w, rowBytes, x, y) }
+	counting.f32Rows = func(w []float32, stride int, x, y []float32) { n.Add(int64(len(y))); f32(w, stride, x, y) }
+	const rows, cols = 1000, 64
+	for _, typ := range []int4.Type{int4.F16, int4.F32} {
+		rb, _ := int4.RowBytes(typ, cols)
+		data := make([]byte, rows*rb)
+		for i := 0; i < rows; i++ {
+			_ = int4.QuantizeRow(typ, randVec(r, cols), data[i*rb:(i+1)*rb])
+		}
+		m, _ := NewMatrix(typ, rows, cols, data)
+		x, y := randVec(r, 3*cols), make([]float32, 3*rows)
+		withImpl(&counting, func() {
+			n.Store(0)
+			p.MatVec(m, x[:cols], y[:rows])
+			if got := n.Load(); got != rows {
+				t.Errorf("%v MatVec: kernels computed %d rows, want %d", typ, got, rows)
+			}
+			n.Store(0)
+			p.MatMul(m, x, 3, y)
+			if got := n.Load(); got != 3*rows {
+				t.Errorf("%v MatMul n=3: kernels computed %d rows, want %d", typ, got, 3*rows)
+			}
+		})
 	}
 }

@@ -123,22 +123,24 @@ func (j *mulJob) run(lo, hi, w int) {
 		// F32 weights: the rows kernel over tiles of rows, every token per tile.
 		w := f32View(m.Data)
 		st := rb / 4
-		for r0 := lo; r0 < hi; r0 += tileRows {
-			r1 := min(r0+tileRows, hi)
-			if j.n == 1 {
-				r1 = hi
-			}
+		step := tileRows
+		if j.n == 1 {
+			step = hi - lo // decode: the whole chunk in one call
+		}
+		for r0 := lo; r0 < hi; r0 += step {
+			r1 := min(r0+step, hi)
 			for i := 0; i < j.n; i++ {
 				active.f32Rows(w[r0*st:], st, j.x[i*m.Cols:(i+1)*m.Cols], j.y[i*m.Rows+r0:i*m.Rows+r1])
 			}
 		}
 	case m.Type == int4.F16:
 		// F16 weights: the float rows kernel (f16.go) over tiles of rows, every token per tile.
-		for r0 := lo; r0 < hi; r0 += tileRows {
-			r1 := min(r0+tileRows, hi)
-			if j.n == 1 {
-				r1 = hi
-			}
+		step := tileRows
+		if j.n == 1 {
+			step = hi - lo
+		}
+		for r0 := lo; r0 < hi; r0 += step {
+			r1 := min(r0+step, hi)
 			for i := 0; i < j.n; i++ {
 				active.kt.f16(m.Data[r0*rb:], rb, j.x[i*m.Cols:(i+1)*m.Cols], j.y[i*m.Rows+r0:i*m.Rows+r1])
 			}
