@@ -5,6 +5,7 @@ package runtime
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -58,6 +59,10 @@ func openORT(e *Engine, o ORTOptions) (backendEngine, error) {
 	if err := oe.load(m, rep, data); err != nil {
 		return nil, err
 	}
+	// ONNX Runtime keeps its own copy of the weights: the exported graph and its
+	// encoding (about twice the model) are garbage now; hand them back to the OS.
+	m, data = nil, nil
+	debug.FreeOSMemory()
 	return oe, nil
 }
 
