@@ -551,6 +551,13 @@ r8grp:
 	MOVQ   xc+40(FP), R13
 	MOVQ   nb+48(FP), CX
 r8blk:
+	MOVQ        BX, AX              // prefetch the next tile, 144 bytes per block:
+	SUBQ        SI, AX              // SI + 8·rowBytes + 8·(BX-SI)
+	LEAQ        (SI)(AX*8), AX
+	LEAQ        (AX)(R8*8), AX
+	PREFETCHT0  (AX)
+	PREFETCHT0  64(AX)
+	PREFETCHT0  128(AX)
 	VMOVDQU     2(BX), X0
 	VINSERTI128 $1, 2(R12), Y0, Y0
 	VMOVDQU     2(BX)(R8*1), X1
@@ -660,6 +667,7 @@ r8blk:
 // transposed in registers as in q4_0Rows8AVX2 and stored with the rows' scales.
 TEXT ·q4_0Interleave8AVX2(SB), NOSPLIT, $0-32
 	MOVQ w+0(FP), BX
+	MOVQ BX, SI
 	MOVQ rowBytes+8(FP), R8
 	MOVQ nb+16(FP), CX
 	MOVQ dst+24(FP), DI
@@ -667,6 +675,13 @@ TEXT ·q4_0Interleave8AVX2(SB), NOSPLIT, $0-32
 	LEAQ (BX)(R8*4), R12
 
 il8blk:
+	MOVQ        BX, AX              // prefetch the next tile, 144 bytes per block
+	SUBQ        SI, AX
+	LEAQ        (SI)(AX*8), AX
+	LEAQ        (AX)(R8*8), AX
+	PREFETCHT0  (AX)
+	PREFETCHT0  64(AX)
+	PREFETCHT0  128(AX)
 	VMOVDQU     2(BX), X0
 	VINSERTI128 $1, 2(R12), Y0, Y0
 	VMOVDQU     2(BX)(R8*1), X1
