@@ -169,6 +169,9 @@ type impl struct {
 
 	// kernels of IQ4_NL, NF4, FP4 and Q4_K (see iq4nl.go); register fills the missing ones.
 	kt ktKernels
+
+	// LoRA f16 factor kernels (see lora.go); nil inherits like the float32 ones.
+	f16 *f16Kernels
 }
 
 // impls lists the implementations usable on this CPU, generic first; architecture files
@@ -176,7 +179,8 @@ type impl struct {
 // (the last registered).
 var (
 	genericImpl = &impl{name: "generic", q4_0: q4_0RowsGeneric, q8_0: q8_0RowsGeneric,
-		q8Quant: q8QuantGeneric, dotF32: dotF32Generic, axpyF32: axpyF32Generic, f32Rows: f32RowsGeneric, kt: genericKT}
+		q8Quant: q8QuantGeneric, dotF32: dotF32Generic, axpyF32: axpyF32Generic, f32Rows: f32RowsGeneric, kt: genericKT,
+		f16: f16Generic}
 	impls  = []*impl{genericImpl}
 	active = genericImpl
 )
@@ -189,6 +193,9 @@ func register(i *impl) {
 		i.dotF32, i.axpyF32, i.f32Rows = active.dotF32, active.axpyF32, active.f32Rows
 	}
 	registerKT(i, active)
+	if i.f16 == nil {
+		i.f16 = active.f16
+	}
 	impls = append(impls, i)
 	active = i
 }

@@ -7,7 +7,7 @@ import "golang.org/x/sys/cpu"
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
 		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q8_0x4: q8_0Rows4AVX2Go, q4_0x8x4: q4_0Gemm8x4AVX2Go, q4_0x8il: interleaveQ4_0x8AVX2,
-			dotF32: dotF32AVX2Go, axpyF32: axpyF32AVX2Go, f32Rows: f32RowsAVX2Go})
+			dotF32: dotF32AVX2Go, axpyF32: axpyF32AVX2Go, f32Rows: f32RowsAVX2Go, f16: f16AVX2})
 	}
 }
 

@@ -55,7 +55,12 @@ type AdapterInfo struct {
 	Format  string   // "peft" or "gguf"
 	Rank    int      // largest module rank
 	Targets []string // GGUF names of the adapted base tensors
-	Bytes   int64    // memory held by the factors (float32)
+	Bytes   int64    // size of the adapter's tensors as float32
+	// LiveBytes is what the engine keeps for the live (unmerged) path, the bytes an
+	// active adapter reads per token at most: the low-rank factors as f16, float32
+	// biases and DoRA magnitudes and norm pieces, embedding LoRA and modules_to_save
+	// weights.
+	LiveBytes int64
 	// Replaced are the GGUF names of the base tensors its modules_to_save weights
 	// replace while it is active in a session (whatever its scale, as in PEFT).
 	Replaced []string
@@ -65,27 +70,34 @@ type AdapterInfo struct {
 	Sessions int
 }
 
-// loraProj is one module bound to the model: ΔW = scale·B·A (+ scale·bias), float32.
+// loraProj is one module bound to the model: ΔW = scale·B·A (+ scale·bias). Its
+// factors are f16 times a power of two each (see kernels.ToF16Scaled): A[k,i] =
+// aMul·f16(aRows[k·in+i]), B[o,k] = bMul·f16 of bp, B packed in panels
+// (kernels.PackLoraB).
 type loraProj struct {
 	rank, in, out int
 	scale         float32
-	b, bias       []float32 // [out, rank], [out] or nil
+	bp            []uint16  // B in kernels.PanelRows-row panels
+	aMul, bMul    float32   // powers of two
+	bias          []float32 // [out] or nil
 	off           int       // offset of this module's rows in its group's stacked A
 	// DoRA: magnitude and the pieces of ||W + s·B·A||² per row, so the norm for any
 	// user scale costs O(out): ||W_r||², <W_r, (B·A)_r>, ||(B·A)_r||².
 	mag            []float32
 	w2, cross, ba2 []float64
-	aRows          []float32 // this module's A ([rank, in]), a view into the group's stack
+	aRows          []uint16 // this module's A ([rank, in]), a view into the group's stack
 }
 
 // loraGroup is the modules of one adapter that read the same input, with their A
 // factors stacked so A·x is one pass for all of them.
 type loraGroup struct {
-	in    int
-	ranks int       // total rows of a
-	a     []float32 // [ranks, in]
-	mods  []*loraProj
-	projs []int // projection index per module
+	in     int
+	ranks  int      // total rows of a
+	a      []uint16 // [ranks, in], f16 (each module's rows scaled by its aMul)
+	mods   []*loraProj
+	projs  []int // projection index per module
+	panels int   // B panels of all modules, the units of the B·u loop
+	plain  bool  // no module has a bias or a DoRA magnitude
 }
 
 // Adapter is an adapter bound to an engine's model. It is immutable once loaded.
@@ -311,20 +323,54 @@ func bindAdapter(m *Model, name string, a *loader.Adapter, base func(li, proj in
 			r.Data = nil
 		}
 	}
+	ad.info.LiveBytes = ad.bytes()
 	return ad, nil
 }
 
+// bytes returns the memory the bound adapter holds (AdapterInfo.LiveBytes).
+func (ad *Adapter) bytes() int64 {
+	var n int64
+	for _, groups := range ad.layers {
+		for _, g := range groups {
+			if g != nil {
+				n += g.bytes()
+			}
+		}
+	}
+	if ad.output != nil {
+		n += ad.output.bytes()
+	}
+	if ad.embed != nil {
+		n += 4 * int64(len(ad.embed.at)+len(ad.embed.bt))
+	}
+	for _, r := range ad.repls {
+		n += 4 * int64(len(r.vec))
+		if r.mat != nil {
+			n += int64(len(r.mat.Data))
+		}
+	}
+	return n
+}
+
+// newLoraGroup binds modules (validated, same input) as one group, converting their
+// factors to f16.
 func newLoraGroup(mods []*loader.LoraModule, projs []int) *loraGroup {
-	g := &loraGroup{in: mods[0].In, projs: projs}
+	g := &loraGroup{in: mods[0].In, projs: projs, plain: true}
 	for _, mod := range mods {
 		g.ranks += mod.Rank
 	}
-	g.a = make([]float32, 0, g.ranks*g.in)
+	g.a = make([]uint16, 0, g.ranks*g.in)
 	off := 0
 	for _, mod := range mods {
-		g.a = append(g.a, mod.A...)
-		g.mods = append(g.mods, &loraProj{rank: mod.Rank, in: mod.In, out: mod.Out, scale: mod.Scale, b: mod.B, bias: mod.Bias, mag: mod.Magnitude, off: off})
+		ah, aMul := kernels.ToF16Scaled(mod.A[:mod.Rank*mod.In])
+		g.a = append(g.a, ah...)
+		bp, bMul := kernels.PackLoraB(mod.B, mod.Out, mod.Rank)
+		g.mods = append(g.mods, &loraProj{rank: mod.Rank, in: mod.In, out: mod.Out, scale: mod.Scale, bp: bp, aMul: aMul, bMul: bMul, bias: mod.Bias, mag: mod.Magnitude, off: off})
 		off += mod.Rank
+		g.panels += (mod.Out + kernels.PanelRows - 1) / kernels.PanelRows
+		if mod.Bias != nil || mod.Magnitude != nil {
+			g.plain = false
+		}
 	}
 	for _, lp := range g.mods {
 		lp.aRows = g.a[lp.off*g.in : (lp.off+lp.rank)*g.in]
@@ -332,11 +378,21 @@ func newLoraGroup(mods []*loader.LoraModule, projs []int) *loraGroup {
 	return g
 }
 
+// bytes returns the memory held by the group's factors, biases and magnitudes.
+func (g *loraGroup) bytes() int64 {
+	n := 2 * int64(len(g.a))
+	for _, lp := range g.mods {
+		n += 2*int64(len(lp.bp)) + 4*int64(len(lp.bias)+len(lp.mag)) + 8*int64(len(lp.w2)+len(lp.cross)+len(lp.ba2))
+	}
+	return n
+}
+
 // deltaRow writes row r of B·A (unscaled) into dst (len in).
 func (lp *loraProj) deltaRow(r int, dst []float32) {
 	clear(dst)
 	for k := 0; k < lp.rank; k++ {
-		kernels.Axpy(dst, lp.b[r*lp.rank+k], lp.aRows[k*lp.in:(k+1)*lp.in])
+		b := lp.aMul * lp.bMul * kernels.LoraBAt(lp.bp, lp.rank, r, k)
+		kernels.AxpyF16(dst, b, lp.aRows[k*lp.in:(k+1)*lp.in])
 	}
 }
 

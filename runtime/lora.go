@@ -35,12 +35,15 @@ func applyEmbedLora(ls *loraScratch, active []activeLora, tokens []int, x []floa
 // (their A factors are stacked), then each projection gets
 // y += s·B(A x) (+ s·bias), or DoRA's y += (f−1)⊙Wx + f⊙s·B(A x).
 // x holds n inputs; out(proj) returns the n outputs of a projection (W x, no bias).
+//
+// Each adapter costs two pool loops (A·x, then B·u over the output panels of all the
+// group's projections); a loop too small to pay for waking a worker runs inline.
 func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(*Adapter) *loraGroup, x []float32, n int, out func(proj int) []float32) {
 	// DoRA needs the base output of every projection it adapts; copy it before any
 	// adapter changes it.
 	var hasDora [numLayerProj + 1]bool
 	for _, al := range active {
-		if g := pick(al.ad); g != nil {
+		if g := pick(al.ad); g != nil && !g.plain {
 			for k, lp := range g.mods {
 				if lp.mag != nil && !hasDora[slotIndex(g.projs[k])] {
 					si := slotIndex(g.projs[k])
@@ -65,38 +68,69 @@ func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(
 			ls.xa = make([]float32, n*R)
 		}
 		xa := ls.xa[:n*R]
-		p.Run(n*R, grainFor(in), func(lo, hi int) {
-			for u := lo; u < hi; u++ {
-				i, j := u/R, u%R
-				xa[u] = kernels.DotF32(g.a[j*in:(j+1)*in], x[i*in:(i+1)*in])
+		// xa[i·R + j] = (stacked A row j) · x_i, as f16 rows; contiguous runs of j per
+		// token are one kernel call.
+		p.Run(n*R, loraGrain(n*R, in, p.Threads()), func(lo, hi int) {
+			for i := lo / R; i*R < hi; i++ {
+				j0, j1 := max(lo-i*R, 0), min(hi-i*R, R)
+				kernels.DotRowsF16(g.a[j0*in:], in, x[i*in:(i+1)*in], xa[i*R+j0:i*R+j1])
 			}
 		})
-		// One loop over the output rows of all the group's projections.
-		total := 0
+		// Scale each module's part of xa in place: by the whole factor s·aMul·bMul for
+		// a plain module (whose B·u then goes straight into y), by aMul·bMul alone for
+		// a module with a bias or DoRA (its B·u is combined below).
 		for _, lp := range g.mods {
-			total += lp.out
+			f := lp.aMul * lp.bMul
+			if lp.bias == nil && lp.mag == nil {
+				f *= al.scale * lp.scale
+			}
+			for i := 0; i < n; i++ {
+				u := xa[i*R+lp.off : i*R+lp.off+lp.rank]
+				for k := range u {
+					u[k] *= f
+				}
+			}
 		}
-		if cap(ls.bx) < n*total {
-			ls.bx = make([]float32, n*total)
+		if !g.plain {
+			total := 0
+			for _, lp := range g.mods {
+				total += lp.out
+			}
+			if cap(ls.bx) < n*total {
+				ls.bx = make([]float32, n*total)
+			}
 		}
-		bx := ls.bx[:n*total]
-		p.Run(total, grainFor(n*g.mods[0].rank), func(lo, hi int) {
-			first := 0
+		// One loop over the B panels of all the group's projections.
+		p.Run(g.panels, loraGrain(g.panels, kernels.PanelRows*g.mods[0].rank*n, p.Threads()), func(lo, hi int) {
+			first, rowOff := 0, 0 // first panel and first bx row of module k
 			for k, lp := range g.mods {
-				a, b := max(lo-first, 0), min(hi-first, lp.out)
-				first += lp.out
-				if a >= b {
+				np := (lp.out + kernels.PanelRows - 1) / kernels.PanelRows
+				q0, q1 := max(lo-first, 0), min(hi-first, np)
+				first += np
+				rowOff += lp.out
+				if q0 >= q1 {
 					continue
 				}
-				// bx[i·total + (first-lp.out) + r] = B row r · (A x_i) for this chunk.
-				off := first - lp.out
-				for i := 0; i < n; i++ {
-					kernels.DotRowsF32(lp.b[a*lp.rank:], lp.rank, xa[i*R+lp.off:i*R+lp.off+lp.rank], bx[i*total+off+a:i*total+off+b])
-				}
+				r0, r1 := q0*kernels.PanelRows, min(q1*kernels.PanelRows, lp.out)
+				bp := lp.bp[q0*kernels.PanelRows*lp.rank:]
 				y := out(g.projs[k])
+				if lp.bias == nil && lp.mag == nil {
+					for i := 0; i < n; i++ {
+						kernels.LoraPanelsF16(bp, xa[i*R+lp.off:i*R+lp.off+lp.rank], y[i*lp.out+r0:i*lp.out+r1])
+					}
+					continue
+				}
+				total := len(ls.bx) / n
+				off := rowOff - lp.out
+				bx := ls.bx[:n*total]
+				for i := 0; i < n; i++ {
+					d := bx[i*total+off+r0 : i*total+off+r1]
+					clear(d)
+					kernels.LoraPanelsF16(bp, xa[i*R+lp.off:i*R+lp.off+lp.rank], d)
+				}
 				base := ls.base[slotIndex(g.projs[k])]
 				sc := al.scale * lp.scale
-				for r := a; r < b; r++ {
+				for r := r0; r < r1; r++ {
 					f := float32(1)
 					if lp.mag != nil {
 						f = lp.doraFactor(r, sc)
@@ -120,11 +154,15 @@ func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(
 }
 
 // loraChunk is the least work (multiply-adds) worth handing to another thread: below
-// it, waking a worker costs more than it saves, so decode-time LoRA runs inline.
+// it, waking a worker costs more than it saves, so small LoRA products run inline.
 const loraChunk = 1 << 15
 
-// grainFor returns the pool grain for units of the given cost in multiply-adds.
-func grainFor(cost int) int { return max(1, loraChunk/max(cost, 1)) }
+// loraGrain returns the pool grain that splits units of the given cost (multiply-adds)
+// into as many equal chunks as threads allow without any falling under loraChunk.
+func loraGrain(units, cost, threads int) int {
+	parts := min(max(units*cost/loraChunk, 1), threads, units)
+	return (units + parts - 1) / parts
+}
 
 // slotIndex maps a projection index (-1: output head) to a loraScratch.base slot.
 func slotIndex(proj int) int {
