@@ -11,7 +11,7 @@ func init() {
 	// NEON float32 kernels with the generic quantized ones; the dot-product
 	// implementation below inherits the float32 kernels.
 	register(&impl{name: "neon", q4_0: q4_0RowsGeneric, q8_0: q8_0RowsGeneric,
-		dotF32: dotF32NEONGo, axpyF32: axpyF32NEONGo, f32Rows: f32RowsNEONGo})
+		dotF32: dotF32NEONGo, axpyF32: axpyF32NEONGo, f32Rows: f32RowsNEONGo, f16: f16NEON})
 	if cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP {
 		register(&impl{name: "neon-dotprod", q4_0: q4_0RowsSDOTGo, q8_0: q8_0RowsSDOTGo})
 	}
