@@ -8,6 +8,15 @@ type loraScratch struct {
 	bx   []float32                   // n × (all output rows of one group): B(A x)
 	base [numLayerProj + 1][]float32 // pre-adapter outputs, for DoRA
 	row  []float32                   // one embedding update
+
+	// The pool loops of applyLora read their arguments from here: loopA and loopB are
+	// bound once (runA, runB), so dispatching them allocates nothing.
+	g          *loraGroup
+	x          []float32
+	n          int
+	scale      float32     // the adapter's scale in the session
+	ys         [][]float32 // outputs of g's modules
+	runA, runB func(lo, hi int)
 }
 
 // applyEmbedLora adds the active adapters' embedding LoRA to the embeddings x (one row
@@ -58,34 +67,33 @@ func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(
 			}
 		}
 	}
+	if ls.runA == nil {
+		ls.runA, ls.runB = ls.loopA, ls.loopB
+	}
 	for _, al := range active {
 		g := pick(al.ad)
 		if g == nil || al.scale == 0 {
 			continue
 		}
-		R, in := g.ranks, g.in
+		R := g.ranks
 		if cap(ls.xa) < n*R {
 			ls.xa = make([]float32, n*R)
 		}
-		xa := ls.xa[:n*R]
-		// xa[i·R + j] = (stacked A row j) · x_i, as f16 rows; contiguous runs of j per
-		// token are one kernel call.
-		p.Run(n*R, loraGrain(n*R, in, p.Threads()), func(lo, hi int) {
-			for i := lo / R; i*R < hi; i++ {
-				j0, j1 := max(lo-i*R, 0), min(hi-i*R, R)
-				kernels.DotRowsF16(g.a[j0*in:], in, x[i*in:(i+1)*in], xa[i*R+j0:i*R+j1])
-			}
-		})
+		ls.g, ls.x, ls.n, ls.scale = g, x, n, al.scale
+		ls.xa = ls.xa[:n*R]
+		p.Run(n*R, loraGrain(n*R, g.in, p.Threads()), ls.runA)
 		// Scale each module's part of xa in place: by the whole factor s·aMul·bMul for
 		// a plain module (whose B·u then goes straight into y), by aMul·bMul alone for
-		// a module with a bias or DoRA (its B·u is combined below).
-		for _, lp := range g.mods {
+		// a module with a bias or DoRA (its B·u is combined in loopB).
+		ls.ys = ls.ys[:0]
+		for k, lp := range g.mods {
+			ls.ys = append(ls.ys, out(g.projs[k]))
 			f := lp.aMul * lp.bMul
 			if lp.bias == nil && lp.mag == nil {
 				f *= al.scale * lp.scale
 			}
 			for i := 0; i < n; i++ {
-				u := xa[i*R+lp.off : i*R+lp.off+lp.rank]
+				u := ls.xa[i*R+lp.off : i*R+lp.off+lp.rank]
 				for k := range u {
 					u[k] *= f
 				}
@@ -99,63 +107,80 @@ func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(
 			if cap(ls.bx) < n*total {
 				ls.bx = make([]float32, n*total)
 			}
+			ls.bx = ls.bx[:n*total]
 		}
-		// One loop over the B panels of all the group's projections.
-		p.Run(g.panels, loraGrain(g.panels, kernels.PanelRows*g.mods[0].rank*n, p.Threads()), func(lo, hi int) {
-			first, rowOff := 0, 0 // first panel and first bx row of module k
-			for k, lp := range g.mods {
-				np := (lp.out + kernels.PanelRows - 1) / kernels.PanelRows
-				q0, q1 := max(lo-first, 0), min(hi-first, np)
-				first += np
-				rowOff += lp.out
-				if q0 >= q1 {
-					continue
+		p.Run(g.panels, loraGrain(g.panels, kernels.PanelRows*g.mods[0].rank*n, p.Threads()), ls.runB)
+		ls.g, ls.x, ls.ys = nil, nil, ls.ys[:0]
+	}
+}
+
+// loopA is the pool loop of A·x: xa[i·R + j] = (stacked A row j) · x_i for units
+// u = i·R + j in [lo, hi); each token's run of rows is one kernel call.
+func (ls *loraScratch) loopA(lo, hi int) {
+	g, R, in := ls.g, ls.g.ranks, ls.g.in
+	for i := lo / R; i*R < hi; i++ {
+		j0, j1 := max(lo-i*R, 0), min(hi-i*R, R)
+		kernels.DotRowsF16(g.a[j0*in:], in, ls.x[i*in:(i+1)*in], ls.xa[i*R+j0:i*R+j1])
+	}
+}
+
+// loopB is the pool loop of B·u over the panels [lo, hi) of all the group's
+// projections (numbered module after module): plain modules add into their output
+// directly, the others go through bx.
+func (ls *loraScratch) loopB(lo, hi int) {
+	g, n, R, xa := ls.g, ls.n, ls.g.ranks, ls.xa
+	first, rowOff := 0, 0 // first panel and first bx row of module k
+	for k, lp := range g.mods {
+		np := (lp.out + kernels.PanelRows - 1) / kernels.PanelRows
+		q0, q1 := max(lo-first, 0), min(hi-first, np)
+		first += np
+		rowOff += lp.out
+		if q0 >= q1 {
+			continue
+		}
+		r0, r1 := q0*kernels.PanelRows, min(q1*kernels.PanelRows, lp.out)
+		bp := lp.bp[q0*kernels.PanelRows*lp.rank:]
+		y := ls.ys[k]
+		if lp.bias == nil && lp.mag == nil {
+			for i := 0; i < n; i++ {
+				kernels.LoraPanelsF16(bp, xa[i*R+lp.off:i*R+lp.off+lp.rank], y[i*lp.out+r0:i*lp.out+r1])
+			}
+			continue
+		}
+		total := len(ls.bx) / n
+		off := rowOff - lp.out
+		bx := ls.bx
+		for i := 0; i < n; i++ {
+			d := bx[i*total+off+r0 : i*total+off+r1]
+			clear(d)
+			kernels.LoraPanelsF16(bp, xa[i*R+lp.off:i*R+lp.off+lp.rank], d)
+		}
+		base := ls.base[slotIndex(g.projs[k])]
+		sc := ls.scale * lp.scale
+		for r := r0; r < r1; r++ {
+			f := float32(1)
+			if lp.mag != nil {
+				f = lp.doraFactor(r, sc)
+			}
+			for i := 0; i < n; i++ {
+				v := bx[i*total+off+r]
+				if lp.bias != nil {
+					v += lp.bias[r]
 				}
-				r0, r1 := q0*kernels.PanelRows, min(q1*kernels.PanelRows, lp.out)
-				bp := lp.bp[q0*kernels.PanelRows*lp.rank:]
-				y := out(g.projs[k])
-				if lp.bias == nil && lp.mag == nil {
-					for i := 0; i < n; i++ {
-						kernels.LoraPanelsF16(bp, xa[i*R+lp.off:i*R+lp.off+lp.rank], y[i*lp.out+r0:i*lp.out+r1])
-					}
-					continue
-				}
-				total := len(ls.bx) / n
-				off := rowOff - lp.out
-				bx := ls.bx[:n*total]
-				for i := 0; i < n; i++ {
-					d := bx[i*total+off+r0 : i*total+off+r1]
-					clear(d)
-					kernels.LoraPanelsF16(bp, xa[i*R+lp.off:i*R+lp.off+lp.rank], d)
-				}
-				base := ls.base[slotIndex(g.projs[k])]
-				sc := al.scale * lp.scale
-				for r := r0; r < r1; r++ {
-					f := float32(1)
-					if lp.mag != nil {
-						f = lp.doraFactor(r, sc)
-					}
-					for i := 0; i < n; i++ {
-						v := bx[i*total+off+r]
-						if lp.bias != nil {
-							v += lp.bias[r]
-						}
-						v *= sc
-						if lp.mag != nil {
-							y[i*lp.out+r] += (f-1)*base[i*lp.out+r] + f*v
-						} else {
-							y[i*lp.out+r] += v
-						}
-					}
+				v *= sc
+				if lp.mag != nil {
+					y[i*lp.out+r] += (f-1)*base[i*lp.out+r] + f*v
+				} else {
+					y[i*lp.out+r] += v
 				}
 			}
-		})
+		}
 	}
 }
 
 // loraChunk is the least work (multiply-adds) worth handing to another thread: below
 // it, waking a worker costs more than it saves, so small LoRA products run inline.
-const loraChunk = 1 << 15
+var loraChunk = 1 << 15
 
 // loraGrain returns the pool grain that splits units of the given cost (multiply-adds)
 // into as many equal chunks as threads allow without any falling under loraChunk.
