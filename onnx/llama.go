@@ -142,19 +142,29 @@ const (
 	Logits      = "logits"
 )
 
-// PastKey, PastValue, PresentKey and PresentValue name layer li's KV-cache inputs and
-// outputs, [1, kv_heads, positions, head_dim] float32.
-func PastKey(li int) string      { return fmt.Sprintf("past_key_values.%d.key", li) }
-func PastValue(li int) string    { return fmt.Sprintf("past_key_values.%d.value", li) } // see PastKey
-func PresentKey(li int) string   { return fmt.Sprintf("present.%d.key", li) }           // see PastKey
-func PresentValue(li int) string { return fmt.Sprintf("present.%d.value", li) }         // see PastKey
+// PastKey names layer li's past-keys input, [1, kv_heads, past positions, head_dim]
+// float32 (ONNX Runtime GenAI's name).
+func PastKey(li int) string { return fmt.Sprintf("past_key_values.%d.key", li) }
+
+// PastValue names layer li's past-values input (shaped like PastKey).
+func PastValue(li int) string { return fmt.Sprintf("past_key_values.%d.value", li) }
+
+// PresentKey names layer li's present-keys output: the past and the new positions.
+func PresentKey(li int) string { return fmt.Sprintf("present.%d.key", li) }
+
+// PresentValue names layer li's present-values output (shaped like PresentKey).
+func PresentValue(li int) string { return fmt.Sprintf("present.%d.value", li) }
 
 // ProjNames are the GGUF names of a layer's seven projections, in LoRA input order.
 var ProjNames = []string{"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"}
 
-// LoraA and LoraB name the LoRA inputs of projection proj (a ProjNames entry) of layer li.
+// LoraA names the LoRA A input [in, rank] of projection proj (a ProjNames entry) of
+// layer li.
 func LoraA(li int, proj string) string { return fmt.Sprintf("blk.%d.%s.lora_a", li, proj) }
-func LoraB(li int, proj string) string { return fmt.Sprintf("blk.%d.%s.lora_b", li, proj) } // see LoraA
+
+// LoraB names the LoRA B input [rank, out] (the adapter scale folded in) of projection
+// proj of layer li.
+func LoraB(li int, proj string) string { return fmt.Sprintf("blk.%d.%s.lora_b", li, proj) }
 
 // ExportLlama writes the LLaMA-family decoder described by c with the weights w as an
 // ONNX model: inputs input_ids and position_ids (int64 [1, seq]) and the past KV cache,

@@ -110,10 +110,12 @@ func (e *Engine) sessionContext() int {
 	return ctx
 }
 
-// reloadBackend makes the ort backend follow a Merge or Unmerge; e.mu is held.
+// reloadBackend makes the ort backend follow a Merge or Unmerge; e.mu is held. On
+// failure every later Eval reports the error (the session would run stale weights).
 func (e *Engine) reloadBackend() error {
 	if e.alt == nil {
 		return nil
 	}
-	return e.alt.reload()
+	e.backendErr = e.alt.reload()
+	return e.backendErr
 }
