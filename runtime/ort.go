@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/edgerun/edgerun/int4"
+	"github.com/edgerun/edgerun/kernels"
 	"github.com/edgerun/edgerun/onnx"
 	"github.com/edgerun/edgerun/onnx/ort"
 )
@@ -314,12 +316,15 @@ func (ss *ortSession) bindLora(active []activeLora) error {
 			a, b := make([]float32, in*R), make([]float32, R*out)
 			off := 0
 			for _, p := range parts {
-				for r := 0; r < p.lp.rank; r++ {
+				// The f16 factors the native path uses, times their power-of-two
+				// multipliers: exactly the values it computes with.
+				lp := p.lp
+				for r := 0; r < lp.rank; r++ {
 					for i := 0; i < in; i++ {
-						a[i*R+off+r] = p.lp.aRows[r*in+i]
+						a[i*R+off+r] = int4.F16ToF32(lp.aRows[r*in+i]) * lp.aMul
 					}
 					for j := 0; j < out; j++ {
-						b[(off+r)*out+j] = p.s * p.lp.b[j*p.lp.rank+r]
+						b[(off+r)*out+j] = p.s * lp.bMul * kernels.LoraBAt(lp.bp, lp.rank, j, r)
 					}
 				}
 				off += p.lp.rank
