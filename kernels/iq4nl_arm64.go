@@ -16,7 +16,7 @@ func archKT(i *impl) {
 	i.kt.nf4, i.kt.nf4x4 = nf4RowsSDOTGo, nf4Rows4SDOTGo
 	i.kt.fp4, i.kt.fp4x4 = fp4RowsSDOTGo, fp4Rows4SDOTGo
 	i.kt.q4k = q4kRowsSDOTGo
-	i.kt.q6k = q6kRowsSDOTGo
+	i.kt.q6k, i.kt.q6kx4 = q6kRowsSDOTGo, q6kRows4SDOTGo
 }
 
 // iq4nlRowsSDOT computes, for r < rows, with row = w[r·rowBytes:], nb IQ4_NL blocks of
@@ -171,6 +171,16 @@ func iq4nlRows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32,
 //go:noescape
 func bnb4Rows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32, tab *int8)
 
+// q6kRows4SDOT is q6kRowsSDOT for the four activation rows of a group, as
+// iq4nlRows4SDOT is for iq4nlRowsSDOT. rows ≥ 1, nb ≥ 8 and a multiple of 8.
+//
+//go:noescape
+func q6kRows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32)
+
+func q6kRows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	ktRows4SDOTGo(kindQ6K, w, rowBytes, rows, g, nb&^7, y, ystride)
+}
+
 func iq4nlRows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
 	ktRows4SDOTGo(kindIQ4NL, w, rowBytes, rows, g, nb, y, ystride)
 }
@@ -193,8 +203,11 @@ func ktRows4SDOTGo(kind ktSDOTKind, w []byte, rowBytes, rows int, g []byte, nb i
 		return
 	}
 	used, scale := nb*18, float32(1)
-	if kind != kindIQ4NL {
+	switch kind {
+	case kindNF4, kindFP4:
 		used, scale = nb*20, 1.0/bnb4Scale
+	case kindQ6K:
+		used = nb / 8 * 210
 	}
 	_ = w[(rows-1)*rowBytes+used-1]
 	_ = g[nb*g4BlockBytes-1]
@@ -207,8 +220,10 @@ func ktRows4SDOTGo(kind ktSDOTKind, w []byte, rowBytes, rows int, g []byte, nb i
 			iq4nlRows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0], &iq4nlTab[0])
 		case kindNF4:
 			bnb4Rows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0], &nf4Split[0])
-		default:
+		case kindFP4:
 			bnb4Rows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0], &fp4Split[0])
+		case kindQ6K:
+			q6kRows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0])
 		}
 		for i := 0; i < n; i++ {
 			for t := 0; t < 4; t++ {

@@ -483,3 +483,95 @@ bnbblock4:
 	SUBS   $1, R2, R2
 	BNE    bnbrow4
 	RET
+
+// Q6KTOK4 accumulates token t of a 4-token group (x at xo(R8), scale at do(R8)) for the
+// Q6_K activation block whose q-32 values are in V6, V7, scales Vsc.S[i0], Vsc.S[i1],
+// into acc, with the arithmetic of Q6KDOT.
+#define Q6KTOK4(xo, do, sc, i0, i1, acc) \
+	ADD     $xo, R8, R11 \
+	VLD1    (R11), [V8.B16, V9.B16] \
+	VEOR    V10.B16, V10.B16, V10.B16 \
+	VEOR    V11.B16, V11.B16, V11.B16 \
+	KSDOT(8, 6, 10) \
+	KSDOT(9, 7, 11) \
+	KMULE(sc, i0, 10, 12) \
+	KMLAE(sc, i1, 11, 12) \
+	KSCVTF(12, 12) \
+	FMOVS   do(R8), F13 \
+	FMULS   F24, F13, F13 \
+	VDUP    V13.S[0], V13.S4 \
+	VFMLA   V12.S4, V13.S4, acc.S4
+
+// Q6KBLK4 accumulates the current activation block (values in V6, V7) for the four
+// tokens and moves R8 to the next block of the group.
+#define Q6KBLK4(sc, i0, i1) \
+	Q6KTOK4(0, 256, sc, i0, i1, V16) \
+	Q6KTOK4(32, 288, sc, i0, i1, V17) \
+	Q6KTOK4(64, 320, sc, i0, i1, V22) \
+	Q6KTOK4(96, 352, sc, i0, i1, V23) \
+	ADD     $384, R8
+
+// Q6KHALF4 is Q6KHALFN for four tokens (ql from R14, qh from R15).
+#define Q6KHALF4(sc, sc2) \
+	VLD1.P 64(R14), [V0.B16, V1.B16, V2.B16, V3.B16] \
+	VLD1.P 32(R15), [V4.B16, V5.B16] \
+	Q6KLO(V0, V4, V6) \
+	Q6KLO(V1, V5, V7) \
+	Q6KBLK4(sc, 0, 1) \
+	Q6KLO2(V2, V4, V6) \
+	Q6KLO2(V3, V5, V7) \
+	Q6KBLK4(sc, 2, 3) \
+	Q6KHI(V0, V4, V6) \
+	Q6KHI(V1, V5, V7) \
+	Q6KBLK4(sc2, 0, 1) \
+	Q6KHI2(V2, V4, V6) \
+	Q6KHI2(V3, V5, V7) \
+	Q6KBLK4(sc2, 2, 3)
+
+// func q6kRows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32)
+TEXT ·q6kRows4SDOT(SB), NOSPLIT, $0-48
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD rows+16(FP), R2
+	MOVD xg+24(FP), R3
+	MOVD nb+32(FP), R5
+	MOVD acc+40(FP), R6
+	VMOVI $15, V30.B16
+	VMOVI $48, V29.B16
+	VMOVI $32, V28.B16
+
+q6krow4:
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	MOVD R0, R7
+	MOVD R3, R8
+	LSR  $3, R5, R10
+
+q6ksuper4:
+	ADD    $192, R7, R13
+	VLD1   (R13), [V20.B16]
+	KSXTLB(20, 8)
+	KSXTL2B(20, 9)
+	KSXTLH(8, 18)
+	KSXTL2H(8, 19)
+	KSXTLH(9, 20)
+	KSXTL2H(9, 21)
+	MOVHU  208(R7), R13
+	FMOVS  R13, F24
+	FCVTHS F24, F24
+	MOVD   R7, R14
+	ADD    $128, R7, R15
+	Q6KHALF4(18, 19)
+	Q6KHALF4(20, 21)
+	ADD    $210, R7
+	SUBS   $1, R10, R10
+	BNE    q6ksuper4
+
+	VST1.P [V16.S4, V17.S4], 32(R6)
+	VST1.P [V22.S4, V23.S4], 32(R6)
+	ADD    R1, R0
+	SUBS   $1, R2, R2
+	BNE    q6krow4
+	RET
