@@ -8,9 +8,9 @@ func init() {
 	if !cpu.ARM64.HasASIMD {
 		return
 	}
-	// NEON float32 kernels with the generic quantized ones; the dot-product
-	// implementation below inherits the float32 kernels.
-	register(&impl{name: "neon", q4_0: q4_0RowsGeneric, q8_0: q8_0RowsGeneric,
+	// NEON kernels for every ARMv8 core (widening multiplies, e.g. Cortex-A53); the
+	// dot-product implementation below inherits the float32 kernels.
+	register(&impl{name: "neon", q4_0: q4_0RowsNEONGo, q8_0: q8_0RowsNEONGo,
 		dotF32: dotF32NEONGo, axpyF32: axpyF32NEONGo, f32Rows: f32RowsNEONGo, f16: f16NEON})
 	if cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP {
 		register(&impl{name: "neon-dotprod", q4_0: q4_0RowsSDOTGo, q8_0: q8_0RowsSDOTGo})
@@ -42,20 +42,48 @@ func q8_0RowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, ac
 // sdotRows is the row count the arm64 wrappers hand to the assembly at once.
 const sdotRows = 16
 
+// q4_0RowsNEON is q4_0RowsSDOT without the dot-product extension: lane l of a block's
+// integer sum covers elements 2l, 2l+1, 8+2l, 9+2l and the same +16 (SMULL/SMLAL into
+// int16, then pairwise widening adds); the float accumulation is the same.
+//
+//go:noescape
+func q4_0RowsNEON(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
+
+// q8_0RowsNEON is q4_0RowsNEON for Q8_0 blocks of 34 bytes (signed weights, no offset).
+//
+//go:noescape
+func q8_0RowsNEON(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
+
+func q4_0RowsNEONGo(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
+	armRowsGo(kindQ4NEON, w, rowBytes, q, d, y)
+}
+
+func q8_0RowsNEONGo(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
+	armRowsGo(kindQ8NEON, w, rowBytes, q, d, y)
+}
+
 func q4_0RowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
-	sdotRowsGo(false, w, rowBytes, q, d, y)
+	armRowsGo(kindQ4SDOT, w, rowBytes, q, d, y)
 }
 
 func q8_0RowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
-	sdotRowsGo(true, w, rowBytes, q, d, y)
+	armRowsGo(kindQ8SDOT, w, rowBytes, q, d, y)
 }
 
-// sdotRowsGo calls the Q8_0 (q8) or Q4_0 kernel on sdotRows rows at a time and adds
-// each row's four lanes.
-func sdotRowsGo(q8 bool, w []byte, rowBytes int, q []int8, d []float32, y []float32) {
+// The arm64 four-lane row kernels.
+const (
+	kindQ4SDOT = iota
+	kindQ8SDOT
+	kindQ4NEON
+	kindQ8NEON
+)
+
+// armRowsGo calls the four-lane kernel of the given kind on sdotRows rows at a time and
+// adds each row's four lanes.
+func armRowsGo(kind int, w []byte, rowBytes int, q []int8, d []float32, y []float32) {
 	nb := len(d)
 	bs := 18
-	if q8 {
+	if kind == kindQ8SDOT || kind == kindQ8NEON {
 		bs = 34
 	}
 	if len(y) == 0 || nb == 0 {
@@ -67,10 +95,15 @@ func sdotRowsGo(q8 bool, w []byte, rowBytes int, q []int8, d []float32, y []floa
 	var acc [4 * sdotRows]float32
 	for r0 := 0; r0 < len(y); r0 += sdotRows {
 		n := min(sdotRows, len(y)-r0)
-		if q8 {
-			q8_0RowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
-		} else {
+		switch kind {
+		case kindQ4SDOT:
 			q4_0RowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
+		case kindQ8SDOT:
+			q8_0RowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
+		case kindQ4NEON:
+			q4_0RowsNEON(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
+		default:
+			q8_0RowsNEON(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
 		}
 		for i := 0; i < n; i++ {
 			y[r0+i] = (acc[4*i] + acc[4*i+1]) + (acc[4*i+2] + acc[4*i+3])
