@@ -15,7 +15,7 @@ func archKT(i *impl) {
 	i.kt.iq4nl, i.kt.iq4nlx4 = iq4nlRowsSDOTGo, iq4nlRows4SDOTGo
 	i.kt.nf4, i.kt.nf4x4 = nf4RowsSDOTGo, nf4Rows4SDOTGo
 	i.kt.fp4, i.kt.fp4x4 = fp4RowsSDOTGo, fp4Rows4SDOTGo
-	i.kt.q4k = q4kRowsSDOTGo
+	i.kt.q4k, i.kt.q4kx4 = q4kRowsSDOTGo, q4kRows4SDOTGo
 	i.kt.q6k, i.kt.q6kx4 = q6kRowsSDOTGo, q6kRows4SDOTGo
 }
 
@@ -48,7 +48,7 @@ func bnb4RowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, ac
 //
 //	for k := 0; k < nb/8; k++ {
 //		for j := 0; j < 8; j++ { // sub-block j = activation block b = 8k+j
-//			A := (d·float32(sc_j))·xd[b]; B := (dmin·float32(m_j))·xd[b]·0.125
+//			A := (d·float32(sc_j))·xd[b]; B := ((dmin·float32(m_j))·0.125)·xd[b]
 //			for l := 0; l < 4; l++ { // SDOT lane l: elements 4l..4l+3 and 16+4l..16+4l+3
 //				s := Σ over the lane's 8 elements of int32(n_e)·int32(xq[32b+e])
 //				acc[4r+l] += A·float32(s)                        // fused
@@ -171,6 +171,17 @@ func iq4nlRows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32,
 //go:noescape
 func bnb4Rows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32, tab *int8)
 
+// q4kRows4SDOT is q4kRowsSDOT for the four activation rows of a group, as
+// iq4nlRows4SDOT is for iq4nlRowsSDOT (each token's A and B are the same float32
+// products). rows ≥ 1, nb ≥ 8 and a multiple of 8.
+//
+//go:noescape
+func q4kRows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32)
+
+func q4kRows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	ktRows4SDOTGo(kindQ4K, w, rowBytes, rows, g, nb&^7, y, ystride)
+}
+
 // q6kRows4SDOT is q6kRowsSDOT for the four activation rows of a group, as
 // iq4nlRows4SDOT is for iq4nlRowsSDOT. rows ≥ 1, nb ≥ 8 and a multiple of 8.
 //
@@ -206,6 +217,8 @@ func ktRows4SDOTGo(kind ktSDOTKind, w []byte, rowBytes, rows int, g []byte, nb i
 	switch kind {
 	case kindNF4, kindFP4:
 		used, scale = nb*20, 1.0/bnb4Scale
+	case kindQ4K:
+		used = nb / 8 * 144
 	case kindQ6K:
 		used = nb / 8 * 210
 	}
@@ -222,6 +235,8 @@ func ktRows4SDOTGo(kind ktSDOTKind, w []byte, rowBytes, rows int, g []byte, nb i
 			bnb4Rows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0], &nf4Split[0])
 		case kindFP4:
 			bnb4Rows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0], &fp4Split[0])
+		case kindQ4K:
+			q4kRows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0])
 		case kindQ6K:
 			q6kRows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0])
 		}

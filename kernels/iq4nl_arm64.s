@@ -211,13 +211,13 @@ q4ksuper:
 	KFMULE(24, 0, 21, 21)
 	KFMULE(25, 0, 22, 22)
 	KFMULE(25, 0, 23, 23)
+	KFMULE(31, 0, 22, 22)            // dmin·m_j/8
+	KFMULE(31, 0, 23, 23)
 	VLD1.P 32(R10), [V26.S4, V27.S4]
 	KFMUL(26, 20, 20)                // A_j = d·sc_j·xd_j
 	KFMUL(27, 21, 21)
-	KFMUL(26, 22, 22)                // B_j = dmin·m_j·xd_j
+	KFMUL(26, 22, 22)                // B_j/8 = (dmin·m_j/8)·xd_j
 	KFMUL(27, 23, 23)
-	KFMULE(31, 0, 22, 22)            // B_j/8
-	KFMULE(31, 0, 23, 23)
 
 	ADD $16, R8, R13
 	Q4KCHUNK(20, 22, 0, 1)
@@ -574,4 +574,126 @@ q6ksuper4:
 	ADD    R1, R0
 	SUBS   $1, R2, R2
 	BNE    q6krow4
+	RET
+
+// FMUL Sd, Sn, Vm.S[i] (scalar by element).
+#define KFMULSE(m, i, n, d) WORD $(0x5F809000 | ((i&1)<<21) | (m<<16) | ((i>>1)<<11) | (n<<5) | d)
+
+// Q4KTOK4 accumulates token t of a 4-token group (x at xo(R8), lane offsets at co(R8),
+// scale at do(R8)) for the Q4_K sub-block with nibbles n0, n1 into acc: A = xd·Va.S[i],
+// B = xd·Vb.S[i] (Va = d·sc, Vb = dmin·m/8), the arithmetic of Q4KSUB.
+#define Q4KTOK4(n0, n1, a, b, i, xo, co, do, acc) \
+	ADD     $xo, R8, R11 \
+	VLD1    (R11), [V6.B16, V7.B16] \
+	VEOR    V8.B16, V8.B16, V8.B16 \
+	KSDOT(6, n0, 8) \
+	KSDOT(7, n1, 8) \
+	KSCVTF(8, 8) \
+	FMOVS   do(R8), F12 \
+	KFMULSE(a, i, 12, 13) \
+	KFMLAE(13, 0, 8, acc) \
+	ADD     $co, R8, R11 \
+	VLD1    (R11), [V9.S4, V10.S4] \
+	VADD    V10.S4, V9.S4, V9.S4 \
+	KSCVTF(9, 9) \
+	KFMULSE(b, i, 12, 14) \
+	KFMLSE(14, 0, 9, acc)
+
+// Q4KSUB4 accumulates one sub-block (nibbles n0, n1) for the four tokens and moves R8
+// to the next block of the group.
+#define Q4KSUB4(n0, n1, a, b, i) \
+	Q4KTOK4(n0, n1, a, b, i, 0, 128, 256, 16) \
+	Q4KTOK4(n0, n1, a, b, i, 32, 160, 288, 17) \
+	Q4KTOK4(n0, n1, a, b, i, 64, 192, 320, 18) \
+	Q4KTOK4(n0, n1, a, b, i, 96, 224, 352, 19) \
+	ADD     $384, R8
+
+// Q4KCHUNK4 accumulates the two sub-blocks of the next 64-element chunk (qs from R13).
+#define Q4KCHUNK4(a, b, i, i2) \
+	VLD1.P 32(R13), [V0.B16, V1.B16] \
+	VAND   V30.B16, V0.B16, V2.B16 \
+	VAND   V30.B16, V1.B16, V3.B16 \
+	VUSHR  $4, V0.B16, V4.B16 \
+	VUSHR  $4, V1.B16, V5.B16 \
+	Q4KSUB4(2, 3, a, b, i) \
+	Q4KSUB4(4, 5, a, b, i2)
+
+// func q4kRows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32)
+TEXT ·q4kRows4SDOT(SB), NOSPLIT, $0-48
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD rows+16(FP), R2
+	MOVD xg+24(FP), R3
+	MOVD nb+32(FP), R5
+	MOVD acc+40(FP), R7
+	VMOVI $15, V30.B16
+	FMOVS $(0.125), F31
+
+q4krow4:
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	MOVD R0, R9
+	MOVD R3, R8
+	LSR  $3, R5, R12
+
+q4ksuper4:
+	MOVWU 4(R9), R13
+	MOVWU 8(R9), R14
+	MOVWU 12(R9), R15
+	ANDW  $0x3f3f3f3f, R13, R19
+	LSRW  $6, R13, R13
+	ANDW  $0x03030303, R13, R13
+	LSLW  $4, R13, R13
+	ANDW  $0x0f0f0f0f, R15, R20
+	ORRW  R20, R13, R13
+	ORR   R13<<32, R19, R19
+	ANDW  $0x3f3f3f3f, R14, R20
+	LSRW  $6, R14, R14
+	ANDW  $0x03030303, R14, R14
+	LSLW  $4, R14, R14
+	LSRW  $4, R15, R15
+	ANDW  $0x0f0f0f0f, R15, R15
+	ORRW  R15, R14, R14
+	ORR   R14<<32, R20, R20
+	FMOVD R19, F20
+	FMOVD R20, F22
+	VUXTL  V20.B8, V20.H8
+	VUXTL2 V20.H8, V21.S4
+	VUXTL  V20.H4, V20.S4
+	VUXTL  V22.B8, V22.H8
+	VUXTL2 V22.H8, V23.S4
+	VUXTL  V22.H4, V22.S4
+	KUCVTF(20, 20)
+	KUCVTF(21, 21)
+	KUCVTF(22, 22)
+	KUCVTF(23, 23)
+	MOVHU  (R9), R13
+	FMOVS  R13, F24
+	FCVTHS F24, F24
+	MOVHU  2(R9), R13
+	FMOVS  R13, F25
+	FCVTHS F25, F25
+	KFMULE(24, 0, 20, 20)            // d·sc_j
+	KFMULE(24, 0, 21, 21)
+	KFMULE(25, 0, 22, 22)            // dmin·m_j
+	KFMULE(25, 0, 23, 23)
+	KFMULE(31, 0, 22, 22)            // dmin·m_j/8
+	KFMULE(31, 0, 23, 23)
+
+	ADD $16, R9, R13
+	Q4KCHUNK4(20, 22, 0, 1)
+	Q4KCHUNK4(20, 22, 2, 3)
+	Q4KCHUNK4(21, 23, 0, 1)
+	Q4KCHUNK4(21, 23, 2, 3)
+
+	ADD  $144, R9
+	SUBS $1, R12, R12
+	BNE  q4ksuper4
+
+	VST1.P [V16.S4, V17.S4, V18.S4, V19.S4], 64(R7)
+	ADD    R1, R0
+	SUBS   $1, R2, R2
+	BNE    q4krow4
 	RET
