@@ -98,6 +98,11 @@ type loraGroup struct {
 	projs  []int // projection index per module
 	panels int   // B panels of all modules, the units of the B·u loop
 	plain  bool  // no module has a bias or a DoRA magnitude
+	// split divides the modules into two sets of about equal cost (mods[:split] and
+	// mods[split:]), one per thread when two threads each run a whole module set;
+	// 0 for a group of one module.
+	split int
+	cost  int // multiply-adds of A·x and B·u for one token
 }
 
 // Adapter is an adapter bound to an engine's model. It is immutable once loaded.
@@ -374,6 +379,19 @@ func newLoraGroup(mods []*loader.LoraModule, projs []int) *loraGroup {
 	}
 	for _, lp := range g.mods {
 		lp.aRows = g.a[lp.off*g.in : (lp.off+lp.rank)*g.in]
+	}
+	// The split that minimises the larger half's multiply-adds (A and B).
+	total, best := 0, 0
+	for _, lp := range g.mods {
+		total += lp.rank * (lp.in + lp.out)
+	}
+	g.cost = total
+	for s, sum := 1, 0; s < len(g.mods); s++ {
+		lp := g.mods[s-1]
+		sum += lp.rank * (lp.in + lp.out)
+		if c := max(sum, total-sum); g.split == 0 || c < best {
+			g.split, best = s, c
+		}
 	}
 	return g
 }

@@ -11,12 +11,12 @@ type loraScratch struct {
 
 	// The pool loops of applyLora read their arguments from here: loopA and loopB are
 	// bound once (runA, runB), so dispatching them allocates nothing.
-	g          *loraGroup
-	x          []float32
-	n          int
-	scale      float32     // the adapter's scale in the session
-	ys         [][]float32 // outputs of g's modules
-	runA, runB func(lo, hi int)
+	g                 *loraGroup
+	x                 []float32
+	n                 int
+	scale             float32     // the adapter's scale in the session
+	ys                [][]float32 // outputs of g's modules
+	runA, runB, runAB func(lo, hi int)
 }
 
 // applyEmbedLora adds the active adapters' embedding LoRA to the embeddings x (one row
@@ -68,7 +68,7 @@ func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(
 		}
 	}
 	if ls.runA == nil {
-		ls.runA, ls.runB = ls.loopA, ls.loopB
+		ls.runA, ls.runB, ls.runAB = ls.loopA, ls.loopB, ls.loopAB
 	}
 	for _, al := range active {
 		g := pick(al.ad)
@@ -81,23 +81,20 @@ func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(
 		}
 		ls.g, ls.x, ls.n, ls.scale = g, x, n, al.scale
 		ls.xa = ls.xa[:n*R]
-		p.Run(n*R, loraGrain(n*R, g.in, p.Threads()), ls.runA)
-		// Scale each module's part of xa in place: by the whole factor s·aMul·bMul for
-		// a plain module (whose B·u then goes straight into y), by aMul·bMul alone for
-		// a module with a bias or DoRA (its B·u is combined in loopB).
 		ls.ys = ls.ys[:0]
-		for k, lp := range g.mods {
+		for k := range g.mods {
 			ls.ys = append(ls.ys, out(g.projs[k]))
-			f := lp.aMul * lp.bMul
-			if lp.bias == nil && lp.mag == nil {
-				f *= al.scale * lp.scale
-			}
-			for i := 0; i < n; i++ {
-				u := ls.xa[i*R+lp.off : i*R+lp.off+lp.rank]
-				for k := range u {
-					u[k] *= f
-				}
-			}
+		}
+		if g.plain && g.split > 0 && p.Threads() == 2 && n <= loraSplitTokens && n*g.cost >= 2*loraChunk {
+			// Two threads, each A then B of its own modules: one pool loop, no barrier
+			// between the products.
+			p.Run(2, 1, ls.runAB)
+			ls.g, ls.x, ls.ys = nil, nil, ls.ys[:0]
+			continue
+		}
+		p.Run(n*R, loraGrain(n*R, g.in, p.Threads()), ls.runA)
+		for _, lp := range g.mods {
+			ls.scaleU(lp)
 		}
 		if !g.plain {
 			total := 0
@@ -111,6 +108,50 @@ func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(
 		}
 		p.Run(g.panels, loraGrain(g.panels, kernels.PanelRows*g.mods[0].rank*n, p.Threads()), ls.runB)
 		ls.g, ls.x, ls.ys = nil, nil, ls.ys[:0]
+	}
+}
+
+// loraSplitTokens is the most tokens for which two threads run whole module sets
+// (loopAB); above it, both products are split over the pool like prefill's matrices.
+const loraSplitTokens = 4
+
+// scaleU scales module lp's part of xa for every token: by the whole factor
+// s·aMul·bMul for a plain module (whose B·u then goes straight into y), by aMul·bMul
+// alone for a module with a bias or DoRA (its B·u is combined in loopB).
+func (ls *loraScratch) scaleU(lp *loraProj) {
+	f := lp.aMul * lp.bMul
+	if lp.bias == nil && lp.mag == nil {
+		f *= ls.scale * lp.scale
+	}
+	R := ls.g.ranks
+	for i := 0; i < ls.n; i++ {
+		u := ls.xa[i*R+lp.off : i*R+lp.off+lp.rank]
+		for k := range u {
+			u[k] *= f
+		}
+	}
+}
+
+// loopAB is the pool loop of a plain group split by module sets: unit 0 computes A·x
+// and B·u of mods[:split], unit 1 those of mods[split:].
+func (ls *loraScratch) loopAB(lo, hi int) {
+	g, R, in := ls.g, ls.g.ranks, ls.g.in
+	for unit := lo; unit < hi; unit++ {
+		k0, k1 := 0, g.split
+		if unit == 1 {
+			k0, k1 = g.split, len(g.mods)
+		}
+		j0, j1 := g.mods[k0].off, g.mods[k1-1].off+g.mods[k1-1].rank
+		for i := 0; i < ls.n; i++ {
+			kernels.DotRowsF16(g.a[j0*in:], in, ls.x[i*in:(i+1)*in], ls.xa[i*R+j0:i*R+j1])
+		}
+		for k := k0; k < k1; k++ {
+			lp := g.mods[k]
+			ls.scaleU(lp)
+			for i := 0; i < ls.n; i++ {
+				kernels.LoraPanelsF16(lp.bp, ls.xa[i*R+lp.off:i*R+lp.off+lp.rank], ls.ys[k][i*lp.out:(i+1)*lp.out])
+			}
+		}
 	}
 }
 
