@@ -41,7 +41,7 @@ func TestF16RowsMatch(t *testing.T) {
 			w := randF16Rows(r, rows, rowBytes/2)
 			x := randVec(r, n)
 			want := make([]float32, rows)
-			genericKT.f16(w, rowBytes, x, want)
+			ktSpec.f16(w, rowBytes, x, want)
 			bounds := make([]float64, rows)
 			for k := 0; k < rows; k++ {
 				var ref float64

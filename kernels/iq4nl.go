@@ -23,8 +23,14 @@ type ktKernels struct {
 	f16                          f16RowsKernel // F16 weights, float activations (f16.go)
 }
 
-// genericKT are the specification kernels, registered with genericImpl.
-var genericKT = ktKernels{iq4nl: iq4nlRowsGeneric, nf4: nf4RowsGeneric, fp4: fp4RowsGeneric, q4k: q4kRowsGeneric, q6k: q6kRowsGeneric, f16: f16RowsGeneric}
+// ktSpec are the specification kernels the SIMD ones are tested against.
+var ktSpec = ktKernels{iq4nl: iq4nlRowsGeneric, nf4: nf4RowsGeneric, fp4: fp4RowsGeneric, q4k: q4kRowsGeneric, q6k: q6kRowsGeneric, f16: f16RowsGeneric}
+
+// genericKT are genericImpl's kernels: only F16's. In plain Go the quantized-activation
+// kernels are about 2× slower than the float path (int4.DotRow on the float32
+// activations, which is also exact), so without SIMD kernels (purego, 32-bit ARM, arm64
+// without the dot-product extension) MatMul keeps taking the float path for these types.
+var genericKT = ktKernels{f16: f16RowsGeneric}
 
 // rows returns the one-row kernel for t, or nil when t is not one of these types.
 func (k *ktKernels) rows(t int4.Type) rowsKernel {

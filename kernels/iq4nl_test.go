@@ -102,7 +102,7 @@ func TestKTGenericMatchesFloat(t *testing.T) {
 			a.quantize(randActs(r, 1, cols), 1, cols)
 			q, d, c := a.row(0)
 			y := make([]float32, rows)
-			genericKT.rows(typ)(data, rb, q, d, c, y)
+			ktSpec.rows(typ)(data, rb, q, d, c, y)
 			w := make([]float32, cols)
 			for i := 0; i < rows; i++ {
 				row := data[i*rb : (i+1)*rb]
@@ -164,7 +164,7 @@ func TestKTImplsMatchGeneric(t *testing.T) {
 		for _, typ := range ktTypes {
 			k := im.kt.rows(typ)
 			if k == nil {
-				t.Fatalf("%s: no %v kernel", im.name, typ)
+				continue // the float path (genericImpl, and what inherits from it)
 			}
 			for _, rows := range []int{1, 2, 3, 7, 16, 17, 33} {
 				for _, cols := range ktCols(typ) {
@@ -174,7 +174,7 @@ func TestKTImplsMatchGeneric(t *testing.T) {
 					a.quantize(randActs(r, 1, cols), 1, cols)
 					q, d, c := a.row(0)
 					want := make([]float32, rows)
-					genericKT.rows(typ)(data, rb, q, d, c, want)
+					ktSpec.rows(typ)(data, rb, q, d, c, want)
 					const g = 5
 					got := make([]float32, rows+2*g)
 					for i := range got {
@@ -255,7 +255,10 @@ func TestKTMatMulEqualsMatVec(t *testing.T) {
 		withImpl(im, func() {
 			for _, typ := range ktTypes {
 				if kernelFor(typ) == nil {
-					t.Fatalf("%s: kernelFor(%v) is nil", im.name, typ)
+					if im.name == "avx2" || im.name == "neon-dotprod" {
+						t.Fatalf("%s: kernelFor(%v) is nil", im.name, typ)
+					}
+					continue // float path: MatMul and MatVec round differently
 				}
 				for _, shape := range [][3]int{{1, 256, 2}, {5, 256, 5}, {37, 512, 9}, {70, 256, 17}} {
 					rows, cols, n := shape[0], shape[1], shape[2]
@@ -286,7 +289,8 @@ func TestKTMatMulEqualsMatVec(t *testing.T) {
 }
 
 // BenchmarkKTMatVec reports decode speed (MB/s of weights) of every implementation of
-// the IQ4_NL, NF4, FP4, Q4_K and Q6_K kernels, and the float path they replace (DotRow), on
+// the IQ4_NL, NF4, FP4, Q4_K and Q6_K kernels, their Go specification (spec) and the
+// float path they replace (float: int4.DotRow, what genericImpl uses), on
 // TinyLlama's 2048×2048 and 5632×2048 shapes with a 2-thread pool.
 func BenchmarkKTMatVec(b *testing.B) {
 	benchKT(b, 1)
@@ -310,7 +314,14 @@ func benchKT(b *testing.B, n int) {
 			m, _ := NewMatrix(typ, rows, cols, data)
 			x := randVec(r, n*cols)
 			y := make([]float32, n*rows)
-			list := append([]*impl{&floatPath}, impls...)
+			spec := *active
+			spec.name, spec.kt = "spec", ktSpec
+			list := []*impl{&floatPath, &spec}
+			for _, im := range impls {
+				if im.kt.rows(typ) != nil {
+					list = append(list, im)
+				}
+			}
 			if k := active.kt; n > 1 && k.rows4(typ) != nil {
 				// the active implementation without its 4-token kernels: what they gain
 				k.iq4nlx4, k.nf4x4, k.fp4x4, k.q4kx4, k.q6kx4 = nil, nil, nil, nil, nil
@@ -319,7 +330,7 @@ func benchKT(b *testing.B, n int) {
 				list = append(list, &no4)
 			}
 			for _, im := range list {
-				if (im == genericImpl || im == &floatPath) && (rows > 2048 || n > 1) && len(impls) > 1 {
+				if (im == &spec || im == &floatPath) && (rows > 2048 || n > 1) && len(list) > 2 {
 					continue
 				}
 				b.Run(fmt.Sprintf("%v/%dx%d/n%d/%s", typ, rows, cols, n, im.name), func(b *testing.B) {
