@@ -9,8 +9,8 @@ type loraScratch struct {
 	base [numLayerProj + 1][]float32 // pre-adapter outputs, for DoRA
 	row  []float32                   // one embedding update
 
-	// The pool loops of applyLora read their arguments from here: loopA and loopB are
-	// bound once (runA, runB), so dispatching them allocates nothing.
+	// The pool loops of applyLora read their arguments from here: loopA, loopB and
+	// loopAB are bound once (runA, runB, runAB), so dispatching them allocates nothing.
 	g                 *loraGroup
 	x                 []float32
 	n                 int
@@ -45,8 +45,10 @@ func applyEmbedLora(ls *loraScratch, active []activeLora, tokens []int, x []floa
 // y += s·B(A x) (+ s·bias), or DoRA's y += (f−1)⊙Wx + f⊙s·B(A x).
 // x holds n inputs; out(proj) returns the n outputs of a projection (W x, no bias).
 //
-// Each adapter costs two pool loops (A·x, then B·u over the output panels of all the
-// group's projections); a loop too small to pay for waking a worker runs inline.
+// The factors are f16 (see loraProj). Each adapter costs two pool loops (A·x, then B·u
+// over the output panels of all the group's projections), or, at decode on two
+// threads, one loop in which each thread runs both products of its own modules; a
+// loop too small to pay for waking a worker runs inline.
 func applyLora(p *kernels.Pool, ls *loraScratch, active []activeLora, pick func(*Adapter) *loraGroup, x []float32, n int, out func(proj int) []float32) {
 	// DoRA needs the base output of every projection it adapts; copy it before any
 	// adapter changes it.
