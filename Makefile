@@ -13,7 +13,7 @@ CROSS     := linux/arm64 linux/arm linux/riscv64 android/arm64 darwin/arm64 wind
 
 help:
 	@echo "make build    build bin/edgerun (pure Go, CGO_ENABLED=0)"
-	@echo "make demo     run the built-in demo model"
+	@echo "make demo     the demo model (models/demo): adapter A, hot-swap to B, merge B, one bench line"
 	@echo "make test     everything CI runs: peers set-up, go vet, go test -race ./..."
 	@echo "make fuzz     run every fuzz target for FUZZTIME each (default $(FUZZTIME))"
 	@echo "make cross    cross-compile bin/edgerun for $(CROSS) and print the binary sizes"
@@ -28,8 +28,11 @@ help:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/edgerun ./cmd/edgerun
 
+# demo: the project's own demo model (NF4 base + two QLoRA adapters, see
+# models/demo/MODEL_CARD.md): generate with adapter A, hot-swap to B in the same session,
+# merge B and generate again, then one bench line. Offline, seconds.
 demo: build
-	./bin/edgerun run -p "Once upon a time" -n 32 --seed 1
+	./bin/edgerun demo -m models/demo
 
 # The agreement tests compare against llama.cpp: install it (idempotent, ~1 min the
 # first time) from npm through the project's shared anchor script.
@@ -45,10 +48,11 @@ test: peers vet
 	$(MAKE) --no-print-directory cross test-capi test-ort test-arm64 test-armv7
 
 # test-oracle: the gomlx reference forward pass (LoRA, DoRA, NF4 dequantized in the
-# graph) against edgerun's logits on stories260K and the demo model, tolerance 1e-4.
+# graph) against edgerun's logits on stories260K and the demo model, tolerance 1e-4,
+# plus the trainer's unit tests (corpus, tokenizer).
 # tools/ is a nested module so the runtime module never depends on gomlx.
 test-oracle:
-	cd tools && $(GO) vet ./... && $(GO) test -count=1 ./oracle/...
+	cd tools && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # train-demo: retrain the committed demo model (tokenizer, NF4 base, two QLoRA adapters,
 # LoRA-vs-QLoRA comparison) with gomlx's pure-Go backend, from fixed seeds, at low

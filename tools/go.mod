@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/edgerun/edgerun v0.0.0-00010101000000-000000000000
 	github.com/gomlx/gomlx v0.26.0
+	github.com/x448/float16 v0.8.4
 )
 
 require (
@@ -18,7 +19,7 @@ require (
 	github.com/shirou/gopsutil/v4 v4.26.10 // indirect
 	github.com/tklauser/go-sysconf v0.4.0 // indirect
 	github.com/tklauser/numcpus v0.12.0 // indirect
-	github.com/x448/float16 v0.8.4 // indirect
+	github.com/yalue/onnxruntime_go v1.27.0 // indirect
 	github.com/yusufpapurcu/wmi v1.2.4 // indirect
 	golang.org/x/exp v0.0.0-20250819193227-8b4c13bb791b // indirect
 	golang.org/x/sys v0.50.0 // indirect

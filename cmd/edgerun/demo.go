@@ -19,9 +19,9 @@ import (
 func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", stderr)
 	model := fs.String("m", "models/demo", "demo model directory (bnb-4bit base with adapter-fairy/ and adapter-log/)")
-	prompt := fs.String("p", "The little fox", "prompt")
-	n := fs.Int("n", 60, "tokens to generate per run")
-	temp := fs.Float64("temp", 0, "sampling temperature (0 = greedy)")
+	prompt := fs.String("p", "", "prompt (empty: every run starts a story from the BOS token)")
+	n := fs.Int("n", 100, "tokens to generate per run (stops earlier at the end of the story)")
+	temp := fs.Float64("temp", 0.7, "sampling temperature (0 = greedy)")
 	seed := fs.Uint64("seed", 1, "sampling seed")
 	threads := fs.Int("t", 0, "threads (0 = all cores)")
 	a := fs.String("a", "adapter-fairy", "adapter A (directory under -m, or a path)")
@@ -54,7 +54,11 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "edgerun demo: %s (dim %d, %d layers, %d-token vocabulary), loaded with adapters A=%s and B=%s in %s\n",
 		*model, c.Dim, c.Layers, c.Vocab, filepath.Base(under(*a)), filepath.Base(under(*b)), time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(stdout, "prompt: %q, %d tokens per run, %s\n\n", *prompt, *n, samplingDesc(*temp, *seed))
+	p := fmt.Sprintf("%q", *prompt)
+	if *prompt == "" {
+		p = "none (each run starts a story from <s>)"
+	}
+	fmt.Fprintf(stdout, "prompt: %s; up to %d tokens per run, %s\n\n", p, *n, samplingDesc(*temp, *seed))
 
 	s := e.NewSession()
 	defer s.Close()
@@ -69,7 +73,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		tokens += len(res.Tokens) - 1
 		decode += res.DecodeTime
-		fmt.Fprintf(stdout, "%s\n  %s%s\n\n", label, *prompt, strings.ReplaceAll(res.Text, "\n", "\n  "))
+		fmt.Fprintf(stdout, "%s\n  %s\n\n", label, strings.ReplaceAll(strings.TrimSpace(*prompt+res.Text), "\n", "\n  "))
 		return nil
 	}
 	if err := gen("base model (no adapter):"); err != nil {

@@ -1,6 +1,7 @@
 package oracle
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -141,7 +142,7 @@ func LoadBnbDir(dir string, cfg Config) (*Model, error) {
 		if err := json.Unmarshal(js, &qs); err != nil || len(qs.Shape) != 2 {
 			return nil, fmt.Errorf("oracle: %s: %s quant state %q", f.Path, st.Name, js)
 		}
-		q := Bnb4{Out: qs.Shape[0], In: qs.Shape[1], Packed: st.Data, Blocksize: qs.Blocksize, NestedBlock: qs.NBlock}
+		q := Bnb4{Out: qs.Shape[0], In: qs.Shape[1], Packed: bytes.Clone(st.Data), Blocksize: qs.Blocksize, NestedBlock: qs.NBlock}
 		qm, err := get(".quant_map")
 		if err != nil {
 			return nil, err
@@ -153,7 +154,7 @@ func LoadBnbDir(dir string, cfg Config) (*Model, error) {
 		}
 		if qs.Offset != nil {
 			q.Offset = float32(*qs.Offset)
-			q.AbsmaxQ = am
+			q.AbsmaxQ = bytes.Clone(am) // the file is unmapped on return
 			na, err := get(".nested_absmax")
 			if err != nil {
 				return nil, err
