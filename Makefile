@@ -19,7 +19,7 @@ help:
 	@echo "make cross    cross-compile bin/edgerun for $(CROSS) and print the binary sizes"
 	@echo "make test-arm64 / test-armv7   the unit tests under qemu-user (installs qemu-user-static)"
 	@echo "make test-capi  build the C library (c-shared, c-archive) and run the C test under valgrind"
-	@echo "make train-demo  retrain models/demo with gomlx (tools/train; deterministic seeds, ~30 min on 2 busy cores)"
+	@echo "make train-demo  retrain models/demo with gomlx (tools/train; deterministic seeds; ~15 min on 2 quiet cores, ~60 on busy ones)"
 	@echo "make test-oracle  edgerun's logits against the gomlx reference (tools/oracle, nested module)"
 	@echo "make peers    install llama.cpp (prebuilt, from npm) under ANCHORS_DIR for the agreement tests"
 	@echo "make ort-setup  fetch ONNX Runtime $(ORT_VERSION) (npm onnxruntime-node, --ignore-scripts) into $(ORT_DIR)/"
