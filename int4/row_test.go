@@ -1,6 +1,7 @@
 package int4
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -492,5 +493,43 @@ func BenchmarkDequantizeRow(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestQuantizeRowsEqualsRowByRow checks the parallel encoder against QuantizeRow for
+// every type, on row counts that split unevenly over the workers, and its length checks.
+func TestQuantizeRowsEqualsRowByRow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const cols = 256
+	for _, typ := range []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, IQ4_NL, NF4, FP4} {
+		for _, rows := range []int{1, 17, 65} {
+			x := make([]float32, rows*cols)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			rb, err := RowBytes(typ, cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]byte, rows*rb)
+			for r := range rows {
+				if err := QuantizeRow(typ, x[r*cols:(r+1)*cols], want[r*rb:(r+1)*rb]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := make([]byte, rows*rb)
+			if err := QuantizeRows(typ, x, cols, got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%v, %d rows: QuantizeRows differs from QuantizeRow row by row", typ, rows)
+			}
+		}
+	}
+	if err := QuantizeRows(Q4_0, make([]float32, 64), 32, make([]byte, 17)); !errors.Is(err, ErrBadLength) {
+		t.Errorf("short dst: %v, want ErrBadLength", err)
+	}
+	if err := QuantizeRows(Q4_0, make([]float32, 48), 32, make([]byte, 18)); !errors.Is(err, ErrBadLength) {
+		t.Errorf("partial row: %v, want ErrBadLength", err)
 	}
 }

@@ -1020,10 +1020,8 @@ func convertTensor(src *Tensor, t int4.Type, permute bool, c Config) ([]byte, er
 		return nil, err
 	}
 	data := make([]byte, len(x)/rowLen*rb)
-	for r := 0; r < len(x)/rowLen; r++ {
-		if err := int4.QuantizeRow(t, x[r*rowLen:(r+1)*rowLen], data[r*rb:(r+1)*rb]); err != nil {
-			return nil, err
-		}
+	if err := int4.QuantizeRows(t, x, rowLen, data); err != nil {
+		return nil, err
 	}
 	return data, nil
 }

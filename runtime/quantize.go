@@ -134,10 +134,8 @@ func quantizeTensor(tt *loader.Tensor, t int4.Type, bs int, dq bool) (*loader.Te
 		return nil, true, nil // row length not a multiple of the block: keep the float tensor
 	}
 	data := make([]byte, rows*rb)
-	for r := 0; r < rows; r++ {
-		if err := int4.QuantizeRow(t, x[r*cols:(r+1)*cols], data[r*rb:(r+1)*rb]); err != nil {
-			return nil, false, err
-		}
+	if err := int4.QuantizeRows(t, x[:rows*cols], cols, data); err != nil {
+		return nil, false, err
 	}
 	return &loader.Tensor{Name: tt.Name, Type: t, Shape: tt.Shape, Data: data}, false, nil
 }
