@@ -11,7 +11,7 @@ import (
 //
 // A live LoRA adapter's factors are kept as IEEE half floats (f16), half the bytes of
 // float32, because at decode every factor is read once per token and the read is what
-// costs. Each factor is stored multiplied by a power of two chosen from its largest
+// costs. Each factor is stored multiplied by a factor chosen from its largest
 // magnitude (ToF16Scaled), so f16's narrow exponent range never flushes small adapter
 // weights: only the mantissa is rounded (to 11 significant bits, a relative error of at
 // most 2⁻¹¹).

@@ -71,14 +71,14 @@ type AdapterInfo struct {
 }
 
 // loraProj is one module bound to the model: ΔW = scale·B·A (+ scale·bias). Its
-// factors are f16 times a power of two each (see kernels.ToF16Scaled): A[k,i] =
+// factors are f16 times a float32 multiplier each (see kernels.ToF16Scaled): A[k,i] =
 // aMul·f16(aRows[k·in+i]), B[o,k] = bMul·f16 of bp, B packed in panels
 // (kernels.PackLoraB).
 type loraProj struct {
 	rank, in, out int
 	scale         float32
 	bp            []uint16  // B in kernels.PanelRows-row panels
-	aMul, bMul    float32   // powers of two
+	aMul, bMul    float32   // largest magnitude / 2¹⁴ of A and of B
 	bias          []float32 // [out] or nil
 	off           int       // offset of this module's rows in its group's stacked A
 	// DoRA: magnitude and the pieces of ||W + s·B·A||² per row, so the norm for any
