@@ -479,7 +479,7 @@ func runConfig(ctx context.Context, cfg *Config, idx int, path string, ad *Adapt
 			}
 			if ti == 0 {
 				cr.Adapter.Load = time.Since(t0)
-				cr.Adapter.Format, cr.Adapter.Rank, cr.Adapter.Modules, cr.Adapter.Bytes = info.Format, info.Rank, len(info.Targets), info.Bytes
+				cr.Adapter.Format, cr.Adapter.Rank, cr.Adapter.Modules, cr.Adapter.Bytes = info.Format, info.Rank, len(info.Targets), info.LiveBytes
 			}
 		}
 		for _, t := range tests {

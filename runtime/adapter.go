@@ -479,7 +479,15 @@ func (e *Engine) LoadAdapter(name, path string) (AdapterInfo, error) {
 	if err != nil {
 		return AdapterInfo{}, err
 	}
-	return e.AddAdapter(name, a)
+	info, err := e.AddAdapter(name, a)
+	if err == nil {
+		// The engine keeps its own (f16) copy of the factors; nobody else holds the
+		// float32 ones read from the file, so let them go.
+		for _, m := range a.Modules {
+			m.A, m.B = nil, nil
+		}
+	}
+	return info, err
 }
 
 // AddAdapter registers an already read adapter under name (see LoadAdapter). The
