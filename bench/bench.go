@@ -53,7 +53,10 @@ type Config struct {
 	// Backend.
 	Backends []string
 	// ORT configures the ort backend (library path, 4-bit export mode).
-	ORT     runtime.ORTOptions
+	ORT runtime.ORTOptions
+	// NoMmap reads the weights into memory instead of mapping the file
+	// (runtime.WithMmap(false), llama-bench's --mmap 0).
+	NoMmap  bool
 	Threads []int // thread counts (default: one per CPU)
 	Prompt  []int // pp test sizes (default 512; quick 16); 0 entries are skipped
 	Gen     []int // tg test sizes (default 128; quick 16); 0 entries are skipped
@@ -393,7 +396,7 @@ func (r *Report) fillRatios() {
 
 // options are the runtime options of a configuration at a thread count.
 func (c *Config) options(threads, maxCtx int) []runtime.Option {
-	return []runtime.Option{runtime.WithThreads(threads), runtime.WithContext(maxCtx), runtime.WithBackend(c.Backend), runtime.WithORT(c.ORT)}
+	return []runtime.Option{runtime.WithThreads(threads), runtime.WithContext(maxCtx), runtime.WithBackend(c.Backend), runtime.WithORT(c.ORT), runtime.WithMmap(!c.NoMmap)}
 }
 
 // freeMemory returns freed Go memory to the OS so that the next peak starts low.

@@ -9,7 +9,7 @@ import (
 
 // openGGUFAdapter reads a GGUF LoRA adapter file (formats.md §4.8).
 func openGGUFAdapter(path string) (*Adapter, error) {
-	data, unmap, err := mapFile(path)
+	data, unmap, err := mapFile(path, false)
 	if err != nil {
 		return nil, err
 	}

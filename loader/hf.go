@@ -170,7 +170,7 @@ func (d *hfDir) lookup(name string) (*SafeTensor, bool) { t, ok := d.where[name]
 
 // openHFShards opens model.safetensors, or the shards listed in
 // model.safetensors.index.json.
-func openHFShards(dir string) (*hfDir, error) {
+func openHFShards(dir string, inRAM bool) (*hfDir, error) {
 	d := &hfDir{path: dir, where: map[string]*SafeTensor{}}
 	var files []string
 	idxPath := filepath.Join(dir, "model.safetensors.index.json")
@@ -197,7 +197,7 @@ func openHFShards(dir string) (*hfDir, error) {
 		}
 		sort.Strings(files)
 		for _, f := range files {
-			sf, err := OpenSafetensors(filepath.Join(dir, f))
+			sf, err := openSafetensors(filepath.Join(dir, f), inRAM)
 			if err != nil {
 				d.close()
 				return nil, err
@@ -219,7 +219,7 @@ func openHFShards(dir string) (*hfDir, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("loader: %s: %w", idxPath, err)
 	} else {
-		sf, err := OpenSafetensors(single)
+		sf, err := openSafetensors(single, inRAM)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return nil, errorf(dir, ErrNotFound, "no model.safetensors or model.safetensors.index.json")
@@ -356,7 +356,7 @@ func llama3RopeFactors(r *HFRopeScaling, base float64, dim int) ([]float32, erro
 }
 
 // openHF loads the Hugging Face model directory dir.
-func openHF(dir string) (*Checkpoint, error) {
+func openHF(dir string, inRAM bool) (*Checkpoint, error) {
 	cfgPath := filepath.Join(dir, "config.json")
 	hc, raw, err := readHFConfig(dir)
 	if err != nil {
@@ -366,7 +366,7 @@ func openHF(dir string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := openHFShards(dir)
+	d, err := openHFShards(dir, inRAM)
 	if err != nil {
 		return nil, err
 	}

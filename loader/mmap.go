@@ -3,14 +3,16 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 )
 
 // mapFile maps the file at path read-only (a heap copy on systems without mmap, see
-// mmap_other.go). It returns the bytes and a function that releases them. An empty file
-// yields an empty slice and a no-op closer (mapping zero bytes is an error on most systems).
-func mapFile(path string) ([]byte, func() error, error) {
+// mmap_other.go, or when inRAM is set). It returns the bytes and a function that
+// releases them. An empty file yields an empty slice and a no-op closer (mapping zero
+// bytes is an error on most systems).
+func mapFile(path string, inRAM bool) ([]byte, func() error, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -32,6 +34,13 @@ func mapFile(path string) ([]byte, func() error, error) {
 	}
 	if size < 0 || int64(int(size)) != size {
 		return nil, nil, errorf(path, ErrUnsupported, "file of %d bytes is too large to map on this platform", size)
+	}
+	if inRAM {
+		b := make([]byte, size)
+		if _, err := io.ReadFull(f, b); err != nil {
+			return nil, nil, fmt.Errorf("loader: %s: %w", path, err)
+		}
+		return b, func() error { return nil }, nil
 	}
 	b, unmap, err := mapRegion(f, int(size))
 	if err != nil {

@@ -75,8 +75,11 @@ func (f *SafetensorsFile) Close() error {
 
 // OpenSafetensors maps the file at path and parses its header. Errors match
 // ErrTruncated, ErrCorrupt or ErrUnsupported and name the file (and the tensor).
-func OpenSafetensors(path string) (*SafetensorsFile, error) {
-	data, unmap, err := mapFile(path)
+func OpenSafetensors(path string) (*SafetensorsFile, error) { return openSafetensors(path, false) }
+
+// openSafetensors is OpenSafetensors, reading the file into memory when inRAM is set.
+func openSafetensors(path string, inRAM bool) (*SafetensorsFile, error) {
+	data, unmap, err := mapFile(path, inRAM)
 	if err != nil {
 		return nil, err
 	}

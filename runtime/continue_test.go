@@ -52,3 +52,25 @@ func TestGenerateKeepsLastToken(t *testing.T) {
 		t.Fatalf("Reset left %v", s.Tokens())
 	}
 }
+
+// TestOpenWithoutMmapSameLogits checks that an engine whose weights were read into
+// memory (WithMmap(false)) computes what the mapped one computes.
+func TestOpenWithoutMmapSameLogits(t *testing.T) {
+	path := stories260KPath(t, "stories260K.gguf")
+	var logits [2][]float32
+	for i, on := range []bool{true, false} {
+		e, err := Open(path, WithMmap(on), WithThreads(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := e.NewSession().Eval([]int{1, 300, 301, 302})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits[i] = slices.Clone(l)
+		e.Close()
+	}
+	if !slices.Equal(logits[0], logits[1]) {
+		t.Fatal("logits differ between the mapped and the read-into-memory engine")
+	}
+}

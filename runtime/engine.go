@@ -75,6 +75,9 @@ func Open(path string, opts ...Option) (*Engine, error) {
 	if o.tokenizer != "" {
 		lopts = append(lopts, loader.WithTokenizer(o.tokenizer))
 	}
+	if o.mem.noMmap {
+		lopts = append(lopts, loader.WithoutMmap())
+	}
 	ckpt, err := loader.Open(path, lopts...)
 	if err != nil {
 		return nil, err

@@ -161,6 +161,9 @@ func OpenQuantized(path string, q QuantizeOptions, opts ...Option) (*Engine, *Qu
 	if o.tokenizer != "" {
 		lopts = append(lopts, loader.WithTokenizer(o.tokenizer))
 	}
+	if o.mem.noMmap {
+		lopts = append(lopts, loader.WithoutMmap())
+	}
 	ckpt, err := loader.Open(path, lopts...)
 	if err != nil {
 		return nil, nil, err

@@ -62,6 +62,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	svg := fs.String("svg", "", "also draw tokens/s and RSS per configuration as an SVG bar chart into this file")
 	var backends listFlag
 	fs.Var(&backends, "backend", "compute backends, comma-separated or repeated: native (default), ort (ONNX Runtime; a build with -tags ort): each model runs on each, side by side")
+	noMmap := fs.Bool("no-mmap", false, "read the weights into memory instead of mapping the file (llama-bench --mmap 0)")
 	ortLib := fs.String("ort-lib", "", "path of the ONNX Runtime shared library (--backend ort)")
 	ortOpts := ortFlags(fs)
 	bw := fs.Int("bandwidth-mib", 0, "size of the memory-bandwidth probe buffer in MiB (0 = default, -1 = skip the probe)")
@@ -80,7 +81,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "edgerun bench: -o %q: want one of %s\n", *format, strings.Join(bench.Formats, ", "))
 		return errUsage
 	}
-	cfg := bench.Config{Models: models, Backends: backends, Reps: *reps, Quick: *quick, BandwidthBytes: int64(*bw) << 20,
+	cfg := bench.Config{Models: models, Backends: backends, NoMmap: *noMmap, Reps: *reps, Quick: *quick, BandwidthBytes: int64(*bw) << 20,
 		ORT: ortOpts()}
 	cfg.ORT.Library = *ortLib
 	for _, a := range adapters {

@@ -36,6 +36,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	var adapters adapterList
 	fs.Var(&adapters, "adapter", "LoRA adapter PATH[:SCALE] (PEFT directory or GGUF LoRA file; repeatable; scale default 1)")
 	merge := fs.Bool("merge", false, "merge the --adapter set into the weights instead of applying it live")
+	noMmap := fs.Bool("no-mmap", false, "read the weights into memory instead of mapping the file")
 	mlock := fs.Bool("mlock", false, "lock the model's weights in RAM (fails with a clear error when not permitted)")
 	backendOpts := backendFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -50,7 +51,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "edgerun run: --kv-type %q: choose f32, f16 or q8_0\n", *kvType)
 		return errUsage
 	}
-	opts := []runtime.Option{runtime.WithThreads(*threads), runtime.WithContext(*ctxSize), runtime.WithMlock(*mlock), runtime.WithKVType(kvt)}
+	opts := []runtime.Option{runtime.WithThreads(*threads), runtime.WithContext(*ctxSize), runtime.WithMlock(*mlock), runtime.WithMmap(!*noMmap), runtime.WithKVType(kvt)}
 	opts = append(opts, backendOpts()...)
 	if *tokPath != "" {
 		opts = append(opts, runtime.WithTokenizer(*tokPath))
