@@ -229,6 +229,17 @@ func kernelFor(t int4.Type) rowsKernel {
 // s = Σ_{j<16} (lo(w_j)-8)·q_j + (hi(w_j)-8)·q_{j+16} exactly in int32, and
 // y[r] += (dw·d[b])·float32(s) in block order.
 func q4_0RowsGeneric(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
+	nibbleRowsGeneric(&q4_0Values, w, rowBytes, q, d, y)
+}
+
+// q4_0Values is what a Q4_0 nibble stands for before the block scale: nibble − 8.
+var q4_0Values = [16]int8{-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7}
+
+// nibbleRowsGeneric is the kernel of the 18-byte blocks with an f16 scale and 16 bytes
+// of nibbles (elements 0..15 low, 16..31 high) whose nibbles stand for the integers
+// val[nibble] (Q4_0, IQ4_NL): per block, s = Σ_{j<16} val[lo(w_j)]·q_j +
+// val[hi(w_j)]·q_{j+16} exactly in int32, and y[r] += (dw·d[b])·float32(s) in block order.
+func nibbleRowsGeneric(val *[16]int8, w []byte, rowBytes int, q []int8, d []float32, y []float32) {
 	nb := len(d)
 	for r := range y {
 		row := w[r*rowBytes : (r+1)*rowBytes]
@@ -238,8 +249,8 @@ func q4_0RowsGeneric(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y
 			xq := q[b*qBlock : (b+1)*qBlock : (b+1)*qBlock]
 			var s int32
 			for j := 0; j < 16; j++ {
-				s += (int32(blk[2+j]&15) - 8) * int32(xq[j])
-				s += (int32(blk[2+j]>>4) - 8) * int32(xq[j+16])
+				s += int32(val[blk[2+j]&15]) * int32(xq[j])
+				s += int32(val[blk[2+j]>>4]) * int32(xq[j+16])
 			}
 			sum += int4.F16ToF32(uint16(blk[0])|uint16(blk[1])<<8) * d[b] * float32(s)
 		}

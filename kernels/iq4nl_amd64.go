@@ -2,17 +2,19 @@
 
 package kernels
 
+import "github.com/edgerun/edgerun/int4"
+
 // archKT sets the AVX2 kernels on the "avx2" implementation (registered only when the
 // CPU has AVX2, FMA and F16C, which these kernels need too).
 func archKT(i *impl) {
 	if i.name != "avx2" {
 		return
 	}
-	i.kt.iq4nl, i.kt.iq4nlx4 = iq4nlRowsAVX2Go, iq4nlRows4AVX2Go
-	i.kt.nf4, i.kt.nf4x4 = nf4RowsAVX2Go, nf4Rows4AVX2Go
-	i.kt.fp4, i.kt.fp4x4 = fp4RowsAVX2Go, fp4Rows4AVX2Go
-	i.kt.q4k, i.kt.q4kx4 = q4kRowsAVX2Go, q4kRows4AVX2Go
-	i.kt.q6k, i.kt.q6kx4 = q6kRowsAVX2Go, q6kRows4AVX2Go
+	i.kt.set(int4.IQ4_NL, iq4nlRowsAVX2Go, iq4nlRows4AVX2Go)
+	i.kt.set(int4.NF4, nf4RowsAVX2Go, nf4Rows4AVX2Go)
+	i.kt.set(int4.FP4, fp4RowsAVX2Go, fp4Rows4AVX2Go)
+	i.kt.set(int4.Q4_K, q4kRowsAVX2Go, q4kRows4AVX2Go)
+	i.kt.set(int4.Q6_K, q6kRowsAVX2Go, q6kRows4AVX2Go)
 	i.kt.f16 = f16RowsAVX2Go
 }
 

@@ -2,6 +2,8 @@
 
 package kernels
 
+import "github.com/edgerun/edgerun/int4"
+
 // archKT sets the NEON F16 kernel on the "neon" implementation (neon-dotprod inherits
 // it) and the dot-product kernels on "neon-dotprod" (registered only when the CPU has
 // the dot-product extension and fp16 conversions).
@@ -12,11 +14,11 @@ func archKT(i *impl) {
 	if i.name != "neon-dotprod" {
 		return
 	}
-	i.kt.iq4nl, i.kt.iq4nlx4 = iq4nlRowsSDOTGo, iq4nlRows4SDOTGo
-	i.kt.nf4, i.kt.nf4x4 = nf4RowsSDOTGo, nf4Rows4SDOTGo
-	i.kt.fp4, i.kt.fp4x4 = fp4RowsSDOTGo, fp4Rows4SDOTGo
-	i.kt.q4k, i.kt.q4kx4 = q4kRowsSDOTGo, q4kRows4SDOTGo
-	i.kt.q6k, i.kt.q6kx4 = q6kRowsSDOTGo, q6kRows4SDOTGo
+	i.kt.set(int4.IQ4_NL, iq4nlRowsSDOTGo, iq4nlRows4SDOTGo)
+	i.kt.set(int4.NF4, nf4RowsSDOTGo, nf4Rows4SDOTGo)
+	i.kt.set(int4.FP4, fp4RowsSDOTGo, fp4Rows4SDOTGo)
+	i.kt.set(int4.Q4_K, q4kRowsSDOTGo, q4kRows4SDOTGo)
+	i.kt.set(int4.Q6_K, q6kRowsSDOTGo, q6kRows4SDOTGo)
 }
 
 // iq4nlRowsSDOT computes, for r < rows, with row = w[r·rowBytes:], nb IQ4_NL blocks of

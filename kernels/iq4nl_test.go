@@ -324,9 +324,11 @@ func benchKT(b *testing.B, n int) {
 			}
 			if k := active.kt; n > 1 && k.rows4(typ) != nil {
 				// the active implementation without its 4-token kernels: what they gain
-				k.iq4nlx4, k.nf4x4, k.fp4x4, k.q4kx4, k.q6kx4 = nil, nil, nil, nil, nil
 				no4 := *active
-				no4.name, no4.kt = active.name+"-no4", k
+				no4.name, no4.kt = active.name+"-no4", ktKernels{f16: k.f16}
+				for t, p := range k.q {
+					no4.kt.set(t, p.rows, nil)
+				}
 				list = append(list, &no4)
 			}
 			for _, im := range list {
