@@ -107,31 +107,24 @@ func (c *KVCache) grownSize(have, need, unit int) int {
 // reserve makes room for positions [0, n).
 func (c *KVCache) reserve(n int) {
 	if c.typ == int4.F32 {
-		need := n * c.kvDim
-		for i := range c.k {
-			if len(c.k[i]) >= need {
-				continue
-			}
-			size := c.grownSize(len(c.k[i]), need, c.kvDim)
-			k := make([]float32, size)
-			v := make([]float32, size)
-			copy(k, c.k[i])
-			copy(v, c.v[i])
-			c.k[i], c.v[i] = k, v
-		}
+		growKV(c, c.k, c.v, n*c.kvDim, c.kvDim)
 		return
 	}
-	need := n * c.rowBytes
-	for i := range c.kb {
-		if len(c.kb[i]) >= need {
+	growKV(c, c.kb, c.vb, n*c.rowBytes, c.rowBytes)
+}
+
+// growKV grows every layer's key and value buffers in k and v (unit elements per
+// position) to hold need elements, keeping their contents.
+func growKV[T float32 | byte](c *KVCache, k, v [][]T, need, unit int) {
+	for i := range k {
+		if len(k[i]) >= need {
 			continue
 		}
-		size := c.grownSize(len(c.kb[i]), need, c.rowBytes)
-		k := make([]byte, size)
-		v := make([]byte, size)
-		copy(k, c.kb[i])
-		copy(v, c.vb[i])
-		c.kb[i], c.vb[i] = k, v
+		size := c.grownSize(len(k[i]), need, unit)
+		nk, nv := make([]T, size), make([]T, size)
+		copy(nk, k[i])
+		copy(nv, v[i])
+		k[i], v[i] = nk, nv
 	}
 }
 
