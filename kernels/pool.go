@@ -288,7 +288,8 @@ func (p *Pool) waitFinished() {
 // buf returns worker w's scratch buffer of at least n floats.
 func (p *Pool) buf(w, n int) []float32 {
 	if cap(p.scratch[w]) < n {
-		p.scratch[w] = make([]float32, n)
+		// Grow geometrically: attention asks for one more float per generated token.
+		p.scratch[w] = make([]float32, n, max(n, 2*cap(p.scratch[w])))
 	}
 	return p.scratch[w][:n]
 }

@@ -74,3 +74,26 @@ func TestOpenWithoutMmapSameLogits(t *testing.T) {
 		t.Fatal("logits differ between the mapped and the read-into-memory engine")
 	}
 }
+
+// TestDecodeDoesNotAllocate checks that a decoding step allocates nothing once the
+// session is warm (amortised growth of the token list and KV cache aside): the
+// attention loop is bound once per session and the pool's scratch grows geometrically.
+func TestDecodeDoesNotAllocate(t *testing.T) {
+	e, err := NewEngine(DemoCheckpoint(), WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	s := e.NewSession()
+	if _, err := s.Eval([]int{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	ids := []int{5}
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := s.Eval(ids); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per decoded token, want 0", n)
+	}
+}

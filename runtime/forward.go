@@ -12,6 +12,7 @@ type scratch struct {
 	x, xb, q, k, v, att []float32
 	gate, up            []float32
 	lora                loraScratch
+	attn                attnLoop
 }
 
 func (s *scratch) ensure(m *Model, n int) {
@@ -110,7 +111,7 @@ func (m *Model) forwardBatch(p *kernels.Pool, kv *KVCache, s *scratch, active []
 			m.rope.Apply(ki, c.KVHeads, hd, pos+i)
 			kv.store(li, pos+i, ki, vi)
 		}
-		m.attention(p, kv, li, q, att, n, pos)
+		m.attention(p, kv, &s.attn, li, q, att, n, pos)
 		p.MatMul(l.wo, att, n, xb)
 		if len(active) > 0 {
 			m.lora(p, s, active, li, 1, att, n, [][]float32{xb})

@@ -144,23 +144,41 @@ func (c *KVCache) store(li, pos int, k, v []float32) {
 // sums over the cached values of all positions up to and including the token's own.
 // The keys and values are read in the cache's type: an F16 or Q8_0 head row is decoded
 // (int4.DequantizeRow, exact) into a float32 scratch row, then the float32 kernels run.
-func (m *Model) attention(p *kernels.Pool, kv *KVCache, li int, q, out []float32, n, pos int) {
+func (m *Model) attention(p *kernels.Pool, kv *KVCache, a *attnLoop, li int, q, out []float32, n, pos int) {
 	c := m.Config
-	hd := c.HeadDim
-	group := c.Heads / c.KVHeads
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	p.RunScratch(n*c.Heads, 1, pos+n+hd, func(lo, hi int, buf []float32) {
-		scores, row := buf[:pos+n], buf[pos+n:] // row: decoding scratch for F16/Q8_0
-		for u := lo; u < hi; u++ {
-			i, h := u/c.Heads, u%c.Heads
-			qh := q[(i*c.Heads+h)*hd:][:hd]
-			o := out[(i*c.Heads+h)*hd:][:hd]
-			sc := scores[:pos+i+1]
-			kv.scores(li, (h/group)*hd, qh, sc, scale, row)
-			kernels.Softmax(sc)
-			kv.mix(li, (h/group)*hd, sc, o, row)
-		}
-	})
+	if a.run == nil {
+		a.run = a.loop
+	}
+	*a = attnLoop{kv: kv, li: li, q: q, out: out, pos: pos, n: n, heads: c.Heads, group: c.Heads / c.KVHeads,
+		hd: c.HeadDim, scale: float32(1 / math.Sqrt(float64(c.HeadDim))), run: a.run}
+	p.RunScratch(n*c.Heads, 1, pos+n+c.HeadDim, a.run)
+	a.kv, a.q, a.out = nil, nil, nil // drop references to the caller's buffers
+}
+
+// attnLoop is the pool loop of attention over (token, head) pairs. It lives in the
+// session's scratch with its method value bound once (run), so dispatching it per
+// layer and token allocates nothing.
+type attnLoop struct {
+	kv               *KVCache
+	li, pos, n       int
+	q, out           []float32
+	heads, group, hd int
+	scale            float32
+	run              func(lo, hi int, buf []float32)
+}
+
+func (a *attnLoop) loop(lo, hi int, buf []float32) {
+	hd := a.hd
+	scores, row := buf[:a.pos+a.n], buf[a.pos+a.n:] // row: decoding scratch for F16/Q8_0
+	for u := lo; u < hi; u++ {
+		i, h := u/a.heads, u%a.heads
+		qh := a.q[(i*a.heads+h)*hd:][:hd]
+		o := a.out[(i*a.heads+h)*hd:][:hd]
+		sc := scores[:a.pos+i+1]
+		a.kv.scores(a.li, (h/a.group)*hd, qh, sc, a.scale, row)
+		kernels.Softmax(sc)
+		a.kv.mix(a.li, (h/a.group)*hd, sc, o, row)
+	}
 }
 
 // scores writes sc[t] = scale·(q · key t) for the head whose keys start at element off
