@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"testing"
+
+	"github.com/edgerun/edgerun/internal/testadapter"
 )
 
 // TestGenerateKeepsLastToken checks that a conversation continues with the whole reply
@@ -89,11 +91,26 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := []int{5}
-	if n := testing.AllocsPerRun(100, func() {
-		if _, err := s.Eval(ids); err != nil {
-			t.Fatal(err)
+	decode := func(what string) {
+		if n := testing.AllocsPerRun(100, func() {
+			if _, err := s.Eval(ids); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Fatalf("%s: %v allocations per decoded token, want 0", what, n)
 		}
-	}); n != 0 {
-		t.Fatalf("%v allocations per decoded token, want 0", n)
 	}
+	decode("base")
+	// With a live adapter: the LoRA loops are bound once in the session scratch too.
+	dir := t.TempDir()
+	if err := testadapter.WritePEFT(e.Model.Config, dir, 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.LoadAdapter("a", dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAdapters([]AdapterScale{{Name: "a", Scale: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	decode("live adapter")
 }
