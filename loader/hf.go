@@ -683,6 +683,10 @@ type BnbWriteOptions struct {
 	Blocksize    int       // bitsandbytes blocksize (0 = 64)
 	DoubleQuant  bool      // bnb_4bit_use_double_quant
 	QuantStorage string    // bnb_4bit_quant_storage: "uint8" (default), "bfloat16", "float16", "float32"
+	// QuantizeHead quantizes an untied lm_head too, as transformers does when
+	// llm_int8_skip_modules is an empty list (the default keeps lm_head in its float
+	// dtype). The config then says so.
+	QuantizeHead bool
 	// Progress, when set, is called after each tensor with the number done and the total.
 	Progress func(done, total int)
 }
@@ -695,7 +699,8 @@ var hfTokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "spec
 // transformers' save_pretrained writes a model loaded with load_in_4bit: every
 // projection weight (q/k/v/o, gate/up/down) quantized with bitsandbytes' algorithm and
 // serialized with its quant state (BnbTensors), embeddings, norms and an untied lm_head
-// kept in their float dtype (quantized ones are dequantized to F32), lm_head omitted
+// kept in their float dtype (quantized ones are dequantized to F32; lm_head is quantized
+// too with QuantizeHead), lm_head omitted
 // when tied, config.json with a quantization_config, and the tokenizer files of a
 // Hugging Face source copied. GGUF "llama" sources have their Q/K rows permuted back to
 // the rotate-half layout.
@@ -810,7 +815,7 @@ func hfBnbTensors(dir string, c *Checkpoint, name string, o BnbWriteOptions) ([]
 	if dtype == "" {
 		dtype = "F32"
 	}
-	if isProjection(name) && len(t.Shape) == 2 {
+	if (isProjection(name) || (o.QuantizeHead && name == "output.weight")) && len(t.Shape) == 2 {
 		torch := map[string]string{"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[dtype]
 		q, err := int4.QuantizeBnb4(o.Type, x, o.Blocksize, o.DoubleQuant)
 		if err != nil {
@@ -899,12 +904,16 @@ func writeBnbConfig(dir string, c *Checkpoint, o BnbWriteOptions) error {
 	if compute == "" {
 		compute = "float32"
 	}
+	var skip any // null: transformers' default (lm_head not quantized)
+	if o.QuantizeHead {
+		skip = []string{}
+	}
 	cfg["quantization_config"] = map[string]any{
 		"_load_in_4bit": true, "_load_in_8bit": false,
 		"bnb_4bit_compute_dtype": compute, "bnb_4bit_quant_storage": o.QuantStorage,
 		"bnb_4bit_quant_type": kind, "bnb_4bit_use_double_quant": o.DoubleQuant,
 		"llm_int8_enable_fp32_cpu_offload": false, "llm_int8_has_fp16_weight": false,
-		"llm_int8_skip_modules": nil, "llm_int8_threshold": 6.0,
+		"llm_int8_skip_modules": skip, "llm_int8_threshold": 6.0,
 		"load_in_4bit": true, "load_in_8bit": false, "quant_method": "bitsandbytes",
 	}
 	b, err := json.MarshalIndent(cfg, "", "  ")

@@ -19,6 +19,7 @@ func cmdQuantize(args []string, stdout, stderr io.Writer) error {
 	bs := fs.Int("blocksize", 64, "bitsandbytes blocksize (nf4/fp4)")
 	noDQ := fs.Bool("no-double-quant", false, "nf4/fp4: do not quantize the block scales again (bnb_4bit_use_double_quant=false)")
 	storage := fs.String("quant-storage", "uint8", "nf4/fp4: bnb_4bit_quant_storage (uint8, bfloat16, float16, float32)")
+	head := fs.Bool("quantize-head", false, "nf4/fp4: quantize an untied lm_head too (transformers' llm_int8_skip_modules=[]); by default it keeps its float dtype")
 	tokPath := fs.String("tokenizer", "", "separate tokenizer file (llama2.c tokenizer.bin)")
 	quiet := fs.Bool("q", false, "no progress line")
 	fs.Usage = func() {
@@ -58,7 +59,7 @@ func cmdQuantize(args []string, stdout, stderr io.Writer) error {
 	defer ck.Close()
 	progress := progressLine(stderr, *quiet, "quantize "+t.String())
 	if t == int4.NF4 || t == int4.FP4 {
-		err = loader.WriteHFBnb(out, ck, loader.BnbWriteOptions{Type: t, Blocksize: *bs, DoubleQuant: !*noDQ, QuantStorage: *storage, Progress: progress})
+		err = loader.WriteHFBnb(out, ck, loader.BnbWriteOptions{Type: t, Blocksize: *bs, DoubleQuant: !*noDQ, QuantStorage: *storage, QuantizeHead: *head, Progress: progress})
 	} else {
 		err = loader.WriteGGUFQuantized(out, ck, t, progress)
 	}

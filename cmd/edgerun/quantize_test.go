@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -314,5 +315,69 @@ func TestQuantizeFP4Options(t *testing.T) {
 	}
 	if _, se, code := runCLI(t, "quantize", src, out, "--type", "q5_0"); code != 2 || !strings.Contains(se, "q5_0") {
 		t.Errorf("unknown type: exit %d, %q", code, se)
+	}
+}
+
+// TestQuantizeHead writes the (untied) demo model as NF4 with and without
+// BnbWriteOptions.QuantizeHead: with it, lm_head is a bitsandbytes NF4 tensor that
+// reloads within NF4's error of the source and the config lists no skipped modules;
+// without it, lm_head keeps a float dtype and the config says null.
+func TestQuantizeHead(t *testing.T) {
+	ck := runtime.DemoCheckpoint()
+	src := ck.Tensors["output.weight"]
+	want := make([]float32, src.Elems())
+	if err := int4.DequantizeRow(src.Type, src.Data, want); err != nil {
+		t.Fatal(err)
+	}
+	for _, head := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "nf4")
+		if err := loader.WriteHFBnb(dir, ck, loader.BnbWriteOptions{Type: int4.NF4, DoubleQuant: true, QuantizeHead: head}); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg struct {
+			Q map[string]json.RawMessage `json:"quantization_config"`
+		}
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if got, exp := string(cfg.Q["llm_int8_skip_modules"]), map[bool]string{false: "null", true: "[]"}[head]; got != exp {
+			t.Errorf("head %v: llm_int8_skip_modules %s, want %s", head, got, exp)
+		}
+		f, err := loader.OpenSafetensors(filepath.Join(dir, "model.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, quantized := f.Tensor("lm_head.weight.quant_state.bitsandbytes__nf4")
+		f.Close()
+		if quantized != head {
+			t.Fatalf("head %v: lm_head quant state present %v", head, quantized)
+		}
+		if !head {
+			continue
+		}
+		back, err := loader.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := back.Tensors["output.weight"]
+		got := make([]float32, out.Elems())
+		err = int4.DequantizeRow(out.Type, out.Data, got)
+		back.Close()
+		if err != nil || out.Type != int4.NF4 {
+			t.Fatalf("reloaded lm_head %v: %v", out.Type, err)
+		}
+		var num, den float64
+		for i := range want {
+			num += float64(got[i]-want[i]) * float64(got[i]-want[i])
+			den += float64(want[i]) * float64(want[i])
+		}
+		// NF4 of Gaussian weights: about 10% relative RMS error; rows of zeros stay zero.
+		if rel := math.Sqrt(num / den); !(rel > 0.02 && rel < 0.15) {
+			t.Fatalf("lm_head NF4 relative RMS error %.4f", rel)
+		}
 	}
 }
