@@ -14,7 +14,7 @@ func archKT(i *impl) {
 	if i.name != "neon-dotprod" {
 		return
 	}
-	i.kt.set(int4.IQ4_NL, iq4nlRowsSDOTGo, iq4nlRows4SDOTGo)
+	i.kt.set(int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRows4SDOT8Go)
 	i.kt.set(int4.NF4, nf4RowsSDOTGo, nf4Rows4SDOTGo)
 	i.kt.set(int4.FP4, fp4RowsSDOTGo, fp4Rows4SDOTGo)
 	i.kt.set(int4.Q4_K, q4kRowsSDOTGo, q4kRows4SDOTGo)
@@ -97,11 +97,8 @@ const (
 	kindFP4
 	kindQ4K
 	kindQ6K
+	kindQ4_0Tab // Q4_0 through the IQ4_NL kernels with q4_0Values as the table
 )
-
-func iq4nlRowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
-	ktSDOTGo(kindIQ4NL, w, rowBytes, q, d, c, y)
-}
 
 func nf4RowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
 	ktSDOTGo(kindNF4, w, rowBytes, q, d, c, y)
@@ -194,10 +191,6 @@ func q6kRows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32,
 	ktRows4SDOTGo(kindQ6K, w, rowBytes, rows, g, nb&^7, y, ystride)
 }
 
-func iq4nlRows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
-	ktRows4SDOTGo(kindIQ4NL, w, rowBytes, rows, g, nb, y, ystride)
-}
-
 func nf4Rows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
 	ktRows4SDOTGo(kindNF4, w, rowBytes, rows, g, nb, y, ystride)
 }
@@ -233,6 +226,8 @@ func ktRows4SDOTGo(kind ktSDOTKind, w []byte, rowBytes, rows int, g []byte, nb i
 		switch kind {
 		case kindIQ4NL:
 			iq4nlRows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0], &iq4nlTab[0])
+		case kindQ4_0Tab:
+			iq4nlRows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0], &q4_0Values[0])
 		case kindNF4:
 			bnb4Rows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0], &nf4Split[0])
 		case kindFP4:

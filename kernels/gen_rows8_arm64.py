@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+# Generates kernels/rows8_arm64.s (hand-written kernels; the SIMD instructions the Go
+# assembler lacks are encoded with llvm-mc and emitted as WORDs with the instruction as comment).
+import subprocess, sys
+
+out = []
+special = []  # (index into out, gnu text)
+
+def g(s):  # Go assembler line
+    out.append("\t" + s)
+
+def w(s):  # llvm-mc encoded
+    special.append((len(out), s))
+    out.append(None)
+
+def raw(s):
+    out.append(s)
+
+def X(n):
+    return "x%d" % n
+
+def encode():
+    src = "\n".join(s for _, s in special) + "\n"
+    r = subprocess.run(["llvm-mc", "-triple=aarch64", "-mattr=+dotprod,+fullfp16", "-show-encoding"],
+                       input=src, capture_output=True, text=True, check=True)
+    encs = []
+    for line in r.stdout.splitlines():
+        if "encoding:" in line:
+            b = line.split("encoding: [")[1].split("]")[0].split(",")
+            v = int(b[0], 16) | int(b[1], 16) << 8 | int(b[2], 16) << 16 | int(b[3], 16) << 24
+            encs.append(v)
+    assert len(encs) == len(special), (len(encs), len(special), r.stderr)
+    for (i, s), v in zip(special, encs):
+        out[i] = "\tWORD $0x%08x // %s" % (v, s)
+
+# ---------------------------------------------------------------------------------
+def rows8(name, q4):
+    # decode: 8 rows × 1 token. q4: Q4_0 offset form (nibbles unsigned, 8·Σx subtracted);
+    # else TBL through tab (16 int8 in V31).
+    if q4:
+        raw("// func %s(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)" % name)
+        raw("TEXT ·%s(SB), NOSPLIT, $0-64" % name)
+        g("MOVD w+0(FP), R0"); g("MOVD rowBytes+8(FP), R1"); g("MOVD groups+16(FP), R2")
+        g("MOVD xq+24(FP), R3"); g("MOVD xd+32(FP), R4"); g("MOVD xc+40(FP), R5")
+        g("MOVD nb+48(FP), R6"); g("MOVD y+56(FP), R7")
+    else:
+        raw("// func %s(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8)" % name)
+        raw("TEXT ·%s(SB), NOSPLIT, $0-64" % name)
+        g("MOVD w+0(FP), R0"); g("MOVD rowBytes+8(FP), R1"); g("MOVD groups+16(FP), R2")
+        g("MOVD xq+24(FP), R3"); g("MOVD xd+32(FP), R4")
+        g("MOVD nb+40(FP), R6"); g("MOVD y+48(FP), R7"); g("MOVD tab+56(FP), R5")
+        g("VLD1 (R5), [V31.B16]")
+    g("VMOVI $15, V30.B16")
+    raw("")
+    raw("%s_group:" % name)
+    g("MOVD R0, R8")
+    for r in range(1, 8):
+        g("ADD R1, R%d, R%d" % (7 + r, 8 + r))
+    g("MOVD R3, R16"); g("MOVD R4, R17")
+    if q4:
+        g("MOVD R5, R19")
+    g("MOVD R6, R20")
+    g("VEOR V26.B16, V26.B16, V26.B16"); g("VEOR V27.B16, V27.B16, V27.B16")
+    raw("")
+    raw("%s_block:" % name)
+    g("VLD1.P 32(R16), [V0.B16, V1.B16] // x: elements 0..15, 16..31")
+    g("FMOVS.P 4(R17), F4               // xd")
+    if q4:
+        g("VLD1.P 32(R19), [V2.S4, V3.S4]    // xc: 8·lane sums")
+    for r in range(8):
+        w("ld1 {v5.h}[%d], [x%d], #2" % (r, 8 + r))
+    for h in range(2):
+        for i in range(4):
+            g("VLD1.P 16(R%d), [V%d.B16]" % (8 + 4 * h + i, 16 + i))
+        for i in range(4):
+            a = 8 + 4 * h + i
+            g("VEOR V%d.B16, V%d.B16, V%d.B16" % (a, a, a))
+        for i in range(4):
+            g("VAND V30.B16, V%d.B16, V%d.B16" % (16 + i, 20 + i))
+            g("VUSHR $4, V%d.B16, V%d.B16" % (16 + i, 16 + i))
+        if not q4:
+            for i in range(4):
+                g("VTBL V%d.B16, [V31.B16], V%d.B16" % (20 + i, 20 + i))
+                g("VTBL V%d.B16, [V31.B16], V%d.B16" % (16 + i, 16 + i))
+        for i in range(4):
+            w("sdot v%d.4s, v%d.16b, v0.16b" % (8 + 4 * h + i, 20 + i))
+        for i in range(4):
+            w("sdot v%d.4s, v%d.16b, v1.16b" % (8 + 4 * h + i, 16 + i))
+    if q4:
+        g("VADD V3.S4, V2.S4, V2.S4")
+        w("addv s2, v2.4s")
+        g("VDUP V2.S[0], V2.S4")
+    for base in (8, 12):
+        w("addp v%d.4s, v%d.4s, v%d.4s" % (base, base, base + 1))
+        w("addp v%d.4s, v%d.4s, v%d.4s" % (base + 2, base + 2, base + 3))
+        w("addp v%d.4s, v%d.4s, v%d.4s" % (base, base, base + 2))
+    if q4:
+        g("VSUB V2.S4, V8.S4, V8.S4")
+        g("VSUB V2.S4, V12.S4, V12.S4")
+    w("scvtf v8.4s, v8.4s"); w("scvtf v12.4s, v12.4s")
+    w("fcvtl2 v7.4s, v5.8h"); w("fcvtl v6.4s, v5.4h")
+    w("fmul v6.4s, v6.4s, v4.s[0]"); w("fmul v7.4s, v7.4s, v4.s[0]")
+    g("VFMLA V8.S4, V6.S4, V26.S4"); g("VFMLA V12.S4, V7.S4, V27.S4")
+    g("SUBS $1, R20, R20")
+    g("BNE %s_block" % name)
+    raw("")
+    g("VST1.P [V26.S4, V27.S4], 32(R7)")
+    g("ADD R1<<3, R0, R0")
+    g("SUBS $1, R2, R2")
+    g("BNE %s_group" % name)
+    g("RET")
+    raw("")
+
+def rows8x4(name):
+    raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8)" % name)
+    raw("TEXT ·%s(SB), NOSPLIT, $0-64" % name)
+    g("MOVD w+0(FP), R0"); g("MOVD rowBytes+8(FP), R1"); g("MOVD groups+16(FP), R2")
+    g("MOVD xg+24(FP), R3"); g("MOVD nb+32(FP), R4"); g("MOVD y+40(FP), R5")
+    g("MOVD ystride+48(FP), R6"); g("MOVD tab+56(FP), R7")
+    g("VLD1 (R7), [V23.B16]")
+    g("VMOVI $15, V22.B16")
+    g("MOVD $32, R19")
+    raw("")
+    raw("%s_group:" % name)
+    g("MOVD R0, R8")
+    for r in range(1, 8):
+        g("ADD R1, R%d, R%d" % (7 + r, 8 + r))
+    g("MOVD R3, R16"); g("MOVD R4, R17")
+    for a in range(24, 32):
+        g("VEOR V%d.B16, V%d.B16, V%d.B16" % (a, a, a))
+    raw("")
+    raw("%s_block:" % name)
+    g("VLD1.P 64(R16), [V0.B16, V1.B16, V2.B16, V3.B16] // tokens 0, 1: elements 0..15, 16..31")
+    g("VLD1.P 64(R16), [V4.B16, V5.B16, V6.B16, V7.B16] // tokens 2, 3")
+    g("ADD $128, R16                                    // skip the lane sums: token scales at 256+32t")
+    for t in range(4):
+        w("ld1 {v9.s}[%d], [x16], x19" % t)
+    for r in range(8):
+        w("ld1 {v10.h}[%d], [x%d], #2" % (r, 8 + r))
+    w("fcvtl2 v11.4s, v10.8h"); w("fcvtl v10.4s, v10.4h")
+    for h in range(2):
+        # V16+k lane i = bytes 4k..4k+3 of row 4h+i's quants
+        for i in range(4):
+            w("ld4 {v16.s, v17.s, v18.s, v19.s}[%d], [x%d], #16" % (i, 8 + 4 * h + i))
+        for t in range(4):
+            a = 12 + t
+            g("VEOR V%d.B16, V%d.B16, V%d.B16" % (a, a, a))
+        for k in range(4):
+            lo = 20 + (k & 1)
+            hi = 16 + k
+            g("VAND V22.B16, V%d.B16, V%d.B16" % (hi, lo))
+            g("VUSHR $4, V%d.B16, V%d.B16" % (hi, hi))
+            g("VTBL V%d.B16, [V23.B16], V%d.B16" % (lo, lo))
+            g("VTBL V%d.B16, [V23.B16], V%d.B16" % (hi, hi))
+            for t in range(4):
+                w("sdot v%d.4s, v%d.16b, v%d.4b[%d]" % (12 + t, lo, 2 * t, k))
+            for t in range(4):
+                w("sdot v%d.4s, v%d.16b, v%d.4b[%d]" % (12 + t, hi, 2 * t + 1, k))
+        for t in range(4):
+            w("scvtf v%d.4s, v%d.4s" % (12 + t, 12 + t))
+        for t in range(4):
+            w("fmul v%d.4s, v%d.4s, v9.s[%d]" % (16 + t, 10 + h, t))
+        for t in range(4):
+            g("VFMLA V%d.S4, V%d.S4, V%d.S4" % (12 + t, 16 + t, 24 + 2 * t + h))
+    g("SUBS $1, R17, R17")
+    g("BNE %s_block" % name)
+    raw("")
+    g("MOVD R5, R20")
+    for t in range(4):
+        g("VST1 [V%d.S4, V%d.S4], (R20)" % (24 + 2 * t, 25 + 2 * t))
+        if t < 3:
+            g("ADD R6, R20, R20")
+    g("ADD $32, R5, R5")
+    g("ADD R1<<3, R0, R0")
+    g("SUBS $1, R2, R2")
+    g("BNE %s_group" % name)
+    g("RET")
+    raw("")
+
+raw("// Generated by gen_rows8_arm64.py (python3 gen_rows8_arm64.py > rows8_arm64.s; needs llvm-mc):")
+raw("// edit the generator. Each WORD is the instruction in its comment as llvm-mc encodes it")
+raw("// (the Go assembler lacks SDOT, lane loads, FCVTL and by-element FMUL).")
+raw("")
+raw("//go:build !purego")
+raw("")
+raw('#include "textflag.h"')
+raw("")
+rows8("q4_0Rows8SDOT", True)
+rows8("nibRows8SDOT", False)
+rows8x4("nibRows8x4SDOT")
+encode()
+sys.stdout.write("\n".join(out) + "\n")

@@ -1,0 +1,197 @@
+//go:build !purego
+
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"runtime"
+	"testing"
+
+	"github.com/edgerun/edgerun/int4"
+	"golang.org/x/sys/cpu"
+)
+
+// rows8Shapes are the row counts and block counts the 8-row kernels are tested on: one
+// and several full groups, with every tail length, and single-block rows.
+var (
+	rows8Rows = []int{8, 9, 11, 15, 16, 17, 23, 24, 31, 40}
+	rows8NB   = []int{1, 2, 3, 7, 64}
+)
+
+// TestRows8Registered checks that a CPU with the dot-product extension runs the 8-row
+// kernels for Q4_0 and IQ4_NL (decode and 4-token).
+func TestRows8Registered(t *testing.T) {
+	if !cpu.ARM64.HasASIMDDP || !cpu.ARM64.HasFPHP {
+		t.Skip("no dot-product extension: the neon kernels run (see TestRows8NotOnPlainNEON)")
+	}
+	if Implementation() != "neon-dotprod" {
+		t.Fatalf("implementation %q, want neon-dotprod", Implementation())
+	}
+	same := func(a, b any) bool { return funcName(a) == funcName(b) }
+	if !same(active.q4_0, rowsKernel(q4_0RowsSDOT8Go)) || !same(active.q4_0x4, rows4Kernel(q4_0Rows4SDOT8Go)) {
+		t.Fatalf("Q4_0 kernels are not the 8-row ones")
+	}
+	if !same(active.kt.rows(int4.IQ4_NL), rowsKernel(iq4nlRowsSDOT8Go)) || !same(active.kt.rows4(int4.IQ4_NL), rows4Kernel(iq4nlRows4SDOT8Go)) {
+		t.Fatalf("IQ4_NL kernels are not the 8-row ones")
+	}
+}
+
+// TestRows8NotOnPlainNEON checks the other side: without the dot-product extension
+// (e.g. qemu -cpu cortex-a53 or cortex-a72) no SDOT kernel is registered.
+func TestRows8NotOnPlainNEON(t *testing.T) {
+	if cpu.ARM64.HasASIMDDP {
+		t.Skip("the CPU has the dot-product extension")
+	}
+	for _, im := range impls {
+		if im.name == "neon-dotprod" {
+			t.Fatalf("neon-dotprod registered on a CPU without the dot-product extension")
+		}
+	}
+	if kernelFor(int4.IQ4_NL) != nil {
+		t.Fatalf("IQ4_NL has a quantized-activation kernel without SDOT (the float path is faster)")
+	}
+}
+
+// TestRows8MatchesGeneric runs the 8-row decode kernels (and the four-lane tail) against
+// the generic spec on many shapes, with a row stride longer than the row and NaN guards
+// around y; and the Q4_0 offset kernel against the table kernel with Q4_0's table, bit for
+// bit (the same integer sums, the same float operations).
+func TestRows8MatchesGeneric(t *testing.T) {
+	if !cpu.ARM64.HasASIMDDP || !cpu.ARM64.HasFPHP {
+		t.Skip("no dot-product extension")
+	}
+	r := rand.New(rand.NewPCG(81, 82))
+	type kern struct {
+		typ  int4.Type
+		k    rowsKernel
+		spec rowsKernel
+	}
+	for _, kk := range []kern{{int4.Q4_0, q4_0RowsSDOT8Go, q4_0RowsGeneric}, {int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRowsGeneric}} {
+		for _, rows := range rows8Rows {
+			for _, nb := range rows8NB {
+				cols := nb * qBlock
+				rb := nb*18 + 18*(rows%2) // padded stride on odd row counts
+				data := paddedRows(r, kk.typ, rows, cols, rb)
+				var a q8Act
+				a.quantize(randActs(r, 1, cols), 1, cols)
+				q, d, c := a.row(0)
+				want := make([]float32, rows)
+				kk.spec(data, rb, q, d, c, want)
+				const g = 4
+				got := nanGuarded(rows, g)
+				kk.k(data, rb, q, d, c, got[g:g+rows])
+				checkNaNGuards(t, got, g, rows, kk.typ.String())
+				for i := 0; i < rows; i++ {
+					bound := ktBound(kk.typ, data[i*rb:i*rb+nb*18], q, d)
+					tol := 4e-7*float64(nb+16)*bound + 1e-30
+					if diff := math.Abs(float64(got[g+i]) - float64(want[i])); !(diff <= tol) {
+						t.Fatalf("%v rows=%d nb=%d row %d: got %g, generic %g (tol %g)", kk.typ, rows, nb, i, got[g+i], want[i], tol)
+					}
+				}
+				if kk.typ == int4.Q4_0 && rows >= 8 {
+					tab := make([]float32, rows/8*8)
+					nibRows8SDOT(&data[0], rb, rows/8, &q[0], &d[0], nb, &tab[0], &q4_0Values[0])
+					for i := range tab {
+						if math.Float32bits(tab[i]) != math.Float32bits(got[g+i]) {
+							t.Fatalf("Q4_0 rows=%d nb=%d row %d: offset kernel %g, table kernel %g", rows, nb, i, got[g+i], tab[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestRows8x4MatchesRows8 checks the 8-row 4-token kernels against the decode kernels
+// token by token, bit for bit, with guards around each token's outputs.
+func TestRows8x4MatchesRows8(t *testing.T) {
+	if !cpu.ARM64.HasASIMDDP || !cpu.ARM64.HasFPHP {
+		t.Skip("no dot-product extension")
+	}
+	r := rand.New(rand.NewPCG(83, 84))
+	type kern struct {
+		typ int4.Type
+		k   rowsKernel
+		k4  rows4Kernel
+	}
+	for _, kk := range []kern{{int4.Q4_0, q4_0RowsSDOT8Go, q4_0Rows4SDOT8Go}, {int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRows4SDOT8Go}} {
+		for _, rows := range rows8Rows {
+			for _, nb := range rows8NB {
+				cols := nb * qBlock
+				rb := nb*18 + 36*(rows%3) // sometimes a longer stride
+				data := paddedRows(r, kk.typ, rows, cols, rb)
+				var a q8Act
+				a.quantize(randActs(r, 4, cols), 4, cols)
+				a.pack4(1)
+				const g = 3
+				stride := rows + 2*g
+				y := make([]float32, 4*stride+g)
+				for i := range y {
+					y[i] = -7.5
+				}
+				kk.k4(data, rb, rows, a.group(0), nb, y[g:], stride)
+				want := make([]float32, rows)
+				for tok := 0; tok < 4; tok++ {
+					q, d, c := a.row(tok)
+					kk.k(data, rb, q, d, c, want)
+					for i := 0; i < rows; i++ {
+						if math.Float32bits(y[g+tok*stride+i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%v rows=%d nb=%d token %d row %d: 8x4 %g, decode %g", kk.typ, rows, nb, tok, i, y[g+tok*stride+i], want[i])
+						}
+					}
+					for i := 0; i < g; i++ {
+						if y[tok*stride+i] != -7.5 || y[g+tok*stride+rows+i] != -7.5 {
+							t.Fatalf("%v rows=%d nb=%d token %d: wrote outside its outputs", kk.typ, rows, nb, tok)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// paddedRows returns rows weight rows of type t (Q4_0 or IQ4_NL) and cols elements at a
+// stride of rb ≥ the row size, the padding filled with bytes the kernels must not read
+// into the result (random, including NaN-scale patterns).
+func paddedRows(r *rand.Rand, t int4.Type, rows, cols, rb int) []byte {
+	size, _ := int4.RowBytes(t, cols)
+	var src []byte
+	if t == int4.Q4_0 {
+		src = randQuantRows(r, t, rows, cols)
+	} else {
+		src = randKTRows(r, t, rows, cols)
+	}
+	data := make([]byte, rows*rb)
+	for i := range data {
+		data[i] = 0xff
+	}
+	for i := 0; i < rows; i++ {
+		copy(data[i*rb:i*rb+size], src[i*size:(i+1)*size])
+	}
+	return data
+}
+
+func nanGuarded(rows, g int) []float32 {
+	y := make([]float32, rows+2*g)
+	for i := range y {
+		y[i] = float32(math.NaN())
+	}
+	return y
+}
+
+func checkNaNGuards(t *testing.T, y []float32, g, rows int, what string) {
+	t.Helper()
+	guard := math.Float32bits(float32(math.NaN()))
+	for i := 0; i < g; i++ {
+		if math.Float32bits(y[i]) != guard || math.Float32bits(y[g+rows+i]) != guard {
+			t.Fatalf("%s rows=%d: wrote outside y", what, rows)
+		}
+	}
+}
+
+// funcName returns the name of the function value f.
+func funcName(f any) string {
+	return runtime.FuncForPC(reflect.ValueOf(f).Pointer()).Name()
+}
