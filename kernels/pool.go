@@ -55,6 +55,7 @@ type Pool struct {
 	outs    []gemmOut   // per-worker GEMM outputs
 	sj      scratchJob  // RunScratch's job
 	sw      swigluJob   // SwiGLU's job
+	mj      multiJob    // MatMulMulti's and MatVecSwiGLU's job
 }
 
 // poolWorker is the parking state of one worker goroutine.

@@ -90,9 +90,8 @@ func (m *Model) forwardBatch(p *kernels.Pool, kv *KVCache, s *scratch, active []
 		for i := 0; i < n; i++ {
 			kernels.RMSNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], l.attnNorm, c.RMSEps)
 		}
-		p.MatMul(l.wq, xb, n, q)
-		p.MatMul(l.wk, xb, n, k)
-		p.MatMul(l.wv, xb, n, v)
+		// One pool loop for the three projections when decoding (kernels/multi.go).
+		p.MatMulMulti(xb, n, kernels.MatOut{M: l.wq, Y: q}, kernels.MatOut{M: l.wk, Y: k}, kernels.MatOut{M: l.wv, Y: v})
 		if len(active) > 0 {
 			m.lora(p, s, active, li, 0, xb, n, [][]float32{q, k, v})
 		}
@@ -120,12 +119,17 @@ func (m *Model) forwardBatch(p *kernels.Pool, kv *KVCache, s *scratch, active []
 		for i := 0; i < n; i++ {
 			kernels.RMSNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], l.ffnNorm, c.RMSEps)
 		}
-		p.MatMul(l.wgate, xb, n, gate)
-		p.MatMul(l.wup, xb, n, up)
-		if len(active) > 0 {
-			m.lora(p, s, active, li, 2, xb, n, [][]float32{gate, up})
+		if n == 1 && len(active) == 0 {
+			// Decoding without adapters: both products and the activation in one loop.
+			p.MatVecSwiGLU(l.wgate, l.wup, xb, gate, up)
+		} else {
+			p.MatMul(l.wgate, xb, n, gate)
+			p.MatMul(l.wup, xb, n, up)
+			if len(active) > 0 {
+				m.lora(p, s, active, li, 2, xb, n, [][]float32{gate, up})
+			}
+			p.SwiGLU(gate, up)
 		}
-		p.SwiGLU(gate, up)
 		p.MatMul(l.wdown, gate, n, xb)
 		if len(active) > 0 {
 			m.lora(p, s, active, li, 3, gate, n, [][]float32{xb})

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,6 +66,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	noMmap := fs.Bool("no-mmap", false, "read the weights into memory instead of mapping the file (llama-bench --mmap 0)")
 	ortLib := fs.String("ort-lib", "", "path of the ONNX Runtime shared library (--backend ort)")
 	ortOpts := ortFlags(fs)
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (go tool pprof format) into this file")
 	bw := fs.Int("bandwidth-mib", 0, "size of the memory-bandwidth probe buffer in MiB (0 = default, -1 = skip the probe)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -118,6 +120,17 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("edgerun bench: -cpuprofile %s: %w", *cpuProfile, err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	rep, err := bench.Run(ctx, cfg)
 	if cfg.Progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
