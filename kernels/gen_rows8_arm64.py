@@ -34,9 +34,10 @@ def encode():
         out[i] = "\tWORD $0x%08x // %s" % (v, s)
 
 # ---------------------------------------------------------------------------------
-def rows8(name, q4):
+def rows8(name, q4, neon=False):
     # decode: 8 rows × 1 token. q4: Q4_0 offset form (nibbles unsigned, 8·Σx subtracted);
-    # else TBL through tab (16 int8 in V31).
+    # else TBL through tab (16 int8 in V31). neon: widening multiplies (SMULL/SMLAL into
+    # int16, SADDLP/SADALP into int32) instead of SDOT, for cores without the dot product.
     if q4:
         raw("// func %s(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)" % name)
         raw("TEXT ·%s(SB), NOSPLIT, $0-64" % name)
@@ -72,7 +73,7 @@ def rows8(name, q4):
     for h in range(2):
         for i in range(4):
             g("VLD1.P 16(R%d), [V%d.B16]" % (8 + 4 * h + i, 16 + i))
-        for i in range(4):
+        for i in range(4 if not neon else 0):
             a = 8 + 4 * h + i
             g("VEOR V%d.B16, V%d.B16, V%d.B16" % (a, a, a))
         for i in range(4):
@@ -82,10 +83,25 @@ def rows8(name, q4):
             for i in range(4):
                 g("VTBL V%d.B16, [V31.B16], V%d.B16" % (20 + i, 20 + i))
                 g("VTBL V%d.B16, [V31.B16], V%d.B16" % (16 + i, 16 + i))
-        for i in range(4):
-            w("sdot v%d.4s, v%d.16b, v0.16b" % (8 + 4 * h + i, 20 + i))
-        for i in range(4):
-            w("sdot v%d.4s, v%d.16b, v1.16b" % (8 + 4 * h + i, 16 + i))
+        if not neon:
+            for i in range(4):
+                w("sdot v%d.4s, v%d.16b, v0.16b" % (8 + 4 * h + i, 20 + i))
+            for i in range(4):
+                w("sdot v%d.4s, v%d.16b, v1.16b" % (8 + 4 * h + i, 16 + i))
+        else:
+            # rows in pairs, temporaries V24/V25 and V28/V29
+            for i in (0, 2):
+                ta = [(24, 25), (28, 29)]
+                for j, (a, b) in zip((i, i + 1), ta):
+                    w("smull v%d.8h, v%d.8b, v0.8b" % (a, 20 + j))
+                    w("smull2 v%d.8h, v%d.16b, v0.16b" % (b, 20 + j))
+                for j, (a, b) in zip((i, i + 1), ta):
+                    w("smlal v%d.8h, v%d.8b, v1.8b" % (a, 16 + j))
+                    w("smlal2 v%d.8h, v%d.16b, v1.16b" % (b, 16 + j))
+                for j, (a, b) in zip((i, i + 1), ta):
+                    w("saddlp v%d.4s, v%d.8h" % (8 + 4 * h + j, a))
+                for j, (a, b) in zip((i, i + 1), ta):
+                    w("sadalp v%d.4s, v%d.8h" % (8 + 4 * h + j, b))
     if q4:
         g("VADD V3.S4, V2.S4, V2.S4")
         w("addv s2, v2.4s")
@@ -188,5 +204,7 @@ raw("")
 rows8("q4_0Rows8SDOT", True)
 rows8("nibRows8SDOT", False)
 rows8x4("nibRows8x4SDOT")
+rows8("q4_0Rows8NEON", True, neon=True)
+rows8("nibRows8NEON", False, neon=True)
 encode()
 sys.stdout.write("\n".join(out) + "\n")

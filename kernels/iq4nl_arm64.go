@@ -4,12 +4,13 @@ package kernels
 
 import "github.com/edgerun/edgerun/int4"
 
-// archKT sets the NEON F16 kernel on the "neon" implementation (neon-dotprod inherits
-// it) and the dot-product kernels on "neon-dotprod" (registered only when the CPU has
-// the dot-product extension and fp16 conversions).
+// archKT sets the NEON F16 and IQ4_NL kernels on the "neon" implementation
+// (neon-dotprod inherits the F16 one) and the dot-product kernels on "neon-dotprod"
+// (registered only when the CPU has the dot-product extension and fp16 conversions).
 func archKT(i *impl) {
 	if i.name == "neon" {
 		i.kt.f16 = f16RowsNEONGo
+		i.kt.set(int4.IQ4_NL, iq4nlRowsNEON8Go, nil)
 	}
 	if i.name != "neon-dotprod" {
 		return

@@ -10,7 +10,7 @@ func init() {
 	}
 	// NEON kernels for every ARMv8 core (widening multiplies, e.g. Cortex-A53); the
 	// dot-product implementation below inherits the float32 kernels.
-	register(&impl{name: "neon", q4_0: q4_0RowsNEONGo, q8_0: q8_0RowsNEONGo,
+	register(&impl{name: "neon", q4_0: q4_0RowsNEON8Go, q8_0: q8_0RowsNEONGo,
 		dotF32: dotF32NEONGo, axpyF32: axpyF32NEONGo, f32Rows: f32RowsNEONGo, f16: f16NEON})
 	if cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP {
 		register(&impl{name: "neon-dotprod", q4_0: q4_0RowsSDOT8Go, q4_0x4: q4_0Rows4SDOT8Go, q8_0: q8_0RowsSDOTGo})
@@ -53,10 +53,6 @@ func q4_0RowsNEON(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, ac
 //
 //go:noescape
 func q8_0RowsNEON(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
-
-func q4_0RowsNEONGo(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
-	armRowsGo(kindQ4NEON, w, rowBytes, q, d, y)
-}
 
 func q8_0RowsNEONGo(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
 	armRowsGo(kindQ8NEON, w, rowBytes, q, d, y)

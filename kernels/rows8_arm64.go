@@ -116,3 +116,60 @@ func nibRows4SDOT8Go(tab *[16]int8, tail ktSDOTKind, w []byte, rowBytes, rows in
 		ktRows4SDOTGo(tail, w[8*gr*rowBytes:], rowBytes, rows-8*gr, g, nb, y[8*gr:], ystride)
 	}
 }
+
+// q4_0Rows8NEON is q4_0Rows8SDOT without the dot-product extension (Cortex-A53/A72
+// class): each row's block sum is formed with widening multiplies (SMULL/SMLAL into
+// int16: |nibble·x| ≤ 15·128, two terms a lane) and pairwise widening adds
+// (SADDLP/SADALP) into four int32 lanes, then reduced and scaled as in q4_0Rows8SDOT.
+// 104 instructions per block column for 8 rows (13 a row) against 24 a row for the
+// four-lane q4_0RowsNEON. groups ≥ 1, nb ≥ 1.
+//
+//go:noescape
+func q4_0Rows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
+
+// nibRows8NEON is nibRows8SDOT with q4_0Rows8NEON's widening multiplies (for IQ4_NL's
+// codebook, |kv·x| ≤ 127·128, two terms a lane, fits int16; 114 instructions per block
+// column for 8 rows).
+//
+//go:noescape
+func nibRows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
+
+// q4_0RowsNEON8Go is the neon implementation's Q4_0 rowsKernel: groups of 8 rows, the
+// rest with the four-lane q4_0RowsNEON (MatMul calls the same kernel per token, so
+// prefill and decode agree).
+func q4_0RowsNEON8Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	nb := len(d)
+	g := len(y) / 8
+	if g > 0 && nb > 0 {
+		_ = w[(8*g-1)*rowBytes+nb*18-1]
+		_ = q[nb*qBlock-1]
+		_ = c[nb*8-1]
+		q4_0Rows8NEON(&w[0], rowBytes, g, &q[0], &d[0], &c[0], nb, &y[0])
+	} else {
+		g = 0
+	}
+	armRowsGo(kindQ4NEON, w[8*g*rowBytes:], rowBytes, q, d, y[8*g:])
+}
+
+// iq4nlRowsNEON8Go is the neon implementation's IQ4_NL rowsKernel (before it, IQ4_NL
+// took the float path on cores without the dot product): groups of 8 rows, and each
+// remaining row through the same kernel with a zero row stride (its 8 lanes all compute
+// that row, independently, so the result is the one a full group gives it).
+func iq4nlRowsNEON8Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
+	nb := len(d)
+	if len(y) == 0 || nb == 0 {
+		clear(y)
+		return
+	}
+	_ = w[(len(y)-1)*rowBytes+nb*18-1]
+	_ = q[nb*qBlock-1]
+	g := len(y) / 8
+	if g > 0 {
+		nibRows8NEON(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0], &iq4nlTab[0])
+	}
+	for r := 8 * g; r < len(y); r++ {
+		var one [8]float32
+		nibRows8NEON(&w[r*rowBytes], 0, 1, &q[0], &d[0], nb, &one[0], &iq4nlTab[0])
+		y[r] = one[0]
+	}
+}

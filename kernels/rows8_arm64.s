@@ -453,3 +453,293 @@ nibRows8x4SDOT_block:
 	BNE nibRows8x4SDOT_group
 	RET
 
+// func q4_0Rows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
+TEXT ·q4_0Rows8NEON(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD xc+40(FP), R5
+	MOVD nb+48(FP), R6
+	MOVD y+56(FP), R7
+	VMOVI $15, V30.B16
+
+q4_0Rows8NEON_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R17
+	MOVD R5, R19
+	MOVD R6, R20
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+
+q4_0Rows8NEON_block:
+	VLD1.P 32(R16), [V0.B16, V1.B16] // x: elements 0..15, 16..31
+	FMOVS.P 4(R17), F4               // xd
+	VLD1.P 32(R19), [V2.S4, V3.S4]    // xc: 8·lane sums
+	WORD $0x0ddf4105 // ld1 {v5.h}[0], [x8], #2
+	WORD $0x0ddf4925 // ld1 {v5.h}[1], [x9], #2
+	WORD $0x0ddf5145 // ld1 {v5.h}[2], [x10], #2
+	WORD $0x0ddf5965 // ld1 {v5.h}[3], [x11], #2
+	WORD $0x4ddf4185 // ld1 {v5.h}[4], [x12], #2
+	WORD $0x4ddf49a5 // ld1 {v5.h}[5], [x13], #2
+	WORD $0x4ddf51c5 // ld1 {v5.h}[6], [x14], #2
+	WORD $0x4ddf59e5 // ld1 {v5.h}[7], [x15], #2
+	VLD1.P 16(R8), [V16.B16]
+	VLD1.P 16(R9), [V17.B16]
+	VLD1.P 16(R10), [V18.B16]
+	VLD1.P 16(R11), [V19.B16]
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	WORD $0x0e20c298 // smull v24.8h, v20.8b, v0.8b
+	WORD $0x4e20c299 // smull2 v25.8h, v20.16b, v0.16b
+	WORD $0x0e20c2bc // smull v28.8h, v21.8b, v0.8b
+	WORD $0x4e20c2bd // smull2 v29.8h, v21.16b, v0.16b
+	WORD $0x0e218218 // smlal v24.8h, v16.8b, v1.8b
+	WORD $0x4e218219 // smlal2 v25.8h, v16.16b, v1.16b
+	WORD $0x0e21823c // smlal v28.8h, v17.8b, v1.8b
+	WORD $0x4e21823d // smlal2 v29.8h, v17.16b, v1.16b
+	WORD $0x4e602b08 // saddlp v8.4s, v24.8h
+	WORD $0x4e602b89 // saddlp v9.4s, v28.8h
+	WORD $0x4e606b28 // sadalp v8.4s, v25.8h
+	WORD $0x4e606ba9 // sadalp v9.4s, v29.8h
+	WORD $0x0e20c2d8 // smull v24.8h, v22.8b, v0.8b
+	WORD $0x4e20c2d9 // smull2 v25.8h, v22.16b, v0.16b
+	WORD $0x0e20c2fc // smull v28.8h, v23.8b, v0.8b
+	WORD $0x4e20c2fd // smull2 v29.8h, v23.16b, v0.16b
+	WORD $0x0e218258 // smlal v24.8h, v18.8b, v1.8b
+	WORD $0x4e218259 // smlal2 v25.8h, v18.16b, v1.16b
+	WORD $0x0e21827c // smlal v28.8h, v19.8b, v1.8b
+	WORD $0x4e21827d // smlal2 v29.8h, v19.16b, v1.16b
+	WORD $0x4e602b0a // saddlp v10.4s, v24.8h
+	WORD $0x4e602b8b // saddlp v11.4s, v28.8h
+	WORD $0x4e606b2a // sadalp v10.4s, v25.8h
+	WORD $0x4e606bab // sadalp v11.4s, v29.8h
+	VLD1.P 16(R12), [V16.B16]
+	VLD1.P 16(R13), [V17.B16]
+	VLD1.P 16(R14), [V18.B16]
+	VLD1.P 16(R15), [V19.B16]
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	WORD $0x0e20c298 // smull v24.8h, v20.8b, v0.8b
+	WORD $0x4e20c299 // smull2 v25.8h, v20.16b, v0.16b
+	WORD $0x0e20c2bc // smull v28.8h, v21.8b, v0.8b
+	WORD $0x4e20c2bd // smull2 v29.8h, v21.16b, v0.16b
+	WORD $0x0e218218 // smlal v24.8h, v16.8b, v1.8b
+	WORD $0x4e218219 // smlal2 v25.8h, v16.16b, v1.16b
+	WORD $0x0e21823c // smlal v28.8h, v17.8b, v1.8b
+	WORD $0x4e21823d // smlal2 v29.8h, v17.16b, v1.16b
+	WORD $0x4e602b0c // saddlp v12.4s, v24.8h
+	WORD $0x4e602b8d // saddlp v13.4s, v28.8h
+	WORD $0x4e606b2c // sadalp v12.4s, v25.8h
+	WORD $0x4e606bad // sadalp v13.4s, v29.8h
+	WORD $0x0e20c2d8 // smull v24.8h, v22.8b, v0.8b
+	WORD $0x4e20c2d9 // smull2 v25.8h, v22.16b, v0.16b
+	WORD $0x0e20c2fc // smull v28.8h, v23.8b, v0.8b
+	WORD $0x4e20c2fd // smull2 v29.8h, v23.16b, v0.16b
+	WORD $0x0e218258 // smlal v24.8h, v18.8b, v1.8b
+	WORD $0x4e218259 // smlal2 v25.8h, v18.16b, v1.16b
+	WORD $0x0e21827c // smlal v28.8h, v19.8b, v1.8b
+	WORD $0x4e21827d // smlal2 v29.8h, v19.16b, v1.16b
+	WORD $0x4e602b0e // saddlp v14.4s, v24.8h
+	WORD $0x4e602b8f // saddlp v15.4s, v28.8h
+	WORD $0x4e606b2e // sadalp v14.4s, v25.8h
+	WORD $0x4e606baf // sadalp v15.4s, v29.8h
+	VADD V3.S4, V2.S4, V2.S4
+	WORD $0x4eb1b842 // addv s2, v2.4s
+	VDUP V2.S[0], V2.S4
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eabbd4a // addp v10.4s, v10.4s, v11.4s
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	VSUB V2.S4, V8.S4, V8.S4
+	VSUB V2.S4, V12.S4, V12.S4
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4e2178a7 // fcvtl2 v7.4s, v5.8h
+	WORD $0x0e2178a6 // fcvtl v6.4s, v5.4h
+	WORD $0x4f8490c6 // fmul v6.4s, v6.4s, v4.s[0]
+	WORD $0x4f8490e7 // fmul v7.4s, v7.4s, v4.s[0]
+	VFMLA V8.S4, V6.S4, V26.S4
+	VFMLA V12.S4, V7.S4, V27.S4
+	SUBS $1, R20, R20
+	BNE q4_0Rows8NEON_block
+
+	VST1.P [V26.S4, V27.S4], 32(R7)
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE q4_0Rows8NEON_group
+	RET
+
+// func nibRows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
+TEXT ·nibRows8NEON(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD nb+40(FP), R6
+	MOVD y+48(FP), R7
+	MOVD tab+56(FP), R5
+	VLD1 (R5), [V31.B16]
+	VMOVI $15, V30.B16
+
+nibRows8NEON_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R17
+	MOVD R6, R20
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+
+nibRows8NEON_block:
+	VLD1.P 32(R16), [V0.B16, V1.B16] // x: elements 0..15, 16..31
+	FMOVS.P 4(R17), F4               // xd
+	WORD $0x0ddf4105 // ld1 {v5.h}[0], [x8], #2
+	WORD $0x0ddf4925 // ld1 {v5.h}[1], [x9], #2
+	WORD $0x0ddf5145 // ld1 {v5.h}[2], [x10], #2
+	WORD $0x0ddf5965 // ld1 {v5.h}[3], [x11], #2
+	WORD $0x4ddf4185 // ld1 {v5.h}[4], [x12], #2
+	WORD $0x4ddf49a5 // ld1 {v5.h}[5], [x13], #2
+	WORD $0x4ddf51c5 // ld1 {v5.h}[6], [x14], #2
+	WORD $0x4ddf59e5 // ld1 {v5.h}[7], [x15], #2
+	VLD1.P 16(R8), [V16.B16]
+	VLD1.P 16(R9), [V17.B16]
+	VLD1.P 16(R10), [V18.B16]
+	VLD1.P 16(R11), [V19.B16]
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x0e20c298 // smull v24.8h, v20.8b, v0.8b
+	WORD $0x4e20c299 // smull2 v25.8h, v20.16b, v0.16b
+	WORD $0x0e20c2bc // smull v28.8h, v21.8b, v0.8b
+	WORD $0x4e20c2bd // smull2 v29.8h, v21.16b, v0.16b
+	WORD $0x0e218218 // smlal v24.8h, v16.8b, v1.8b
+	WORD $0x4e218219 // smlal2 v25.8h, v16.16b, v1.16b
+	WORD $0x0e21823c // smlal v28.8h, v17.8b, v1.8b
+	WORD $0x4e21823d // smlal2 v29.8h, v17.16b, v1.16b
+	WORD $0x4e602b08 // saddlp v8.4s, v24.8h
+	WORD $0x4e602b89 // saddlp v9.4s, v28.8h
+	WORD $0x4e606b28 // sadalp v8.4s, v25.8h
+	WORD $0x4e606ba9 // sadalp v9.4s, v29.8h
+	WORD $0x0e20c2d8 // smull v24.8h, v22.8b, v0.8b
+	WORD $0x4e20c2d9 // smull2 v25.8h, v22.16b, v0.16b
+	WORD $0x0e20c2fc // smull v28.8h, v23.8b, v0.8b
+	WORD $0x4e20c2fd // smull2 v29.8h, v23.16b, v0.16b
+	WORD $0x0e218258 // smlal v24.8h, v18.8b, v1.8b
+	WORD $0x4e218259 // smlal2 v25.8h, v18.16b, v1.16b
+	WORD $0x0e21827c // smlal v28.8h, v19.8b, v1.8b
+	WORD $0x4e21827d // smlal2 v29.8h, v19.16b, v1.16b
+	WORD $0x4e602b0a // saddlp v10.4s, v24.8h
+	WORD $0x4e602b8b // saddlp v11.4s, v28.8h
+	WORD $0x4e606b2a // sadalp v10.4s, v25.8h
+	WORD $0x4e606bab // sadalp v11.4s, v29.8h
+	VLD1.P 16(R12), [V16.B16]
+	VLD1.P 16(R13), [V17.B16]
+	VLD1.P 16(R14), [V18.B16]
+	VLD1.P 16(R15), [V19.B16]
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x0e20c298 // smull v24.8h, v20.8b, v0.8b
+	WORD $0x4e20c299 // smull2 v25.8h, v20.16b, v0.16b
+	WORD $0x0e20c2bc // smull v28.8h, v21.8b, v0.8b
+	WORD $0x4e20c2bd // smull2 v29.8h, v21.16b, v0.16b
+	WORD $0x0e218218 // smlal v24.8h, v16.8b, v1.8b
+	WORD $0x4e218219 // smlal2 v25.8h, v16.16b, v1.16b
+	WORD $0x0e21823c // smlal v28.8h, v17.8b, v1.8b
+	WORD $0x4e21823d // smlal2 v29.8h, v17.16b, v1.16b
+	WORD $0x4e602b0c // saddlp v12.4s, v24.8h
+	WORD $0x4e602b8d // saddlp v13.4s, v28.8h
+	WORD $0x4e606b2c // sadalp v12.4s, v25.8h
+	WORD $0x4e606bad // sadalp v13.4s, v29.8h
+	WORD $0x0e20c2d8 // smull v24.8h, v22.8b, v0.8b
+	WORD $0x4e20c2d9 // smull2 v25.8h, v22.16b, v0.16b
+	WORD $0x0e20c2fc // smull v28.8h, v23.8b, v0.8b
+	WORD $0x4e20c2fd // smull2 v29.8h, v23.16b, v0.16b
+	WORD $0x0e218258 // smlal v24.8h, v18.8b, v1.8b
+	WORD $0x4e218259 // smlal2 v25.8h, v18.16b, v1.16b
+	WORD $0x0e21827c // smlal v28.8h, v19.8b, v1.8b
+	WORD $0x4e21827d // smlal2 v29.8h, v19.16b, v1.16b
+	WORD $0x4e602b0e // saddlp v14.4s, v24.8h
+	WORD $0x4e602b8f // saddlp v15.4s, v28.8h
+	WORD $0x4e606b2e // sadalp v14.4s, v25.8h
+	WORD $0x4e606baf // sadalp v15.4s, v29.8h
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eabbd4a // addp v10.4s, v10.4s, v11.4s
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4e2178a7 // fcvtl2 v7.4s, v5.8h
+	WORD $0x0e2178a6 // fcvtl v6.4s, v5.4h
+	WORD $0x4f8490c6 // fmul v6.4s, v6.4s, v4.s[0]
+	WORD $0x4f8490e7 // fmul v7.4s, v7.4s, v4.s[0]
+	VFMLA V8.S4, V6.S4, V26.S4
+	VFMLA V12.S4, V7.S4, V27.S4
+	SUBS $1, R20, R20
+	BNE nibRows8NEON_block
+
+	VST1.P [V26.S4, V27.S4], 32(R7)
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE nibRows8NEON_group
+	RET
+

@@ -39,7 +39,8 @@ func TestRows8Registered(t *testing.T) {
 }
 
 // TestRows8NotOnPlainNEON checks the other side: without the dot-product extension
-// (e.g. qemu -cpu cortex-a53 or cortex-a72) no SDOT kernel is registered.
+// (e.g. qemu -cpu cortex-a53 or cortex-a72) no SDOT kernel is registered, and the NEON
+// 8-row kernels run Q4_0 and IQ4_NL.
 func TestRows8NotOnPlainNEON(t *testing.T) {
 	if cpu.ARM64.HasASIMDDP {
 		t.Skip("the CPU has the dot-product extension")
@@ -49,26 +50,35 @@ func TestRows8NotOnPlainNEON(t *testing.T) {
 			t.Fatalf("neon-dotprod registered on a CPU without the dot-product extension")
 		}
 	}
-	if kernelFor(int4.IQ4_NL) != nil {
-		t.Fatalf("IQ4_NL has a quantized-activation kernel without SDOT (the float path is faster)")
+	if Implementation() != "neon" {
+		t.Fatalf("implementation %q, want neon", Implementation())
+	}
+	if funcName(kernelFor(int4.Q4_0)) != funcName(q4_0RowsNEON8Go) || funcName(kernelFor(int4.IQ4_NL)) != funcName(iq4nlRowsNEON8Go) {
+		t.Fatalf("Q4_0/IQ4_NL kernels are not the NEON 8-row ones")
+	}
+	if kernel4For(int4.Q4_0) != nil || kernel4For(int4.IQ4_NL) != nil {
+		t.Fatalf("a 4-token kernel without SDOT: it would have to agree with the NEON decode kernels")
 	}
 }
 
-// TestRows8MatchesGeneric runs the 8-row decode kernels (and the four-lane tail) against
-// the generic spec on many shapes, with a row stride longer than the row and NaN guards
-// around y; and the Q4_0 offset kernel against the table kernel with Q4_0's table, bit for
-// bit (the same integer sums, the same float operations).
+// TestRows8MatchesGeneric runs the 8-row decode kernels, NEON and (when the CPU has it)
+// SDOT, with their tails, against the generic spec on many shapes, with a row stride
+// longer than the row and NaN guards around y; and each Q4_0 offset kernel against the
+// table kernel with Q4_0's table, bit for bit (the same integer sums, the same float
+// operations).
 func TestRows8MatchesGeneric(t *testing.T) {
-	if !cpu.ARM64.HasASIMDDP || !cpu.ARM64.HasFPHP {
-		t.Skip("no dot-product extension")
-	}
 	r := rand.New(rand.NewPCG(81, 82))
 	type kern struct {
 		typ  int4.Type
 		k    rowsKernel
 		spec rowsKernel
+		tab  func(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
 	}
-	for _, kk := range []kern{{int4.Q4_0, q4_0RowsSDOT8Go, q4_0RowsGeneric}, {int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRowsGeneric}} {
+	kerns := []kern{{int4.Q4_0, q4_0RowsNEON8Go, q4_0RowsGeneric, nibRows8NEON}, {int4.IQ4_NL, iq4nlRowsNEON8Go, iq4nlRowsGeneric, nil}}
+	if cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP {
+		kerns = append(kerns, kern{int4.Q4_0, q4_0RowsSDOT8Go, q4_0RowsGeneric, nibRows8SDOT}, kern{int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRowsGeneric, nil})
+	}
+	for _, kk := range kerns {
 		for _, rows := range rows8Rows {
 			for _, nb := range rows8NB {
 				cols := nb * qBlock
@@ -87,15 +97,15 @@ func TestRows8MatchesGeneric(t *testing.T) {
 					bound := ktBound(kk.typ, data[i*rb:i*rb+nb*18], q, d)
 					tol := 4e-7*float64(nb+16)*bound + 1e-30
 					if diff := math.Abs(float64(got[g+i]) - float64(want[i])); !(diff <= tol) {
-						t.Fatalf("%v rows=%d nb=%d row %d: got %g, generic %g (tol %g)", kk.typ, rows, nb, i, got[g+i], want[i], tol)
+						t.Fatalf("%s rows=%d nb=%d row %d: got %g, generic %g (tol %g)", funcName(kk.k), rows, nb, i, got[g+i], want[i], tol)
 					}
 				}
-				if kk.typ == int4.Q4_0 && rows >= 8 {
+				if kk.tab != nil && rows >= 8 {
 					tab := make([]float32, rows/8*8)
-					nibRows8SDOT(&data[0], rb, rows/8, &q[0], &d[0], nb, &tab[0], &q4_0Values[0])
+					kk.tab(&data[0], rb, rows/8, &q[0], &d[0], nb, &tab[0], &q4_0Values[0])
 					for i := range tab {
 						if math.Float32bits(tab[i]) != math.Float32bits(got[g+i]) {
-							t.Fatalf("Q4_0 rows=%d nb=%d row %d: offset kernel %g, table kernel %g", rows, nb, i, got[g+i], tab[i])
+							t.Fatalf("%s rows=%d nb=%d row %d: offset kernel %g, table kernel %g", funcName(kk.k), rows, nb, i, got[g+i], tab[i])
 						}
 					}
 				}
@@ -194,4 +204,31 @@ func checkNaNGuards(t *testing.T, y []float32, g, rows int, what string) {
 // funcName returns the name of the function value f.
 func funcName(f any) string {
 	return runtime.FuncForPC(reflect.ValueOf(f).Pointer()).Name()
+}
+
+// TestRows8NEONTailMatchesGroup checks the IQ4_NL NEON tail (one row through the 8-row
+// kernel with a zero stride) against the same rows computed inside full groups, bit for
+// bit: lanes are independent, so where a row falls must not change its result.
+func TestRows8NEONTailMatchesGroup(t *testing.T) {
+	r := rand.New(rand.NewPCG(85, 86))
+	for _, nb := range rows8NB {
+		cols := nb * qBlock
+		rb := nb * 18
+		data := paddedRows(r, int4.IQ4_NL, 16, cols, rb)
+		var a q8Act
+		a.quantize(randActs(r, 1, cols), 1, cols)
+		q, d, c := a.row(0)
+		full := make([]float32, 16)
+		iq4nlRowsNEON8Go(data, rb, q, d, c, full)
+		for _, rows := range []int{1, 5, 7, 13} {
+			off := 16 - rows // the last rows: a tail of rows%8 after rows/8 groups
+			part := make([]float32, rows)
+			iq4nlRowsNEON8Go(data[off*rb:], rb, q, d, c, part)
+			for i := range part {
+				if math.Float32bits(part[i]) != math.Float32bits(full[off+i]) {
+					t.Fatalf("nb=%d rows=%d row %d: %g, in a full group %g", nb, rows, i, part[i], full[off+i])
+				}
+			}
+		}
+	}
 }
