@@ -36,7 +36,9 @@ func RMSNorm(dst, x, w []float32, eps float32) {
 	}
 }
 
-// Softmax replaces x by exp(x - max) / Σ exp(x - max).
+// Softmax replaces x by exp(x - max) / Σ exp(x - max), with the exponential of ExpF32
+// (computed eight at a time where the CPU allows, with the same results) and the sum
+// taken in index order.
 func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
@@ -47,10 +49,9 @@ func Softmax(x []float32) {
 			m = v
 		}
 	}
+	ops.expSub(x, m)
 	var sum float32
-	for i, v := range x {
-		e := float32(math.Exp(float64(v - m)))
-		x[i] = e
+	for _, e := range x {
 		sum += e
 	}
 	inv := 1 / sum
@@ -59,12 +60,88 @@ func Softmax(x []float32) {
 	}
 }
 
-// SwiGLU writes gate[i] = silu(gate[i]) * up[i], with silu(z) = z / (1 + e^-z).
-func SwiGLU(gate, up []float32) {
+// SwiGLU writes gate[i] = silu(gate[i]) * up[i], with silu(z) = z / (1 + e^-z) and e^-z
+// from ExpF32: gate[i] = gate[i] / (1 + ExpF32(-gate[i])) * up[i] in float32, computed
+// eight at a time where the CPU allows, with the same results.
+func SwiGLU(gate, up []float32) { ops.swiglu(gate, up[:len(gate)]) }
+
+// The constants of ExpF32: inputs are clamped to [expLo, expHi] so that 2^n stays a
+// normal float32 (n in [-126, 127]); ln 2 is split in a part with few significant bits
+// (n·expLn2Hi is exact) and the rest; expP0..expP5 are the coefficients of the
+// polynomial for e^r on |r| <= ln(2)/2 (Cephes' expf).
+const (
+	expLo    float32 = -87
+	expHi    float32 = 88
+	expLog2e float32 = 1.44269504088896341
+	expLn2Hi float32 = 0.693359375
+	expLn2Lo float32 = -2.12194440e-4
+	expP0    float32 = 1.9875691500e-4
+	expP1    float32 = 1.3981999507e-3
+	expP2    float32 = 8.3334519073e-3
+	expP3    float32 = 4.1665795894e-2
+	expP4    float32 = 1.6666665459e-1
+	expP5    float32 = 5.0000001201e-1
+	expRound float32 = 0x1.8p23 // adding and subtracting it rounds |t| < 2^22 to an integer
+)
+
+// ExpF32 returns e^x within a few float32 ulps for x in [-87, 88]; below -87 it returns
+// e^-87 (~1.6e-38) and above 88 e^88 (~1.7e38). x must not be NaN. Every step is one
+// rounded float32 operation (no fused multiply-adds), so the SIMD versions, which do the
+// same operations lane by lane, give the same bits:
+//
+//	x = min(max(x, -87), 88)
+//	n = roundToEven(x·log2e) (as (x·log2e + 1.5·2^23) - 1.5·2^23)
+//	r = (x - n·ln2Hi) - n·ln2Lo
+//	p = ((((p0·r + p1)·r + p2)·r + p3)·r + p4)·r + p5
+//	e^x = ((p·(r·r) + r) + 1) · 2^n
+func ExpF32(x float32) float32 {
+	x = min(max(x, expLo), expHi)
+	n := float32(float32(x*expLog2e)+expRound) - expRound // round to nearest, ties to even
+	r := x - float32(n*expLn2Hi)
+	r -= float32(n * expLn2Lo)
+	p := float32(expP0*r) + expP1
+	p = float32(p*r) + expP2
+	p = float32(p*r) + expP3
+	p = float32(p*r) + expP4
+	p = float32(p*r) + expP5
+	y := float32(p*float32(r*r)) + r
+	y++
+	return y * math.Float32frombits(uint32(int32(n)+127)<<23)
+}
+
+// expSubGeneric sets x[i] = ExpF32(x[i] - m); the specification of opsImpl.expSub.
+func expSubGeneric(x []float32, m float32) {
+	for i, v := range x {
+		x[i] = ExpF32(v - m)
+	}
+}
+
+// swigluGeneric is the specification of opsImpl.swiglu (len(up) >= len(gate)).
+func swigluGeneric(gate, up []float32) {
 	up = up[:len(gate)]
 	for i, g := range gate {
-		gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
+		gate[i] = g / (1 + ExpF32(-g)) * up[i]
 	}
+}
+
+// opsImpl is one implementation of the element-wise kernels of the forward pass.
+type opsImpl struct {
+	name   string
+	expSub func(x []float32, m float32) // x[i] = ExpF32(x[i] - m)
+	swiglu func(gate, up []float32)     // gate[i] = gate[i] / (1 + ExpF32(-gate[i])) * up[i]
+}
+
+// opsImpls lists the implementations usable on this CPU, generic first; ops is the one
+// in use (the last registered, see ops_amd64.go).
+var (
+	genericOps = &opsImpl{name: "generic", expSub: expSubGeneric, swiglu: swigluGeneric}
+	opsImpls   = []*opsImpl{genericOps}
+	ops        = genericOps
+)
+
+func registerOps(o *opsImpl) {
+	opsImpls = append(opsImpls, o)
+	ops = o
 }
 
 // Add writes dst[i] += x[i].

@@ -187,9 +187,10 @@ func (a *attnLoop) loop(lo, hi int, buf []float32) {
 func (c *KVCache) scores(li, off int, q, sc []float32, scale float32, row []float32) {
 	hd := len(q)
 	if c.typ == int4.F32 {
-		keys := c.k[li]
+		// One rows-kernel call over the positions (each dot as DotF32 computes it).
+		kernels.DotRowsF32(c.k[li][off:], c.kvDim, q, sc)
 		for t := range sc {
-			sc[t] = kernels.DotF32(q, keys[t*c.kvDim+off:][:hd]) * scale
+			sc[t] *= scale
 		}
 		return
 	}
