@@ -34,11 +34,23 @@ def encode():
         out[i] = "\tWORD $0x%08x // %s" % (v, s)
 
 # ---------------------------------------------------------------------------------
-def rows8(name, q4, neon=False):
+def rows8(name, q4, neon=False, bnb=False):
     # decode: 8 rows × 1 token. q4: Q4_0 offset form (nibbles unsigned, 8·Σx subtracted);
     # else TBL through tab (16 int8 in V31). neon: widening multiplies (SMULL/SMLAL into
     # int16, SADDLP/SADALP into int32) instead of SDOT, for cores without the dot product.
-    if q4:
+    # bnb: NF4/FP4 blocks (float32 absmax, 16 code bytes, element 2i in the high nibble of
+    # byte i): the activations are split into even and odd elements (UZP1/UZP2), and the
+    # result is multiplied by post.
+    xlo, xhi = (3, 2) if bnb else (0, 1)
+    if bnb:
+        raw("// func %s(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)" % name)
+        raw("TEXT ·%s(SB), NOSPLIT, $0-68" % name)
+        g("MOVD w+0(FP), R0"); g("MOVD rowBytes+8(FP), R1"); g("MOVD groups+16(FP), R2")
+        g("MOVD xq+24(FP), R3"); g("MOVD xd+32(FP), R4")
+        g("MOVD nb+40(FP), R6"); g("MOVD y+48(FP), R7"); g("MOVD tab+56(FP), R5")
+        g("VLD1 (R5), [V31.B16]")
+        g("FMOVS post+64(FP), F5")
+    elif q4:
         raw("// func %s(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)" % name)
         raw("TEXT ·%s(SB), NOSPLIT, $0-64" % name)
         g("MOVD w+0(FP), R0"); g("MOVD rowBytes+8(FP), R1"); g("MOVD groups+16(FP), R2")
@@ -68,8 +80,14 @@ def rows8(name, q4, neon=False):
     g("FMOVS.P 4(R17), F4               // xd")
     if q4:
         g("VLD1.P 32(R19), [V2.S4, V3.S4]    // xc: 8·lane sums")
-    for r in range(8):
-        w("ld1 {v5.h}[%d], [x%d], #2" % (r, 8 + r))
+    if bnb:
+        w("uzp1 v2.16b, v0.16b, v1.16b") # even elements (high nibbles)
+        w("uzp2 v3.16b, v0.16b, v1.16b") # odd elements (low nibbles)
+        for r in range(8):
+            w("ld1 {v%d.s}[%d], [x%d], #4" % (6 + r // 4, r % 4, 8 + r))
+    else:
+        for r in range(8):
+            w("ld1 {v5.h}[%d], [x%d], #2" % (r, 8 + r))
     for h in range(2):
         for i in range(4):
             g("VLD1.P 16(R%d), [V%d.B16]" % (8 + 4 * h + i, 16 + i))
@@ -85,19 +103,19 @@ def rows8(name, q4, neon=False):
                 g("VTBL V%d.B16, [V31.B16], V%d.B16" % (16 + i, 16 + i))
         if not neon:
             for i in range(4):
-                w("sdot v%d.4s, v%d.16b, v0.16b" % (8 + 4 * h + i, 20 + i))
+                w("sdot v%d.4s, v%d.16b, v%d.16b" % (8 + 4 * h + i, 20 + i, xlo))
             for i in range(4):
-                w("sdot v%d.4s, v%d.16b, v1.16b" % (8 + 4 * h + i, 16 + i))
+                w("sdot v%d.4s, v%d.16b, v%d.16b" % (8 + 4 * h + i, 16 + i, xhi))
         else:
             # rows in pairs, temporaries V24/V25 and V28/V29
             for i in (0, 2):
                 ta = [(24, 25), (28, 29)]
                 for j, (a, b) in zip((i, i + 1), ta):
-                    w("smull v%d.8h, v%d.8b, v0.8b" % (a, 20 + j))
-                    w("smull2 v%d.8h, v%d.16b, v0.16b" % (b, 20 + j))
+                    w("smull v%d.8h, v%d.8b, v%d.8b" % (a, 20 + j, xlo))
+                    w("smull2 v%d.8h, v%d.16b, v%d.16b" % (b, 20 + j, xlo))
                 for j, (a, b) in zip((i, i + 1), ta):
-                    w("smlal v%d.8h, v%d.8b, v1.8b" % (a, 16 + j))
-                    w("smlal2 v%d.8h, v%d.16b, v1.16b" % (b, 16 + j))
+                    w("smlal v%d.8h, v%d.8b, v%d.8b" % (a, 16 + j, xhi))
+                    w("smlal2 v%d.8h, v%d.16b, v%d.16b" % (b, 16 + j, xhi))
                 for j, (a, b) in zip((i, i + 1), ta):
                     w("saddlp v%d.4s, v%d.8h" % (8 + 4 * h + j, a))
                 for j, (a, b) in zip((i, i + 1), ta):
@@ -114,12 +132,15 @@ def rows8(name, q4, neon=False):
         g("VSUB V2.S4, V8.S4, V8.S4")
         g("VSUB V2.S4, V12.S4, V12.S4")
     w("scvtf v8.4s, v8.4s"); w("scvtf v12.4s, v12.4s")
-    w("fcvtl2 v7.4s, v5.8h"); w("fcvtl v6.4s, v5.4h")
+    if not bnb:
+        w("fcvtl2 v7.4s, v5.8h"); w("fcvtl v6.4s, v5.4h")
     w("fmul v6.4s, v6.4s, v4.s[0]"); w("fmul v7.4s, v7.4s, v4.s[0]")
     g("VFMLA V8.S4, V6.S4, V26.S4"); g("VFMLA V12.S4, V7.S4, V27.S4")
     g("SUBS $1, R20, R20")
     g("BNE %s_block" % name)
     raw("")
+    if bnb:
+        w("fmul v26.4s, v26.4s, v5.s[0]"); w("fmul v27.4s, v27.4s, v5.s[0]")
     g("VST1.P [V26.S4, V27.S4], 32(R7)")
     g("ADD R1<<3, R0, R0")
     g("SUBS $1, R2, R2")
@@ -127,9 +148,15 @@ def rows8(name, q4, neon=False):
     g("RET")
     raw("")
 
-def rows8x4(name):
-    raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8)" % name)
-    raw("TEXT ·%s(SB), NOSPLIT, $0-64" % name)
+def rows8x4(name, bnb=False):
+    # bnb: NF4/FP4 (see rows8): each token's block is split into even elements (into
+    # V2t) and odd ones (V2t+1) with V8 as the temporary, and the result times post.
+    if bnb:
+        raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8, post float32)" % name)
+        raw("TEXT ·%s(SB), NOSPLIT, $0-68" % name)
+    else:
+        raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8)" % name)
+        raw("TEXT ·%s(SB), NOSPLIT, $0-64" % name)
     g("MOVD w+0(FP), R0"); g("MOVD rowBytes+8(FP), R1"); g("MOVD groups+16(FP), R2")
     g("MOVD xg+24(FP), R3"); g("MOVD nb+32(FP), R4"); g("MOVD y+40(FP), R5")
     g("MOVD ystride+48(FP), R6"); g("MOVD tab+56(FP), R7")
@@ -151,9 +178,17 @@ def rows8x4(name):
     g("ADD $128, R16                                    // skip the lane sums: token scales at 256+32t")
     for t in range(4):
         w("ld1 {v9.s}[%d], [x16], x19" % t)
-    for r in range(8):
-        w("ld1 {v10.h}[%d], [x%d], #2" % (r, 8 + r))
-    w("fcvtl2 v11.4s, v10.8h"); w("fcvtl v10.4s, v10.4h")
+    if bnb:
+        for t in range(4):
+            w("uzp1 v8.16b, v%d.16b, v%d.16b" % (2 * t, 2 * t + 1))
+            w("uzp2 v%d.16b, v%d.16b, v%d.16b" % (2 * t + 1, 2 * t, 2 * t + 1))
+            g("VORR V8.B16, V8.B16, V%d.B16" % (2 * t))
+        for r in range(8):
+            w("ld1 {v%d.s}[%d], [x%d], #4" % (10 + r // 4, r % 4, 8 + r))
+    else:
+        for r in range(8):
+            w("ld1 {v10.h}[%d], [x%d], #2" % (r, 8 + r))
+        w("fcvtl2 v11.4s, v10.8h"); w("fcvtl v10.4s, v10.4h")
     for h in range(2):
         # V16+k lane i = bytes 4k..4k+3 of row 4h+i's quants
         for i in range(4):
@@ -168,10 +203,11 @@ def rows8x4(name):
             g("VUSHR $4, V%d.B16, V%d.B16" % (hi, hi))
             g("VTBL V%d.B16, [V23.B16], V%d.B16" % (lo, lo))
             g("VTBL V%d.B16, [V23.B16], V%d.B16" % (hi, hi))
+            # low nibbles: elements 0..15, or NF4/FP4's odd elements (V2t+1)
             for t in range(4):
-                w("sdot v%d.4s, v%d.16b, v%d.4b[%d]" % (12 + t, lo, 2 * t, k))
+                w("sdot v%d.4s, v%d.16b, v%d.4b[%d]" % (12 + t, lo, 2 * t + (1 if bnb else 0), k))
             for t in range(4):
-                w("sdot v%d.4s, v%d.16b, v%d.4b[%d]" % (12 + t, hi, 2 * t + 1, k))
+                w("sdot v%d.4s, v%d.16b, v%d.4b[%d]" % (12 + t, hi, 2 * t + (0 if bnb else 1), k))
         for t in range(4):
             w("scvtf v%d.4s, v%d.4s" % (12 + t, 12 + t))
         for t in range(4):
@@ -181,6 +217,10 @@ def rows8x4(name):
     g("SUBS $1, R17, R17")
     g("BNE %s_block" % name)
     raw("")
+    if bnb:
+        g("FMOVS post+64(FP), F8")
+        for a in range(24, 32):
+            w("fmul v%d.4s, v%d.4s, v8.s[0]" % (a, a))
     g("MOVD R5, R20")
     for t in range(4):
         g("VST1 [V%d.S4, V%d.S4], (R20)" % (24 + 2 * t, 25 + 2 * t))
@@ -206,5 +246,8 @@ rows8("nibRows8SDOT", False)
 rows8x4("nibRows8x4SDOT")
 rows8("q4_0Rows8NEON", True, neon=True)
 rows8("nibRows8NEON", False, neon=True)
+rows8("bnbRows8SDOT", False, bnb=True)
+rows8x4("bnbRows8x4SDOT", bnb=True)
+rows8("bnbRows8NEON", False, neon=True, bnb=True)
 encode()
 sys.stdout.write("\n".join(out) + "\n")

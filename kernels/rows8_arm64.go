@@ -173,3 +173,28 @@ func iq4nlRowsNEON8Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, 
 		y[r] = one[0]
 	}
 }
+
+// bnbRows8SDOT is nibRows8SDOT for NF4/FP4 blocks of 20 bytes (float32 absmax, 16 code
+// bytes; element 2i in the high nibble of byte i, 2i+1 in the low one) with an int8 code
+// table tab: the activation block is split into its even and odd elements (UZP1/UZP2,
+// twice per block column for all 8 rows) so that high nibbles meet even elements and
+// low nibbles odd ones; per row and block s = Σ_e tab[c_e]·xq_e exactly, acc_r =
+// fma(acc_r, absmax·xd, float32(s)) in block order, and y[r] = acc_r·post.
+// 90 instructions per block column for 8 rows (165 for 8 rows × 4 tokens in
+// bnbRows8x4SDOT, 114 in bnbRows8NEON). groups ≥ 1, nb ≥ 1.
+//
+//go:noescape
+func bnbRows8SDOT(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)
+
+// bnbRows8x4SDOT is nibRows8x4SDOT for NF4/FP4 (see bnbRows8SDOT), bit for bit with
+// bnbRows8SDOT per token. They are wired to NF4/FP4 once the kernels' code tables are
+// int8 (bnb4.go); TestBnbRows8 tests them with such a table.
+//
+//go:noescape
+func bnbRows8x4SDOT(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8, post float32)
+
+// bnbRows8NEON is bnbRows8SDOT with widening multiplies (|tab·x| ≤ 127·128, two terms
+// a lane, fits int16), for cores without the dot product.
+//
+//go:noescape
+func bnbRows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)

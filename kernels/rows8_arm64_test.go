@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -227,6 +228,131 @@ func TestRows8NEONTailMatchesGroup(t *testing.T) {
 			for i := range part {
 				if math.Float32bits(part[i]) != math.Float32bits(full[off+i]) {
 					t.Fatalf("nb=%d rows=%d row %d: %g, in a full group %g", nb, rows, i, part[i], full[off+i])
+				}
+			}
+		}
+	}
+}
+
+// testBnbTable is an int8 NF4 code table of the kind the bnb kernels take (round(T·s)
+// and 1/s), independent of the one bnb4.go registers.
+func testBnbTable() (tab [16]int8, post float32) {
+	const s = 112.03
+	for c, v := range int4.NF4Table {
+		tab[c] = int8(math.RoundToEven(float64(v) * s))
+	}
+	return tab, float32(1 / s)
+}
+
+// bnbRowsRef is the NF4/FP4 specification for an int8 table: per block
+// s = Σ_i tab[hi(b_i)]·q_{2i} + tab[lo(b_i)]·q_{2i+1}, sum += (absmax·d)·float32(s),
+// y = sum·post; bound returns Σ|terms|·post per row.
+func bnbRowsRef(tab *[16]int8, post float32, w []byte, rb int, q []int8, d []float32, y []float32) (bound []float64) {
+	for r := range y {
+		var sum float32
+		var b64 float64
+		for b := range d {
+			blk := w[r*rb+20*b : r*rb+20*b+20]
+			var s int32
+			var abs int64
+			for i := 0; i < 16; i++ {
+				t0 := int32(tab[blk[4+i]>>4]) * int32(q[32*b+2*i])
+				t1 := int32(tab[blk[4+i]&15]) * int32(q[32*b+2*i+1])
+				s += t0 + t1
+				abs += int64(max(t0, -t0)) + int64(max(t1, -t1))
+			}
+			sc := f32At(blk) * d[b]
+			sum += sc * float32(s)
+			b64 += math.Abs(float64(sc)) * float64(abs)
+		}
+		y[r] = sum * post
+		bound = append(bound, b64*float64(post))
+	}
+	return bound
+}
+
+// randBnbRows returns rows random NF4/FP4 rows of nb blocks at stride rb (every code,
+// absmax |N(0,1)|, padding 0xff).
+func randBnbRows(r *rand.Rand, rows, nb, rb int) []byte {
+	data := make([]byte, rows*rb)
+	for i := range data {
+		data[i] = 0xff
+	}
+	for i := 0; i < rows; i++ {
+		for b := 0; b < nb; b++ {
+			blk := data[i*rb+20*b : i*rb+20*b+20]
+			binary.LittleEndian.PutUint32(blk, math.Float32bits(float32(math.Abs(r.NormFloat64()))))
+			for k := 4; k < 20; k++ {
+				blk[k] = byte(r.Uint32())
+			}
+		}
+	}
+	return data
+}
+
+// TestBnbRows8 checks the NF4/FP4 8-row kernels (SDOT decode and 8×4, NEON decode)
+// against bnbRowsRef, and the 8×4 kernel against the SDOT decode kernel bit for bit.
+func TestBnbRows8(t *testing.T) {
+	r := rand.New(rand.NewPCG(87, 88))
+	tab, post := testBnbTable()
+	sdot := cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP
+	for _, groups := range []int{1, 2, 3} {
+		for _, nb := range rows8NB {
+			rows := 8 * groups
+			cols := nb * qBlock
+			rb := nb*20 + 20*(groups%2)
+			data := randBnbRows(r, rows, nb, rb)
+			var a q8Act
+			a.quantize(randActs(r, 4, cols), 4, cols)
+			a.pack4(1)
+			got := make([][]float32, 4)
+			for tok := 0; tok < 4; tok++ {
+				q, d, _ := a.row(tok)
+				want := make([]float32, rows)
+				bound := bnbRowsRef(&tab, post, data, rb, q, d, want)
+				type k8 struct {
+					name string
+					f    func(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)
+				}
+				ks := []k8{{"neon", bnbRows8NEON}}
+				if sdot {
+					ks = append(ks, k8{"sdot", bnbRows8SDOT})
+				}
+				for _, k := range ks {
+					y := nanGuarded(rows, 2)
+					k.f(&data[0], rb, groups, &q[0], &d[0], nb, &y[2], &tab[0], post)
+					checkNaNGuards(t, y, 2, rows, "bnb "+k.name)
+					for i := 0; i < rows; i++ {
+						tol := 4e-7*float64(nb+16)*bound[i] + 1e-30
+						if diff := math.Abs(float64(y[2+i]) - float64(want[i])); !(diff <= tol) {
+							t.Fatalf("bnb %s groups=%d nb=%d token %d row %d: got %g, ref %g (tol %g)", k.name, groups, nb, tok, i, y[2+i], want[i], tol)
+						}
+					}
+					if k.name == "sdot" {
+						got[tok] = y[2 : 2+rows]
+					}
+				}
+			}
+			if !sdot {
+				continue
+			}
+			const g = 3
+			stride := rows + 2*g
+			y := make([]float32, 4*stride+g)
+			for i := range y {
+				y[i] = -7.5
+			}
+			bnbRows8x4SDOT(&data[0], rb, groups, &a.group(0)[0], nb, &y[g], 4*stride, &tab[0], post)
+			for tok := 0; tok < 4; tok++ {
+				for i := 0; i < rows; i++ {
+					if math.Float32bits(y[g+tok*stride+i]) != math.Float32bits(got[tok][i]) {
+						t.Fatalf("bnb groups=%d nb=%d token %d row %d: 8x4 %g, decode %g", groups, nb, tok, i, y[g+tok*stride+i], got[tok][i])
+					}
+				}
+				for i := 0; i < g; i++ {
+					if y[tok*stride+i] != -7.5 || y[g+tok*stride+rows+i] != -7.5 {
+						t.Fatalf("bnb 8x4 groups=%d nb=%d token %d: wrote outside its outputs", groups, nb, tok)
+					}
 				}
 			}
 		}
