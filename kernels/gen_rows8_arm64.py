@@ -34,15 +34,22 @@ def encode():
         out[i] = "\tWORD $0x%08x // %s" % (v, s)
 
 # ---------------------------------------------------------------------------------
-def rows8(name, q4, neon=False, bnb=False):
+def rows8(name, q4, neon=False, bnb=False, q8=False):
     # decode: 8 rows × 1 token. q4: Q4_0 offset form (nibbles unsigned, 8·Σx subtracted);
     # else TBL through tab (16 int8 in V31). neon: widening multiplies (SMULL/SMLAL into
     # int16, SADDLP/SADALP into int32) instead of SDOT, for cores without the dot product.
     # bnb: NF4/FP4 blocks (float32 absmax, 16 code bytes, element 2i in the high nibble of
     # byte i): the activations are split into even and odd elements (UZP1/UZP2), and the
     # result is multiplied by post.
+    # q8: Q8_0 blocks (fp16 scale, 32 int8), no decoding (SDOT only).
     xlo, xhi = (3, 2) if bnb else (0, 1)
-    if bnb:
+    if q8:
+        raw("// func %s(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32)" % name)
+        raw("TEXT ·%s(SB), NOSPLIT, $0-56" % name)
+        g("MOVD w+0(FP), R0"); g("MOVD rowBytes+8(FP), R1"); g("MOVD groups+16(FP), R2")
+        g("MOVD xq+24(FP), R3"); g("MOVD xd+32(FP), R4")
+        g("MOVD nb+40(FP), R6"); g("MOVD y+48(FP), R7")
+    elif bnb:
         raw("// func %s(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)" % name)
         raw("TEXT ·%s(SB), NOSPLIT, $0-68" % name)
         g("MOVD w+0(FP), R0"); g("MOVD rowBytes+8(FP), R1"); g("MOVD groups+16(FP), R2")
@@ -89,6 +96,17 @@ def rows8(name, q4, neon=False, bnb=False):
         for r in range(8):
             w("ld1 {v5.h}[%d], [x%d], #2" % (r, 8 + r))
     for h in range(2):
+        if q8:
+            for i in range(4):
+                g("VLD1.P 32(R%d), [V%d.B16, V%d.B16]" % (8 + 4 * h + i, 16 + 2 * i, 17 + 2 * i))
+            for i in range(4):
+                a = 8 + 4 * h + i
+                g("VEOR V%d.B16, V%d.B16, V%d.B16" % (a, a, a))
+            for i in range(4):
+                w("sdot v%d.4s, v%d.16b, v0.16b" % (8 + 4 * h + i, 16 + 2 * i))
+            for i in range(4):
+                w("sdot v%d.4s, v%d.16b, v1.16b" % (8 + 4 * h + i, 17 + 2 * i))
+            continue
         for i in range(4):
             g("VLD1.P 16(R%d), [V%d.B16]" % (8 + 4 * h + i, 16 + i))
         for i in range(4 if not neon else 0):
@@ -148,10 +166,13 @@ def rows8(name, q4, neon=False, bnb=False):
     g("RET")
     raw("")
 
-def rows8x4(name, bnb=False):
+def rows8x4(name, bnb=False, q8=False):
     # bnb: NF4/FP4 (see rows8): each token's block is split into even elements (into
     # V2t) and odd ones (V2t+1) with V8 as the temporary, and the result times post.
-    if bnb:
+    if q8:
+        raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int)" % name)
+        raw("TEXT ·%s(SB), NOSPLIT, $0-56" % name)
+    elif bnb:
         raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8, post float32)" % name)
         raw("TEXT ·%s(SB), NOSPLIT, $0-68" % name)
     else:
@@ -159,9 +180,11 @@ def rows8x4(name, bnb=False):
         raw("TEXT ·%s(SB), NOSPLIT, $0-64" % name)
     g("MOVD w+0(FP), R0"); g("MOVD rowBytes+8(FP), R1"); g("MOVD groups+16(FP), R2")
     g("MOVD xg+24(FP), R3"); g("MOVD nb+32(FP), R4"); g("MOVD y+40(FP), R5")
-    g("MOVD ystride+48(FP), R6"); g("MOVD tab+56(FP), R7")
-    g("VLD1 (R7), [V23.B16]")
-    g("VMOVI $15, V22.B16")
+    g("MOVD ystride+48(FP), R6")
+    if not q8:
+        g("MOVD tab+56(FP), R7")
+        g("VLD1 (R7), [V23.B16]")
+        g("VMOVI $15, V22.B16")
     g("MOVD $32, R19")
     raw("")
     raw("%s_group:" % name)
@@ -193,10 +216,17 @@ def rows8x4(name, bnb=False):
         # V16+k lane i = bytes 4k..4k+3 of row 4h+i's quants
         for i in range(4):
             w("ld4 {v16.s, v17.s, v18.s, v19.s}[%d], [x%d], #16" % (i, 8 + 4 * h + i))
+            if q8: # V20+k lane i = bytes 16+4k..16+4k+3 of row 4h+i (elements 16..31)
+                w("ld4 {v20.s, v21.s, v22.s, v23.s}[%d], [x%d], #16" % (i, 8 + 4 * h + i))
         for t in range(4):
             a = 12 + t
             g("VEOR V%d.B16, V%d.B16, V%d.B16" % (a, a, a))
-        for k in range(4):
+        for k in range(4 if q8 else 0):
+            for t in range(4):
+                w("sdot v%d.4s, v%d.16b, v%d.4b[%d]" % (12 + t, 16 + k, 2 * t, k))
+            for t in range(4):
+                w("sdot v%d.4s, v%d.16b, v%d.4b[%d]" % (12 + t, 20 + k, 2 * t + 1, k))
+        for k in range(0 if q8 else 4):
             lo = 20 + (k & 1)
             hi = 16 + k
             g("VAND V22.B16, V%d.B16, V%d.B16" % (hi, lo))
@@ -249,5 +279,7 @@ rows8("nibRows8NEON", False, neon=True)
 rows8("bnbRows8SDOT", False, bnb=True)
 rows8x4("bnbRows8x4SDOT", bnb=True)
 rows8("bnbRows8NEON", False, neon=True, bnb=True)
+rows8("q8_0Rows8SDOT", False, q8=True)
+rows8x4("q8_0Rows8x4SDOT", q8=True)
 encode()
 sys.stdout.write("\n".join(out) + "\n")

@@ -13,7 +13,7 @@ func init() {
 	register(&impl{name: "neon", q4_0: q4_0RowsNEON8Go, q8_0: q8_0RowsNEONGo,
 		dotF32: dotF32NEONGo, axpyF32: axpyF32NEONGo, f32Rows: f32RowsNEONGo, f16: f16NEON})
 	if cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP {
-		register(&impl{name: "neon-dotprod", q4_0: q4_0RowsSDOT8Go, q4_0x4: q4_0Rows4SDOT8Go, q8_0: q8_0RowsSDOTGo})
+		register(&impl{name: "neon-dotprod", q4_0: q4_0RowsSDOT8Go, q4_0x4: q4_0Rows4SDOT8Go, q8_0: q8_0RowsSDOT8Go, q8_0x4: q8_0Rows4SDOT8Go})
 	}
 }
 
@@ -56,10 +56,6 @@ func q8_0RowsNEON(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, ac
 
 func q8_0RowsNEONGo(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
 	armRowsGo(kindQ8NEON, w, rowBytes, q, d, y)
-}
-
-func q8_0RowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
-	armRowsGo(kindQ8SDOT, w, rowBytes, q, d, y)
 }
 
 // The arm64 four-lane row kernels.

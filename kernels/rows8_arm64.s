@@ -1249,3 +1249,273 @@ bnbRows8NEON_block:
 	BNE bnbRows8NEON_group
 	RET
 
+// func q8_0Rows8SDOT(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32)
+TEXT ·q8_0Rows8SDOT(SB), NOSPLIT, $0-56
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD nb+40(FP), R6
+	MOVD y+48(FP), R7
+	VMOVI $15, V30.B16
+
+q8_0Rows8SDOT_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R17
+	MOVD R6, R20
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+
+q8_0Rows8SDOT_block:
+	VLD1.P 32(R16), [V0.B16, V1.B16] // x: elements 0..15, 16..31
+	FMOVS.P 4(R17), F4               // xd
+	WORD $0x0ddf4105 // ld1 {v5.h}[0], [x8], #2
+	WORD $0x0ddf4925 // ld1 {v5.h}[1], [x9], #2
+	WORD $0x0ddf5145 // ld1 {v5.h}[2], [x10], #2
+	WORD $0x0ddf5965 // ld1 {v5.h}[3], [x11], #2
+	WORD $0x4ddf4185 // ld1 {v5.h}[4], [x12], #2
+	WORD $0x4ddf49a5 // ld1 {v5.h}[5], [x13], #2
+	WORD $0x4ddf51c5 // ld1 {v5.h}[6], [x14], #2
+	WORD $0x4ddf59e5 // ld1 {v5.h}[7], [x15], #2
+	VLD1.P 32(R8), [V16.B16, V17.B16]
+	VLD1.P 32(R9), [V18.B16, V19.B16]
+	VLD1.P 32(R10), [V20.B16, V21.B16]
+	VLD1.P 32(R11), [V22.B16, V23.B16]
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	WORD $0x4e809608 // sdot v8.4s, v16.16b, v0.16b
+	WORD $0x4e809649 // sdot v9.4s, v18.16b, v0.16b
+	WORD $0x4e80968a // sdot v10.4s, v20.16b, v0.16b
+	WORD $0x4e8096cb // sdot v11.4s, v22.16b, v0.16b
+	WORD $0x4e819628 // sdot v8.4s, v17.16b, v1.16b
+	WORD $0x4e819669 // sdot v9.4s, v19.16b, v1.16b
+	WORD $0x4e8196aa // sdot v10.4s, v21.16b, v1.16b
+	WORD $0x4e8196eb // sdot v11.4s, v23.16b, v1.16b
+	VLD1.P 32(R12), [V16.B16, V17.B16]
+	VLD1.P 32(R13), [V18.B16, V19.B16]
+	VLD1.P 32(R14), [V20.B16, V21.B16]
+	VLD1.P 32(R15), [V22.B16, V23.B16]
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	WORD $0x4e80960c // sdot v12.4s, v16.16b, v0.16b
+	WORD $0x4e80964d // sdot v13.4s, v18.16b, v0.16b
+	WORD $0x4e80968e // sdot v14.4s, v20.16b, v0.16b
+	WORD $0x4e8096cf // sdot v15.4s, v22.16b, v0.16b
+	WORD $0x4e81962c // sdot v12.4s, v17.16b, v1.16b
+	WORD $0x4e81966d // sdot v13.4s, v19.16b, v1.16b
+	WORD $0x4e8196ae // sdot v14.4s, v21.16b, v1.16b
+	WORD $0x4e8196ef // sdot v15.4s, v23.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eabbd4a // addp v10.4s, v10.4s, v11.4s
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4e2178a7 // fcvtl2 v7.4s, v5.8h
+	WORD $0x0e2178a6 // fcvtl v6.4s, v5.4h
+	WORD $0x4f8490c6 // fmul v6.4s, v6.4s, v4.s[0]
+	WORD $0x4f8490e7 // fmul v7.4s, v7.4s, v4.s[0]
+	VFMLA V8.S4, V6.S4, V26.S4
+	VFMLA V12.S4, V7.S4, V27.S4
+	SUBS $1, R20, R20
+	BNE q8_0Rows8SDOT_block
+
+	VST1.P [V26.S4, V27.S4], 32(R7)
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE q8_0Rows8SDOT_group
+	RET
+
+// func q8_0Rows8x4SDOT(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int)
+TEXT ·q8_0Rows8x4SDOT(SB), NOSPLIT, $0-56
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xg+24(FP), R3
+	MOVD nb+32(FP), R4
+	MOVD y+40(FP), R5
+	MOVD ystride+48(FP), R6
+	MOVD $32, R19
+
+q8_0Rows8x4SDOT_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R17
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	VEOR V28.B16, V28.B16, V28.B16
+	VEOR V29.B16, V29.B16, V29.B16
+	VEOR V30.B16, V30.B16, V30.B16
+	VEOR V31.B16, V31.B16, V31.B16
+
+q8_0Rows8x4SDOT_block:
+	VLD1.P 64(R16), [V0.B16, V1.B16, V2.B16, V3.B16] // tokens 0, 1: elements 0..15, 16..31
+	VLD1.P 64(R16), [V4.B16, V5.B16, V6.B16, V7.B16] // tokens 2, 3
+	ADD $128, R16                                    // skip the lane sums: token scales at 256+32t
+	WORD $0x0dd38209 // ld1 {v9.s}[0], [x16], x19
+	WORD $0x0dd39209 // ld1 {v9.s}[1], [x16], x19
+	WORD $0x4dd38209 // ld1 {v9.s}[2], [x16], x19
+	WORD $0x4dd39209 // ld1 {v9.s}[3], [x16], x19
+	WORD $0x0ddf410a // ld1 {v10.h}[0], [x8], #2
+	WORD $0x0ddf492a // ld1 {v10.h}[1], [x9], #2
+	WORD $0x0ddf514a // ld1 {v10.h}[2], [x10], #2
+	WORD $0x0ddf596a // ld1 {v10.h}[3], [x11], #2
+	WORD $0x4ddf418a // ld1 {v10.h}[4], [x12], #2
+	WORD $0x4ddf49aa // ld1 {v10.h}[5], [x13], #2
+	WORD $0x4ddf51ca // ld1 {v10.h}[6], [x14], #2
+	WORD $0x4ddf59ea // ld1 {v10.h}[7], [x15], #2
+	WORD $0x4e21794b // fcvtl2 v11.4s, v10.8h
+	WORD $0x0e21794a // fcvtl v10.4s, v10.4h
+	WORD $0x0dffa110 // ld4 {v16.s, v17.s, v18.s, v19.s}[0], [x8], #16
+	WORD $0x0dffa114 // ld4 {v20.s, v21.s, v22.s, v23.s}[0], [x8], #16
+	WORD $0x0dffb130 // ld4 {v16.s, v17.s, v18.s, v19.s}[1], [x9], #16
+	WORD $0x0dffb134 // ld4 {v20.s, v21.s, v22.s, v23.s}[1], [x9], #16
+	WORD $0x4dffa150 // ld4 {v16.s, v17.s, v18.s, v19.s}[2], [x10], #16
+	WORD $0x4dffa154 // ld4 {v20.s, v21.s, v22.s, v23.s}[2], [x10], #16
+	WORD $0x4dffb170 // ld4 {v16.s, v17.s, v18.s, v19.s}[3], [x11], #16
+	WORD $0x4dffb174 // ld4 {v20.s, v21.s, v22.s, v23.s}[3], [x11], #16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	WORD $0x4f80e20c // sdot v12.4s, v16.16b, v0.4b[0]
+	WORD $0x4f82e20d // sdot v13.4s, v16.16b, v2.4b[0]
+	WORD $0x4f84e20e // sdot v14.4s, v16.16b, v4.4b[0]
+	WORD $0x4f86e20f // sdot v15.4s, v16.16b, v6.4b[0]
+	WORD $0x4f81e28c // sdot v12.4s, v20.16b, v1.4b[0]
+	WORD $0x4f83e28d // sdot v13.4s, v20.16b, v3.4b[0]
+	WORD $0x4f85e28e // sdot v14.4s, v20.16b, v5.4b[0]
+	WORD $0x4f87e28f // sdot v15.4s, v20.16b, v7.4b[0]
+	WORD $0x4fa0e22c // sdot v12.4s, v17.16b, v0.4b[1]
+	WORD $0x4fa2e22d // sdot v13.4s, v17.16b, v2.4b[1]
+	WORD $0x4fa4e22e // sdot v14.4s, v17.16b, v4.4b[1]
+	WORD $0x4fa6e22f // sdot v15.4s, v17.16b, v6.4b[1]
+	WORD $0x4fa1e2ac // sdot v12.4s, v21.16b, v1.4b[1]
+	WORD $0x4fa3e2ad // sdot v13.4s, v21.16b, v3.4b[1]
+	WORD $0x4fa5e2ae // sdot v14.4s, v21.16b, v5.4b[1]
+	WORD $0x4fa7e2af // sdot v15.4s, v21.16b, v7.4b[1]
+	WORD $0x4f80ea4c // sdot v12.4s, v18.16b, v0.4b[2]
+	WORD $0x4f82ea4d // sdot v13.4s, v18.16b, v2.4b[2]
+	WORD $0x4f84ea4e // sdot v14.4s, v18.16b, v4.4b[2]
+	WORD $0x4f86ea4f // sdot v15.4s, v18.16b, v6.4b[2]
+	WORD $0x4f81eacc // sdot v12.4s, v22.16b, v1.4b[2]
+	WORD $0x4f83eacd // sdot v13.4s, v22.16b, v3.4b[2]
+	WORD $0x4f85eace // sdot v14.4s, v22.16b, v5.4b[2]
+	WORD $0x4f87eacf // sdot v15.4s, v22.16b, v7.4b[2]
+	WORD $0x4fa0ea6c // sdot v12.4s, v19.16b, v0.4b[3]
+	WORD $0x4fa2ea6d // sdot v13.4s, v19.16b, v2.4b[3]
+	WORD $0x4fa4ea6e // sdot v14.4s, v19.16b, v4.4b[3]
+	WORD $0x4fa6ea6f // sdot v15.4s, v19.16b, v6.4b[3]
+	WORD $0x4fa1eaec // sdot v12.4s, v23.16b, v1.4b[3]
+	WORD $0x4fa3eaed // sdot v13.4s, v23.16b, v3.4b[3]
+	WORD $0x4fa5eaee // sdot v14.4s, v23.16b, v5.4b[3]
+	WORD $0x4fa7eaef // sdot v15.4s, v23.16b, v7.4b[3]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4e21d9ad // scvtf v13.4s, v13.4s
+	WORD $0x4e21d9ce // scvtf v14.4s, v14.4s
+	WORD $0x4e21d9ef // scvtf v15.4s, v15.4s
+	WORD $0x4f899150 // fmul v16.4s, v10.4s, v9.s[0]
+	WORD $0x4fa99151 // fmul v17.4s, v10.4s, v9.s[1]
+	WORD $0x4f899952 // fmul v18.4s, v10.4s, v9.s[2]
+	WORD $0x4fa99953 // fmul v19.4s, v10.4s, v9.s[3]
+	VFMLA V12.S4, V16.S4, V24.S4
+	VFMLA V13.S4, V17.S4, V26.S4
+	VFMLA V14.S4, V18.S4, V28.S4
+	VFMLA V15.S4, V19.S4, V30.S4
+	WORD $0x0dffa190 // ld4 {v16.s, v17.s, v18.s, v19.s}[0], [x12], #16
+	WORD $0x0dffa194 // ld4 {v20.s, v21.s, v22.s, v23.s}[0], [x12], #16
+	WORD $0x0dffb1b0 // ld4 {v16.s, v17.s, v18.s, v19.s}[1], [x13], #16
+	WORD $0x0dffb1b4 // ld4 {v20.s, v21.s, v22.s, v23.s}[1], [x13], #16
+	WORD $0x4dffa1d0 // ld4 {v16.s, v17.s, v18.s, v19.s}[2], [x14], #16
+	WORD $0x4dffa1d4 // ld4 {v20.s, v21.s, v22.s, v23.s}[2], [x14], #16
+	WORD $0x4dffb1f0 // ld4 {v16.s, v17.s, v18.s, v19.s}[3], [x15], #16
+	WORD $0x4dffb1f4 // ld4 {v20.s, v21.s, v22.s, v23.s}[3], [x15], #16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	WORD $0x4f80e20c // sdot v12.4s, v16.16b, v0.4b[0]
+	WORD $0x4f82e20d // sdot v13.4s, v16.16b, v2.4b[0]
+	WORD $0x4f84e20e // sdot v14.4s, v16.16b, v4.4b[0]
+	WORD $0x4f86e20f // sdot v15.4s, v16.16b, v6.4b[0]
+	WORD $0x4f81e28c // sdot v12.4s, v20.16b, v1.4b[0]
+	WORD $0x4f83e28d // sdot v13.4s, v20.16b, v3.4b[0]
+	WORD $0x4f85e28e // sdot v14.4s, v20.16b, v5.4b[0]
+	WORD $0x4f87e28f // sdot v15.4s, v20.16b, v7.4b[0]
+	WORD $0x4fa0e22c // sdot v12.4s, v17.16b, v0.4b[1]
+	WORD $0x4fa2e22d // sdot v13.4s, v17.16b, v2.4b[1]
+	WORD $0x4fa4e22e // sdot v14.4s, v17.16b, v4.4b[1]
+	WORD $0x4fa6e22f // sdot v15.4s, v17.16b, v6.4b[1]
+	WORD $0x4fa1e2ac // sdot v12.4s, v21.16b, v1.4b[1]
+	WORD $0x4fa3e2ad // sdot v13.4s, v21.16b, v3.4b[1]
+	WORD $0x4fa5e2ae // sdot v14.4s, v21.16b, v5.4b[1]
+	WORD $0x4fa7e2af // sdot v15.4s, v21.16b, v7.4b[1]
+	WORD $0x4f80ea4c // sdot v12.4s, v18.16b, v0.4b[2]
+	WORD $0x4f82ea4d // sdot v13.4s, v18.16b, v2.4b[2]
+	WORD $0x4f84ea4e // sdot v14.4s, v18.16b, v4.4b[2]
+	WORD $0x4f86ea4f // sdot v15.4s, v18.16b, v6.4b[2]
+	WORD $0x4f81eacc // sdot v12.4s, v22.16b, v1.4b[2]
+	WORD $0x4f83eacd // sdot v13.4s, v22.16b, v3.4b[2]
+	WORD $0x4f85eace // sdot v14.4s, v22.16b, v5.4b[2]
+	WORD $0x4f87eacf // sdot v15.4s, v22.16b, v7.4b[2]
+	WORD $0x4fa0ea6c // sdot v12.4s, v19.16b, v0.4b[3]
+	WORD $0x4fa2ea6d // sdot v13.4s, v19.16b, v2.4b[3]
+	WORD $0x4fa4ea6e // sdot v14.4s, v19.16b, v4.4b[3]
+	WORD $0x4fa6ea6f // sdot v15.4s, v19.16b, v6.4b[3]
+	WORD $0x4fa1eaec // sdot v12.4s, v23.16b, v1.4b[3]
+	WORD $0x4fa3eaed // sdot v13.4s, v23.16b, v3.4b[3]
+	WORD $0x4fa5eaee // sdot v14.4s, v23.16b, v5.4b[3]
+	WORD $0x4fa7eaef // sdot v15.4s, v23.16b, v7.4b[3]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4e21d9ad // scvtf v13.4s, v13.4s
+	WORD $0x4e21d9ce // scvtf v14.4s, v14.4s
+	WORD $0x4e21d9ef // scvtf v15.4s, v15.4s
+	WORD $0x4f899170 // fmul v16.4s, v11.4s, v9.s[0]
+	WORD $0x4fa99171 // fmul v17.4s, v11.4s, v9.s[1]
+	WORD $0x4f899972 // fmul v18.4s, v11.4s, v9.s[2]
+	WORD $0x4fa99973 // fmul v19.4s, v11.4s, v9.s[3]
+	VFMLA V12.S4, V16.S4, V25.S4
+	VFMLA V13.S4, V17.S4, V27.S4
+	VFMLA V14.S4, V18.S4, V29.S4
+	VFMLA V15.S4, V19.S4, V31.S4
+	SUBS $1, R17, R17
+	BNE q8_0Rows8x4SDOT_block
+
+	MOVD R5, R20
+	VST1 [V24.S4, V25.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V26.S4, V27.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V28.S4, V29.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V30.S4, V31.S4], (R20)
+	ADD $32, R5, R5
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE q8_0Rows8x4SDOT_group
+	RET
+

@@ -22,7 +22,7 @@ var (
 )
 
 // TestRows8Registered checks that a CPU with the dot-product extension runs the 8-row
-// kernels for Q4_0 and IQ4_NL (decode and 4-token).
+// kernels for Q4_0, Q8_0 and IQ4_NL (decode and 4-token).
 func TestRows8Registered(t *testing.T) {
 	if !cpu.ARM64.HasASIMDDP || !cpu.ARM64.HasFPHP {
 		t.Skip("no dot-product extension: the neon kernels run (see TestRows8NotOnPlainNEON)")
@@ -33,6 +33,9 @@ func TestRows8Registered(t *testing.T) {
 	same := func(a, b any) bool { return funcName(a) == funcName(b) }
 	if !same(active.q4_0, rowsKernel(q4_0RowsSDOT8Go)) || !same(active.q4_0x4, rows4Kernel(q4_0Rows4SDOT8Go)) {
 		t.Fatalf("Q4_0 kernels are not the 8-row ones")
+	}
+	if !same(active.q8_0, rowsKernel(q8_0RowsSDOT8Go)) || !same(active.q8_0x4, rows4Kernel(q8_0Rows4SDOT8Go)) {
+		t.Fatalf("Q8_0 kernels are not the 8-row ones")
 	}
 	if !same(active.kt.rows(int4.IQ4_NL), rowsKernel(iq4nlRowsSDOT8Go)) || !same(active.kt.rows4(int4.IQ4_NL), rows4Kernel(iq4nlRows4SDOT8Go)) {
 		t.Fatalf("IQ4_NL kernels are not the 8-row ones")
@@ -77,13 +80,15 @@ func TestRows8MatchesGeneric(t *testing.T) {
 	}
 	kerns := []kern{{int4.Q4_0, q4_0RowsNEON8Go, q4_0RowsGeneric, nibRows8NEON}, {int4.IQ4_NL, iq4nlRowsNEON8Go, iq4nlRowsGeneric, nil}}
 	if cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP {
-		kerns = append(kerns, kern{int4.Q4_0, q4_0RowsSDOT8Go, q4_0RowsGeneric, nibRows8SDOT}, kern{int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRowsGeneric, nil})
+		kerns = append(kerns, kern{int4.Q4_0, q4_0RowsSDOT8Go, q4_0RowsGeneric, nibRows8SDOT}, kern{int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRowsGeneric, nil},
+			kern{int4.Q8_0, q8_0RowsSDOT8Go, q8_0RowsGeneric, nil})
 	}
 	for _, kk := range kerns {
 		for _, rows := range rows8Rows {
 			for _, nb := range rows8NB {
 				cols := nb * qBlock
-				rb := nb*18 + 18*(rows%2) // padded stride on odd row counts
+				bs := kk.typ.BlockBytes()
+				rb := nb*bs + bs*(rows%2) // padded stride on odd row counts
 				data := paddedRows(r, kk.typ, rows, cols, rb)
 				var a q8Act
 				a.quantize(randActs(r, 1, cols), 1, cols)
@@ -95,7 +100,7 @@ func TestRows8MatchesGeneric(t *testing.T) {
 				kk.k(data, rb, q, d, c, got[g:g+rows])
 				checkNaNGuards(t, got, g, rows, kk.typ.String())
 				for i := 0; i < rows; i++ {
-					bound := ktBound(kk.typ, data[i*rb:i*rb+nb*18], q, d)
+					bound := ktBound(kk.typ, data[i*rb:i*rb+nb*bs], q, d)
 					tol := 4e-7*float64(nb+16)*bound + 1e-30
 					if diff := math.Abs(float64(got[g+i]) - float64(want[i])); !(diff <= tol) {
 						t.Fatalf("%s rows=%d nb=%d row %d: got %g, generic %g (tol %g)", funcName(kk.k), rows, nb, i, got[g+i], want[i], tol)
@@ -127,11 +132,11 @@ func TestRows8x4MatchesRows8(t *testing.T) {
 		k   rowsKernel
 		k4  rows4Kernel
 	}
-	for _, kk := range []kern{{int4.Q4_0, q4_0RowsSDOT8Go, q4_0Rows4SDOT8Go}, {int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRows4SDOT8Go}} {
+	for _, kk := range []kern{{int4.Q4_0, q4_0RowsSDOT8Go, q4_0Rows4SDOT8Go}, {int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRows4SDOT8Go}, {int4.Q8_0, q8_0RowsSDOT8Go, q8_0Rows4SDOT8Go}} {
 		for _, rows := range rows8Rows {
 			for _, nb := range rows8NB {
 				cols := nb * qBlock
-				rb := nb*18 + 36*(rows%3) // sometimes a longer stride
+				rb := nb*kk.typ.BlockBytes() + 36*(rows%3) // sometimes a longer stride
 				data := paddedRows(r, kk.typ, rows, cols, rb)
 				var a q8Act
 				a.quantize(randActs(r, 4, cols), 4, cols)
@@ -163,13 +168,13 @@ func TestRows8x4MatchesRows8(t *testing.T) {
 	}
 }
 
-// paddedRows returns rows weight rows of type t (Q4_0 or IQ4_NL) and cols elements at a
+// paddedRows returns rows weight rows of type t (Q4_0, Q8_0 or IQ4_NL) and cols elements at a
 // stride of rb ≥ the row size, the padding filled with bytes the kernels must not read
 // into the result (random, including NaN-scale patterns).
 func paddedRows(r *rand.Rand, t int4.Type, rows, cols, rb int) []byte {
 	size, _ := int4.RowBytes(t, cols)
 	var src []byte
-	if t == int4.Q4_0 {
+	if t == int4.Q4_0 || t == int4.Q8_0 {
 		src = randQuantRows(r, t, rows, cols)
 	} else {
 		src = randKTRows(r, t, rows, cols)
