@@ -10,60 +10,76 @@ import (
 // float32 absmax + 16 code bytes, element 2i in the high nibble of byte i and 2i+1 in
 // the low nibble).
 //
-// The code tables are not integers, so the kernels use the table scaled by bnb4Scale =
-// 2^13 and rounded, W[c] = round(Table[c]·2^13), split into two int8 halves
-// W[c] = 128·hi[c] + lo[c] (lo in [-64, 63], hi in [-64, 64]) so that each half is one
-// byte-shuffle lookup and one 8-bit multiply-add, exactly like IQ4_NL's codebook:
+// The code tables T are not integers, so the kernels use one int8 table per type,
+// W[c] = round(T[c]·s), with the scale s ≤ 127 chosen to minimise the RMS rounding
+// error over the 16 codes, and fold 1/s into the result:
 //
-//	s = 128·Σ_e hi[c_e]·q_e + Σ_e lo[c_e]·q_e   (exact int32)
-//	y = 2^-13 · Σ_b (absmax_b·d_b)·float32(s_b)
+//	s_b = Σ_e W[c_e]·q_e   (exact int32)
+//	y   = (Σ_b (absmax_b·d_b)·float32(s_b)) · float32(1/s)
 //
-// The table rounding is |W/2^13 - Table| <= 2^-14 ≈ 6e-5 of the block's absmax per
-// weight, about 1/60 of the activation rounding (up to 1/254 of the activation block's
-// maximum); TestBnb4ActError measures the whole error against the float product of the
-// dequantized weights (≈0.5% relative RMS on Gaussian data, the same as Q4_0's, the error
-// llama.cpp accepts for its quantized-activation kernels).
+// NF4: s = 112.03, RMS |W/s - T| = 0.0017 (at most 0.0039) of the block's absmax per
+// weight; FP4 (values k/12 and k/192): s = 120, RMS 0.0011 (at most 0.0032). This
+// table rounding changes the weights slightly: it is about 1/20 of NF4's own
+// quantization error against the original weights (≈0.036·absmax RMS on Gaussian
+// weights), and on Gaussian data it raises the whole error of y against the float
+// product of the dequantized weights from the activation rounding's ≈0.5% (Q4_0's,
+// the error llama.cpp accepts for every quantized-activation kernel) to ≈0.6-0.8%
+// relative RMS (TestBnb4ActError measures it: NF4 0.76%, FP4 0.60%, Q4_0 0.51% on its
+// data). In exchange each weight is one byte-shuffle lookup and one 8-bit
+// multiply-add, as for IQ4_NL, and all three types share one 8-row decode kernel and
+// one GEMM (nib8_amd64.s).
 
-// bnb4Scale is the integer scale of the code tables.
-const bnb4Scale = 1 << 13
+// bnb4Table is a type's int8 code table (16 entries, repeated for both 128-bit lanes of
+// a byte shuffle) and the factor post = float32(1/s) applied to every result.
+type bnb4Table struct {
+	w    [32]int8
+	post float32
+}
 
-// bnb4Split is a code table as two int8 byte-shuffle tables, each 16 entries repeated
-// for both 128-bit lanes: hi at [0:32], lo at [32:64].
+// newBnb4Table returns round(tab·s) and 1/s.
+func newBnb4Table(tab *[16]float32, s float64) *bnb4Table {
+	var t bnb4Table
+	for c, v := range tab {
+		w := int8(math.RoundToEven(float64(v) * s))
+		t.w[c], t.w[16+c] = w, w
+	}
+	t.post = float32(1 / s)
+	return &t
+}
+
+var (
+	nf4Tab = newBnb4Table(&int4.NF4Table, 112.03)
+	fp4Tab = newBnb4Table(&int4.FP4Table, 120)
+)
+
+// bnb4Split is a bnb4Table as the two int8 byte-shuffle tables hi (at [0:32]) and lo (at
+// [32:64]) of W = 128·hi + lo that the arm64 kernels take (hi is zero: W fits in int8).
 type bnb4Split [64]int8
 
-// newBnb4Split splits round(tab·bnb4Scale) into 128·hi + lo.
-func newBnb4Split(tab *[16]float32) *bnb4Split {
+// newBnb4Split returns t as a bnb4Split.
+func newBnb4Split(t *bnb4Table) *bnb4Split {
 	var s bnb4Split
-	for c, v := range tab {
-		w := int32(math.RoundToEven(float64(v) * bnb4Scale))
-		lo := (w+64)&127 - 64
-		hi := (w - lo) / 128
-		s[c], s[16+c] = int8(hi), int8(hi)
-		s[32+c], s[48+c] = int8(lo), int8(lo)
-	}
+	copy(s[32:], t.w[:])
 	return &s
 }
 
-// w returns the scaled integer value of code c.
-func (s *bnb4Split) w(c byte) int32 { return 128*int32(s[c]) + int32(s[32+c]) }
-
 var (
-	nf4Split = newBnb4Split(&int4.NF4Table)
-	fp4Split = newBnb4Split(&int4.FP4Table)
+	nf4Split = newBnb4Split(nf4Tab)
+	fp4Split = newBnb4Split(fp4Tab)
 )
 
 func nf4RowsGeneric(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
-	bnb4RowsGeneric(nf4Split, w, rowBytes, q, d, y)
+	bnb4RowsGeneric(nf4Tab, w, rowBytes, q, d, y)
 }
 
 func fp4RowsGeneric(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
-	bnb4RowsGeneric(fp4Split, w, rowBytes, q, d, y)
+	bnb4RowsGeneric(fp4Tab, w, rowBytes, q, d, y)
 }
 
 // bnb4RowsGeneric is the specification of the NF4/FP4 × q8 kernels: per block,
 // s = Σ_{i<16} W[hi(w_i)]·q_{2i} + W[lo(w_i)]·q_{2i+1} exactly in int32,
-// sum += (absmax·d[b])·float32(s) in block order, and y[r] = sum·2^-13.
-func bnb4RowsGeneric(tab *bnb4Split, w []byte, rowBytes int, q []int8, d []float32, y []float32) {
+// sum += (absmax·d[b])·float32(s) in block order, and y[r] = sum·post.
+func bnb4RowsGeneric(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float32, y []float32) {
 	nb := len(d)
 	for r := range y {
 		row := w[r*rowBytes : (r+1)*rowBytes]
@@ -73,11 +89,43 @@ func bnb4RowsGeneric(tab *bnb4Split, w []byte, rowBytes int, q []int8, d []float
 			xq := q[b*qBlock : (b+1)*qBlock : (b+1)*qBlock]
 			var s int32
 			for i := 0; i < 16; i++ {
-				s += tab.w(blk[4+i]>>4) * int32(xq[2*i])
-				s += tab.w(blk[4+i]&15) * int32(xq[2*i+1])
+				s += int32(tab.w[blk[4+i]>>4]) * int32(xq[2*i])
+				s += int32(tab.w[blk[4+i]&15]) * int32(xq[2*i+1])
 			}
 			sum += f32At(blk) * d[b] * float32(s)
 		}
-		y[r] = sum * (1.0 / bnb4Scale)
+		y[r] = sum * tab.post
+	}
+}
+
+// bnb4x8BlockBytes is one block column of an 8-row NF4/FP4 GEMM tile: the 8 rows'
+// float32 absmax (32 bytes), then for k < 4, 32 bytes holding code bytes 4k..4k+3 of
+// row 0, row 1, …, row 7.
+const bnb4x8BlockBytes = 160
+
+// interleaveBnb4x8 writes the tile of weight rows 0..7 of w (rows ≥ 1 valid rows of
+// rowBytes; missing rows repeat the last valid one) in the bnb4x8BlockBytes layout into
+// dst (nb·bnb4x8BlockBytes bytes).
+func interleaveBnb4x8(w []byte, rowBytes, rows, nb int, dst []byte) {
+	dst = dst[:nb*bnb4x8BlockBytes]
+	for r := 0; r < 8; r++ {
+		src := w[min(r, rows-1)*rowBytes:][: nb*20 : nb*20]
+		for b := 0; b < nb; b++ {
+			blk := src[b*20 : b*20+20 : b*20+20]
+			o := dst[b*bnb4x8BlockBytes : (b+1)*bnb4x8BlockBytes : (b+1)*bnb4x8BlockBytes]
+			copy(o[4*r:4*r+4], blk[0:4])
+			for k := 0; k < 4; k++ {
+				copy(o[32+32*k+4*r:32+32*k+4*r+4], blk[4+4*k:8+4*k])
+			}
+		}
+	}
+}
+
+// permuteBnb4 writes the activation block x (32 values) in the order the NF4/FP4 GEMM
+// kernels pair with the code bytes (low nibbles first): p[j] = x[2j+1], p[16+j] = x[2j].
+func permuteBnb4(p []byte, x []int8) {
+	for j := 0; j < 16; j++ {
+		p[j] = byte(x[2*j+1])
+		p[16+j] = byte(x[2*j])
 	}
 }

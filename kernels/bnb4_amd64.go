@@ -2,56 +2,41 @@
 
 package kernels
 
-// bnb4RowsAVX2 computes, for r < rows, with row = w[r·rowBytes:], nb NF4/FP4 blocks of
-// 20 bytes and tab a bnb4Split (hi table at tab[0:32], lo at tab[32:64]):
+// bnb4Rows8AVX2 computes groups·8 rows of NF4/FP4 blocks (20 bytes) with tab a
+// bnb4Table's 32 entries (see nib8_amd64.s): row r of each group of 8 as
+// bnb4Gemm8x4AVX2 does for a tile row and a token, bit for bit, i.e.
 //
-//	var acc [8]float32
-//	for b := 0; b < nb; b++ {
-//		blk := row[20·b:]
-//		for l := 0; l < 8; l++ { // lane l: elements 4l..4l+3 of the block
-//			s := Σ_{e=4l}^{4l+3} (128·int32(hi[c_e]) + int32(lo[c_e]))·int32(xq[32b+e])
-//			acc[l] += (f32(blk[0:4])·xd[b]) · float32(s) // fused multiply-add
-//		}
-//	}
-//	y[r] = (((acc[0]+acc[4]) + (acc[2]+acc[6])) + ((acc[1]+acc[5]) + (acc[3]+acc[7]))) · 2^-13
+//	y[r] = (Σ_b fma in block order of (absmax(r,b)·xd[b])·float32(s(r,b))) · post
 //
-// where c_e is the high nibble of blk[4+e/2] for even e and the low nibble for odd e.
-// rows ≥ 1 and nb ≥ 1.
+// with s(r,b) the exact integer block sum of bnb4RowsGeneric. groups ≥ 1, nb ≥ 1.
 //
 //go:noescape
-func bnb4RowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
+func bnb4Rows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)
 
-// bnb4Rows4AVX2 is bnb4RowsAVX2 for the four activation rows of a group (q8Act.pack4),
-// bit for bit:
-//
-//	for r := 0; r < rows; r++ {
-//		for t := 0; t < 4; t++ {
-//			y[t·ystride/4 + r] = bnb4RowsAVX2 result for weight row r and group row t
-//		}
-//	}
-//
-// ystride is in bytes; rows ≥ 1 and nb ≥ 1.
+// bnb4Gemm8x4AVX2 is the gemmKernel for NF4/FP4 over nb ≥ 1 block columns of a
+// bnb4x8BlockBytes tile with activation groups packed permuted (packGQ with perm):
+// out[8t+r] = (Σ_b fma in block order of (absmax(r,b)·xd(t,b))·float32(s(r,t,b)))·post.
 //
 //go:noescape
-func bnb4Rows4AVX2(w *byte, rowBytes, rows int, xg *byte, nb int, y *float32, ystride int, tab *int8)
+func bnb4Gemm8x4AVX2(w *byte, nb int, xg *byte, out *float32, tab *int8, post float32)
+
+// bnb4Interleave8AVX2 is interleaveBnb4x8 for 8 valid rows and nb ≥ 1 blocks.
+//
+//go:noescape
+func bnb4Interleave8AVX2(w *byte, rowBytes, nb int, dst *byte)
 
 func nf4RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
-	bnb4RowsAVX2Go(nf4Split, w, rowBytes, q, d, y)
+	bnb4RowsAVX2Go(nf4Tab, w, rowBytes, q, d, y)
 }
 
 func fp4RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
-	bnb4RowsAVX2Go(fp4Split, w, rowBytes, q, d, y)
+	bnb4RowsAVX2Go(fp4Tab, w, rowBytes, q, d, y)
 }
 
-func nf4Rows4AVX2Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
-	bnb4Rows4AVX2Go(nf4Split, w, rowBytes, rows, g, nb, y, ystride)
-}
-
-func fp4Rows4AVX2Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
-	bnb4Rows4AVX2Go(fp4Split, w, rowBytes, rows, g, nb, y, ystride)
-}
-
-func bnb4RowsAVX2Go(tab *bnb4Split, w []byte, rowBytes int, q []int8, d []float32, y []float32) {
+// bnb4RowsAVX2Go runs the 8-row kernel on the aligned groups of 8 rows and the
+// specification (Go) on the rest: weight matrices have a multiple of 8 rows in
+// practice, so the tail only serves odd shapes.
+func bnb4RowsAVX2Go(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float32, y []float32) {
 	nb := len(d)
 	if len(y) == 0 || nb == 0 {
 		clear(y)
@@ -59,18 +44,39 @@ func bnb4RowsAVX2Go(tab *bnb4Split, w []byte, rowBytes int, q []int8, d []float3
 	}
 	_ = w[(len(y)-1)*rowBytes+nb*20-1]
 	_ = q[nb*qBlock-1]
-	bnb4RowsAVX2(&w[0], rowBytes, len(y), &q[0], &d[0], nb, &y[0], &tab[0])
+	g := len(y) / 8
+	if g > 0 {
+		bnb4Rows8AVX2(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0], &tab.w[0], tab.post)
+	}
+	if rest := len(y) - 8*g; rest > 0 {
+		bnb4RowsGeneric(tab, w[8*g*rowBytes:], rowBytes, q, d, y[8*g:])
+	}
 }
 
-func bnb4Rows4AVX2Go(tab *bnb4Split, w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
-	if rows <= 0 || nb <= 0 {
-		for t := 0; t < 4 && rows > 0; t++ {
-			clear(y[t*ystride : t*ystride+rows])
-		}
+func nf4Gemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
+	bnb4Gemm8x4AVX2Go(nf4Tab, w, nb, g, out)
+}
+
+func fp4Gemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
+	bnb4Gemm8x4AVX2Go(fp4Tab, w, nb, g, out)
+}
+
+func bnb4Gemm8x4AVX2Go(tab *bnb4Table, w []byte, nb int, g []byte, out *[32]float32) {
+	if nb <= 0 {
+		*out = [32]float32{}
 		return
 	}
-	_ = w[(rows-1)*rowBytes+nb*20-1]
-	_ = g[nb*g4BlockBytes-1]
-	_ = y[3*ystride+rows-1]
-	bnb4Rows4AVX2(&w[0], rowBytes, rows, &g[0], nb, &y[0], 4*ystride, &tab[0])
+	_ = w[nb*bnb4x8BlockBytes-1]
+	_ = g[nb*gqBlockBytes-1]
+	bnb4Gemm8x4AVX2(&w[0], nb, &g[0], &out[0], &tab.w[0], tab.post)
+}
+
+func interleaveBnb4x8AVX2(w []byte, rowBytes, rows, nb int, dst []byte) {
+	if rows < 8 || nb <= 0 {
+		interleaveBnb4x8(w, rowBytes, rows, nb, dst)
+		return
+	}
+	_ = w[7*rowBytes+nb*20-1]
+	_ = dst[nb*bnb4x8BlockBytes-1]
+	bnb4Interleave8AVX2(&w[0], rowBytes, nb, &dst[0])
 }

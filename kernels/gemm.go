@@ -39,16 +39,30 @@ const gqBlockBytes = 160
 // tile row r and group token t.
 type gemmKernel func(w []byte, nb int, g []byte, out *[32]float32)
 
-// gemmFor returns the 8×4 GEMM kernel for t and its tile builder, or nils.
-func gemmFor(t int4.Type) (gemmKernel, func(w []byte, rowBytes, rows, nb int, dst []byte)) {
+// tileBuilder writes the GEMM tile of weight rows 0..7 of w (rows ≥ 1 valid rows of
+// rowBytes; missing rows repeat the last valid one) for nb block columns into dst.
+type tileBuilder func(w []byte, rowBytes, rows, nb int, dst []byte)
+
+// gemmSpec is a weight type's GEMM: the kernel, its tile builder and tile block size,
+// and whether its activation groups are packed permuted for NF4/FP4's nibble order
+// (see permuteBnb4).
+type gemmSpec struct {
+	kern    gemmKernel
+	il      tileBuilder
+	blkSize int
+	perm    bool
+}
+
+// gemmFor returns the 8×4 GEMM of t (kern nil: none).
+func gemmFor(t int4.Type) gemmSpec {
 	if t == int4.Q4_0 && active.q4_0x8x4 != nil {
 		il := active.q4_0x8il
 		if il == nil {
 			il = interleaveQ4_0x8
 		}
-		return active.q4_0x8x4, il
+		return gemmSpec{kern: active.q4_0x8x4, il: il, blkSize: q4x8BlockBytes}
 	}
-	return nil, nil
+	return active.kt.q[t].gemm
 }
 
 // interleaveQ4_0x8 writes the tile of weight rows 0..7 of w (rows ≥ 1 valid rows of
@@ -70,8 +84,9 @@ func interleaveQ4_0x8(w []byte, rowBytes, rows, nb int, dst []byte) {
 }
 
 // packGQ writes rows 0 .. 4·groups-1 of a into a.gq, four at a time, in the
-// gqBlockBytes layout.
-func (a *q8Act) packGQ(groups int) {
+// gqBlockBytes layout; with perm, each block's 32 values permuted by permuteBnb4 (the
+// block sums do not change).
+func (a *q8Act) packGQ(groups int, perm bool) {
 	nb := a.cols / qBlock
 	size := groups * nb * gqBlockBytes
 	if cap(a.gq) < size {
@@ -85,8 +100,12 @@ func (a *q8Act) packGQ(groups int) {
 				blk := a.gq[(gi*nb+b)*gqBlockBytes : (gi*nb+b+1)*gqBlockBytes : (gi*nb+b+1)*gqBlockBytes]
 				qs := q[b*qBlock : (b+1)*qBlock : (b+1)*qBlock]
 				o := blk[32*t : 32*t+32 : 32*t+32]
-				for k := range o {
-					o[k] = byte(qs[k])
+				if perm {
+					permuteBnb4(o, qs)
+				} else {
+					for k := range o {
+						o[k] = byte(qs[k])
+					}
 				}
 				cs := c[b*8 : b*8+8 : b*8+8]
 				sum := cs[0] + cs[1] + cs[2] + cs[3] + cs[4] + cs[5] + cs[6] + cs[7]
@@ -110,7 +129,7 @@ func (j *mulJob) gemmRows(lo, hi, w int) {
 	m := j.m
 	rb := m.RowBytes
 	nb := m.Cols / qBlock
-	tile := j.p.bbuf(w, nb*q4x8BlockBytes)
+	tile := j.p.bbuf(w, nb*j.g.blkSize)
 	groups := j.n / 4
 	out := &j.p.outs[w]
 	for r0 := lo; r0 < hi; r0 += 8 {
@@ -122,10 +141,10 @@ func (j *mulJob) gemmRows(lo, hi, w int) {
 			first = 4 * groups
 		}
 		if first > 0 {
-			j.il(m.Data[r0*rb:r1*rb], rb, r1-r0, nb, tile)
+			j.g.il(m.Data[r0*rb:r1*rb], rb, r1-r0, nb, tile)
 		}
 		for gi := 0; gi < first/4; gi++ {
-			j.gemm(tile, nb, j.p.act.groupQ(gi), out)
+			j.g.kern(tile, nb, j.p.act.groupQ(gi), out)
 			for t := 0; t < 4; t++ {
 				copy(j.y[(4*gi+t)*m.Rows+r0:(4*gi+t)*m.Rows+r1], out[8*t:8*t+r1-r0])
 			}

@@ -187,7 +187,7 @@ func TestGemmMatchesGeneric(t *testing.T) {
 				interleaveQ4_0x8(data, rb, rows, nb, tile)
 				var a q8Act
 				a.quantize(randActs(r, 4, cols), 4, cols)
-				a.packGQ(1)
+				a.packGQ(1, false)
 				var out [32]float32
 				im.q4_0x8x4(tile, nb, a.groupQ(0), &out)
 				want := make([]float32, rows)

@@ -22,10 +22,13 @@ type ktKernels struct {
 	f16 f16RowsKernel // F16 weights, float activations (f16.go)
 }
 
-// ktPair is a type's one-row kernel and the 4-token kernel that agrees with it bit for bit.
+// ktPair is a type's one-row kernel, the 4-token kernel that agrees with it bit for bit,
+// and the optional prefill GEMM (gemm.go) whose results agree with it bit for bit on
+// aligned groups of 8 rows.
 type ktPair struct {
 	rows  rowsKernel
 	rows4 rows4Kernel
+	gemm  gemmSpec
 }
 
 // set registers the kernels of weight type t.
@@ -33,7 +36,14 @@ func (k *ktKernels) set(t int4.Type, rows rowsKernel, rows4 rows4Kernel) {
 	if k.q == nil {
 		k.q = map[int4.Type]ktPair{}
 	}
-	k.q[t] = ktPair{rows, rows4}
+	k.q[t] = ktPair{rows: rows, rows4: rows4}
+}
+
+// setGemm registers the GEMM of weight type t (after its one-row kernel, set).
+func (k *ktKernels) setGemm(t int4.Type, g gemmSpec) {
+	p := k.q[t]
+	p.gemm = g
+	k.q[t] = p
 }
 
 // ktSpec are the specification kernels the SIMD ones are tested against.
@@ -62,6 +72,7 @@ func registerKT(i, prev *impl) {
 	for t, p := range prev.kt.q {
 		if _, ok := i.kt.q[t]; !ok {
 			i.kt.set(t, p.rows, p.rows4)
+			i.kt.setGemm(t, p.gemm)
 		}
 	}
 	if i.kt.f16 == nil {

@@ -10,9 +10,16 @@ func archKT(i *impl) {
 	if i.name != "avx2" {
 		return
 	}
-	i.kt.set(int4.IQ4_NL, iq4nlRowsAVX2Go, iq4nlRows4AVX2Go)
-	i.kt.set(int4.NF4, nf4RowsAVX2Go, nf4Rows4AVX2Go)
-	i.kt.set(int4.FP4, fp4RowsAVX2Go, fp4Rows4AVX2Go)
+	// IQ4_NL, NF4 and FP4: the 8-row decode kernels (nib8_amd64.s) with the one-row
+	// kernel for the last rows%8, and the 8×4 GEMM for prefill; their 4-token kernels
+	// are not used (the GEMM replaces them, and they do not agree bit for bit with the
+	// 8-row kernels).
+	i.kt.set(int4.IQ4_NL, iq4nlRowsAVX2Go, nil)
+	i.kt.setGemm(int4.IQ4_NL, gemmSpec{kern: iq4nlGemm8x4AVX2Go, il: interleaveQ4_0x8AVX2, blkSize: q4x8BlockBytes})
+	i.kt.set(int4.NF4, nf4RowsAVX2Go, nil)
+	i.kt.setGemm(int4.NF4, gemmSpec{kern: nf4Gemm8x4AVX2Go, il: interleaveBnb4x8AVX2, blkSize: bnb4x8BlockBytes, perm: true})
+	i.kt.set(int4.FP4, fp4RowsAVX2Go, nil)
+	i.kt.setGemm(int4.FP4, gemmSpec{kern: fp4Gemm8x4AVX2Go, il: interleaveBnb4x8AVX2, blkSize: bnb4x8BlockBytes, perm: true})
 	i.kt.set(int4.Q4_K, q4kRowsAVX2Go, q4kRows4AVX2Go)
 	i.kt.set(int4.Q6_K, q6kRowsAVX2Go, q6kRows4AVX2Go)
 	i.kt.f16 = f16RowsAVX2Go
@@ -38,20 +45,21 @@ func archKT(i *impl) {
 //go:noescape
 func iq4nlRowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
 
-// iq4nlRows4AVX2 is iq4nlRowsAVX2 for the four activation rows of a group
-// (q8Act.pack4), bit for bit:
-//
-//	for r := 0; r < rows; r++ {
-//		for t := 0; t < 4; t++ {
-//			y[t·ystride/4 + r] = iq4nlRowsAVX2 result for weight row r and group row t
-//		}
-//	}
-//
-// ystride is in bytes; rows ≥ 1 and nb ≥ 1.
+// iq4nlRows8AVX2 computes groups·8 rows (see nib8_amd64.s): row r of each group of 8
+// as iq4nlGemm8x4AVX2 does for a tile row and a token, bit for bit. groups ≥ 1, nb ≥ 1.
 //
 //go:noescape
-func iq4nlRows4AVX2(w *byte, rowBytes, rows int, xg *byte, nb int, y *float32, ystride int, tab *int8)
+func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
 
+// iq4nlGemm8x4AVX2 is the gemmKernel for IQ4_NL (see gemm.go; Q4_0's tile layout) over
+// nb ≥ 1 block columns: out[8t+r] = Σ_b fma in block order of
+// (f16(scale r,b)·xd(t,b))·float32(s(r,t,b)).
+//
+//go:noescape
+func iq4nlGemm8x4AVX2(w *byte, nb int, xg *byte, out *float32, tab *int8)
+
+// iq4nlRowsAVX2Go runs the 8-row kernel on the aligned groups of 8 rows and the
+// one-row kernel on the rest.
 func iq4nlRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
 	nb := len(d)
 	if len(y) == 0 || nb == 0 {
@@ -60,18 +68,21 @@ func iq4nlRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y
 	}
 	_ = w[(len(y)-1)*rowBytes+nb*18-1]
 	_ = q[nb*qBlock-1]
-	iq4nlRowsAVX2(&w[0], rowBytes, len(y), &q[0], &d[0], nb, &y[0], &iq4nlTab[0])
+	g := len(y) / 8
+	if g > 0 {
+		iq4nlRows8AVX2(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0], &iq4nlTab[0])
+	}
+	if rest := len(y) - 8*g; rest > 0 {
+		iq4nlRowsAVX2(&w[8*g*rowBytes], rowBytes, rest, &q[0], &d[0], nb, &y[8*g], &iq4nlTab[0])
+	}
 }
 
-func iq4nlRows4AVX2Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
-	if rows <= 0 || nb <= 0 {
-		for t := 0; t < 4 && rows > 0; t++ {
-			clear(y[t*ystride : t*ystride+rows])
-		}
+func iq4nlGemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
+	if nb <= 0 {
+		*out = [32]float32{}
 		return
 	}
-	_ = w[(rows-1)*rowBytes+nb*18-1]
-	_ = g[nb*g4BlockBytes-1]
-	_ = y[3*ystride+rows-1]
-	iq4nlRows4AVX2(&w[0], rowBytes, rows, &g[0], nb, &y[0], 4*ystride, &iq4nlTab[0])
+	_ = w[nb*q4x8BlockBytes-1]
+	_ = g[nb*gqBlockBytes-1]
+	iq4nlGemm8x4AVX2(&w[0], nb, &g[0], &out[0], &iq4nlTab[0])
 }

@@ -114,14 +114,17 @@ func q4kRowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y [
 }
 
 // ktSDOTGo calls the kernel of kind on ktSDOTRows rows at a time and adds each row's
-// four lanes as (a0+a1)+(a2+a3) (times 2^-13 for NF4/FP4).
+// four lanes as (a0+a1)+(a2+a3) (times the table's 1/s for NF4/FP4, bnb4.go).
 func ktSDOTGo(kind ktSDOTKind, w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
 	nb := len(d)
 	used := nb * 18
 	scale := float32(1)
 	switch kind {
 	case kindNF4, kindFP4:
-		used, scale = nb*20, 1.0/bnb4Scale
+		used, scale = nb*20, fp4Tab.post
+		if kind == kindNF4 {
+			scale = nf4Tab.post
+		}
 	case kindQ4K:
 		nb &^= 7
 		used = nb / 8 * 144
@@ -212,7 +215,10 @@ func ktRows4SDOTGo(kind ktSDOTKind, w []byte, rowBytes, rows int, g []byte, nb i
 	used, scale := nb*18, float32(1)
 	switch kind {
 	case kindNF4, kindFP4:
-		used, scale = nb*20, 1.0/bnb4Scale
+		used, scale = nb*20, fp4Tab.post
+		if kind == kindNF4 {
+			scale = nf4Tab.post
+		}
 	case kindQ4K:
 		used = nb / 8 * 144
 	case kindQ6K:

@@ -70,9 +70,9 @@ func (p *Pool) MatMul(m *Matrix, x []float32, n int, y []float32) {
 	if k := kernelFor(m.Type); k != nil && m.Cols%qBlock == 0 && m.Cols > 0 {
 		p.act.quantize(x, n, m.Cols)
 		j.kern = k
-		if g, il := gemmFor(m.Type); g != nil && n >= 4 {
-			p.act.packGQ(n / 4)
-			j.gemm, j.il = g, il
+		if g := gemmFor(m.Type); g.kern != nil && n >= 4 {
+			p.act.packGQ(n/4, g.perm)
+			j.g = g
 		} else if k4 := kernel4For(m.Type); k4 != nil && n >= 4 {
 			p.act.pack4(n / 4)
 			j.kern4 = k4
@@ -90,15 +90,14 @@ type mulJob struct {
 	n     int
 	kern  rowsKernel  // nil: float path
 	kern4 rows4Kernel // nil: kern per token
-	gemm  gemmKernel  // non-nil: gemmRows (prefill)
-	il    func(w []byte, rowBytes, rows, nb int, dst []byte)
+	g     gemmSpec    // g.kern non-nil: gemmRows (prefill)
 }
 
 func (j *mulJob) run(lo, hi, w int) {
 	m := j.m
 	rb := m.RowBytes
 	switch {
-	case j.gemm != nil:
+	case j.g.kern != nil:
 		j.gemmRows(lo, hi, w)
 	case j.kern != nil && j.n == 1:
 		q, d, c := j.p.act.row(0)

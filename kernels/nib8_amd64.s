@@ -1,0 +1,387 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// 8-row decode kernels and 8-row × 4-token GEMM kernels for the codebook 4-bit types
+// (IQ4_NL: 18-byte blocks, fp16 scale; NF4/FP4: 20-byte blocks, float32 absmax), AVX2.
+//
+// They are structured like q4_0Rows8AVX2 / q4_0Gemm8x4AVX2 (kernels_amd64.s): the 8
+// rows' quant bytes of a block column are transposed so that one 32-byte vector holds
+// 4 bytes of every row, each broadcast 4-byte activation group feeds all 8 rows, and
+// the accumulator lanes are the rows. The nibbles map through the codebook (Y12 in the
+// decode kernels, Y13 in the GEMM: 16 int8 values in both 128-bit lanes) with VPSHUFB
+// to full-range signed int8 weights w; VPMADDUBSW multiplies |w| (unsigned) by the
+// activation carrying w's sign (VPSIGNB), and each pair sum (at most 2·127·127 = 32258,
+// so two of them could overflow int16) is widened at once by VPMADDWD with int16 ones.
+// The block dot products are exact int32; per block and row, the accumulator gets one
+// fused multiply-add of (row scale · activation scale) · float32(dot), in block order,
+// so the decode kernels and the GEMM agree bit for bit.
+//
+// NF4/FP4 blocks hold element 2i in the high nibble of byte i and 2i+1 in the low one;
+// the kernels see low nibbles as the block's first 16 values and high nibbles as the
+// last 16, so they take the activation block permuted to match: xp[j] = x[2j+1],
+// xp[16+j] = x[2j] (the decode kernel permutes each block itself; the GEMM gets groups
+// packed that way, q8Act.packGQ).
+
+// NIB8_K turns the transposed quant bytes yk (bytes 4k..4k+3 of the 8 rows) into the 8
+// rows' int32 dot products with the activation groups at xlo (low nibbles) and xhi
+// (high nibbles), left in yk. Y12 = codebook, Y14 = int16 ones, Y15 = 0x0f mask;
+// clobbers yh, xa, xb.
+#define NIB8_K(yk, yh, xa, xb, xlo, xhi) \
+	VPSRLW       $4, yk, yh \
+	VPAND        Y15, yk, yk \
+	VPAND        Y15, yh, yh \
+	VPSHUFB      yk, Y12, yk \
+	VPSHUFB      yh, Y12, yh \
+	VPBROADCASTD xlo, xa \
+	VPSIGNB      yk, xa, xa \
+	VPABSB       yk, yk \
+	VPMADDUBSW   xa, yk, yk \
+	VPMADDWD     Y14, yk, yk \
+	VPBROADCASTD xhi, xb \
+	VPSIGNB      yh, xb, xb \
+	VPABSB       yh, yh \
+	VPMADDUBSW   xb, yh, yh \
+	VPMADDWD     Y14, yh, yh \
+	VPADDD       yh, yk, yk
+
+// NIB8_LOAD loads the 16 quant bytes at qoff of the 8 rows' current blocks (rows 0..3
+// at BX, BX+R8, BX+2·R8, BX+R11; rows 4..7 the same from R12) and transposes them into
+// Y0..Y3 (Yk: bytes 4k..4k+3 of rows 0..3 | rows 4..7). Clobbers Y4..Y7.
+#define NIB8_LOAD(qoff) \
+	VMOVDQU     qoff(BX), X0 \
+	VINSERTI128 $1, qoff(R12), Y0, Y0 \
+	VMOVDQU     qoff(BX)(R8*1), X1 \
+	VINSERTI128 $1, qoff(R12)(R8*1), Y1, Y1 \
+	VMOVDQU     qoff(BX)(R8*2), X2 \
+	VINSERTI128 $1, qoff(R12)(R8*2), Y2, Y2 \
+	VMOVDQU     qoff(BX)(R11*1), X3 \
+	VINSERTI128 $1, qoff(R12)(R11*1), Y3, Y3 \
+	VPUNPCKLDQ  Y1, Y0, Y4 \
+	VPUNPCKHDQ  Y1, Y0, Y5 \
+	VPUNPCKLDQ  Y3, Y2, Y6 \
+	VPUNPCKHDQ  Y3, Y2, Y7 \
+	VPUNPCKLQDQ Y6, Y4, Y0 \
+	VPUNPCKHQDQ Y6, Y4, Y1 \
+	VPUNPCKLQDQ Y7, Y5, Y2 \
+	VPUNPCKHQDQ Y7, Y5, Y3
+
+// NIB8_DOT computes the 8 rows' block dot products into Y0 (int32), with the activation
+// block's 4-byte groups at xb (addressing x+0 .. x+28 as off(xb)). Clobbers Y1..Y11.
+#define NIB8_DOT(x0, x1, x2, x3, x4, x5, x6, x7) \
+	NIB8_K(Y0, Y4, Y8, Y9, x0, x4) \
+	NIB8_K(Y1, Y5, Y10, Y11, x1, x5) \
+	NIB8_K(Y2, Y6, Y8, Y9, x2, x6) \
+	NIB8_K(Y3, Y7, Y10, Y11, x3, x7) \
+	VPADDD Y1, Y0, Y0 \
+	VPADDD Y3, Y2, Y2 \
+	VPADDD Y2, Y0, Y0
+
+// NIB8_SETUP loads the constants: codebook (from tab+off(FP)) into Y12, int16 ones into
+// Y14, the nibble mask into Y15; 3·rowBytes into R11.
+#define NIB8_CONSTS \
+	MOVL         $0x0f0f0f0f, AX \
+	VMOVD        AX, X15 \
+	VPBROADCASTD X15, Y15 \
+	MOVL         $0x00010001, AX \
+	VMOVD        AX, X14 \
+	VPBROADCASTD X14, Y14
+
+// NIB8_PREFETCH prefetches the next group of 8 rows, 8·(BX-SI) bytes into it.
+#define NIB8_PREFETCH \
+	MOVQ       BX, AX \
+	SUBQ       SI, AX \
+	LEAQ       (SI)(AX*8), AX \
+	LEAQ       (AX)(R8*8), AX \
+	PREFETCHT0 (AX) \
+	PREFETCHT0 64(AX) \
+	PREFETCHT0 128(AX)
+
+// func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
+TEXT ·iq4nlRows8AVX2(SB), NOSPLIT, $0-64
+	MOVQ rowBytes+8(FP), R8
+	LEAQ (R8)(R8*2), R11
+	MOVQ w+0(FP), SI
+	MOVQ groups+16(FP), R14
+	MOVQ y+48(FP), DI
+	MOVQ tab+56(FP), AX
+	VMOVDQU (AX), Y12
+	NIB8_CONSTS
+iq8grp:
+	VXORPS Y13, Y13, Y13
+	MOVQ   SI, BX
+	LEAQ   (SI)(R8*4), R12
+	MOVQ   xq+24(FP), R9
+	MOVQ   xd+32(FP), R10
+	MOVQ   nb+40(FP), CX
+iq8blk:
+	NIB8_PREFETCH
+	NIB8_LOAD(2)
+	NIB8_DOT(0(R9), 4(R9), 8(R9), 12(R9), 16(R9), 20(R9), 24(R9), 28(R9))
+	VCVTDQ2PS    Y0, Y0
+	MOVWQZX      (BX), AX
+	MOVWQZX      (BX)(R8*1), DX
+	SHLQ         $16, DX
+	ORQ          DX, AX
+	MOVWQZX      (BX)(R8*2), DX
+	SHLQ         $32, DX
+	ORQ          DX, AX
+	MOVWQZX      (BX)(R11*1), DX
+	SHLQ         $48, DX
+	ORQ          DX, AX
+	VMOVQ        AX, X4
+	MOVWQZX      (R12), AX
+	MOVWQZX      (R12)(R8*1), DX
+	SHLQ         $16, DX
+	ORQ          DX, AX
+	MOVWQZX      (R12)(R8*2), DX
+	SHLQ         $32, DX
+	ORQ          DX, AX
+	MOVWQZX      (R12)(R11*1), DX
+	SHLQ         $48, DX
+	ORQ          DX, AX
+	VPINSRQ      $1, AX, X4, X4
+	VCVTPH2PS    X4, Y4
+	VBROADCASTSS (R10), Y5
+	VMULPS       Y4, Y5, Y5
+	VFMADD231PS  Y0, Y5, Y13
+	ADDQ         $18, BX
+	ADDQ         $18, R12
+	ADDQ         $32, R9
+	ADDQ         $4, R10
+	DECQ         CX
+	JNZ          iq8blk
+	VMOVUPS      Y13, (DI)
+	ADDQ         $32, DI
+	LEAQ         (SI)(R8*8), SI
+	DECQ         R14
+	JNZ          iq8grp
+	VZEROUPPER
+	RET
+
+// bnbperm is the in-lane byte shuffle that puts a lane's odd elements first, then its
+// even ones; VPERMQ $0xd8 then gives xp (see the top of this file).
+DATA bnbperm<>+0(SB)/8, $0x0f0d0b0907050301
+DATA bnbperm<>+8(SB)/8, $0x0e0c0a0806040200
+DATA bnbperm<>+16(SB)/8, $0x0f0d0b0907050301
+DATA bnbperm<>+24(SB)/8, $0x0e0c0a0806040200
+GLOBL bnbperm<>(SB), RODATA|NOPTR, $32
+
+// func bnb4Rows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)
+//
+// As iq4nlRows8AVX2 for 20-byte NF4/FP4 blocks (float32 absmax scales, codes at 4),
+// the activation block permuted into the frame (0(SP)), and the 8 results multiplied
+// by post at the end.
+TEXT ·bnb4Rows8AVX2(SB), NOSPLIT, $32-68
+	MOVQ rowBytes+8(FP), R8
+	LEAQ (R8)(R8*2), R11
+	MOVQ w+0(FP), SI
+	MOVQ groups+16(FP), R14
+	MOVQ y+48(FP), DI
+	MOVQ tab+56(FP), AX
+	VMOVDQU (AX), Y12
+	NIB8_CONSTS
+bn8grp:
+	VXORPS Y13, Y13, Y13
+	MOVQ   SI, BX
+	LEAQ   (SI)(R8*4), R12
+	MOVQ   xq+24(FP), R9
+	MOVQ   xd+32(FP), R10
+	MOVQ   nb+40(FP), CX
+bn8blk:
+	NIB8_PREFETCH
+	VMOVDQU      (R9), Y8
+	VPSHUFB      bnbperm<>(SB), Y8, Y8
+	VPERMQ       $0xd8, Y8, Y8
+	VMOVDQU      Y8, 0(SP)
+	NIB8_LOAD(4)
+	NIB8_DOT(0(SP), 4(SP), 8(SP), 12(SP), 16(SP), 20(SP), 24(SP), 28(SP))
+	VCVTDQ2PS    Y0, Y0
+	VMOVD        (BX), X4
+	VPINSRD      $1, (BX)(R8*1), X4, X4
+	VPINSRD      $2, (BX)(R8*2), X4, X4
+	VPINSRD      $3, (BX)(R11*1), X4, X4
+	VMOVD        (R12), X5
+	VPINSRD      $1, (R12)(R8*1), X5, X5
+	VPINSRD      $2, (R12)(R8*2), X5, X5
+	VPINSRD      $3, (R12)(R11*1), X5, X5
+	VINSERTI128  $1, X5, Y4, Y4
+	VBROADCASTSS (R10), Y5
+	VMULPS       Y4, Y5, Y5
+	VFMADD231PS  Y0, Y5, Y13
+	ADDQ         $20, BX
+	ADDQ         $20, R12
+	ADDQ         $32, R9
+	ADDQ         $4, R10
+	DECQ         CX
+	JNZ          bn8blk
+	VBROADCASTSS post+64(FP), Y4
+	VMULPS       Y4, Y13, Y13
+	VMOVUPS      Y13, (DI)
+	ADDQ         $32, DI
+	LEAQ         (SI)(R8*8), SI
+	DECQ         R14
+	JNZ          bn8grp
+	VZEROUPPER
+	RET
+
+// GTOK adds to acc the 8 rows' int32 products of the weights w (|w| in aw) with the
+// token's 4-byte activation group at xo(DX). Y14 = int16 ones; clobbers Y12.
+#define GTOK(xo, w, aw, acc) \
+	VPBROADCASTD xo(DX), Y12 \
+	VPSIGNB      w, Y12, Y12 \
+	VPMADDUBSW   Y12, aw, Y12 \
+	VPMADDWD     Y14, Y12, Y12 \
+	VPADDD       Y12, acc, acc
+
+// GK decodes the tile's quant vector at qo(SI) (bytes 4k..4k+3 of the 8 rows; ko = 4k)
+// through the codebook Y13 and accumulates its products with the 4 tokens into Y0..Y3.
+#define GK(qo, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3) \
+	VMOVDQU qo(SI), Y8 \
+	VPSRLW  $4, Y8, Y9 \
+	VPAND   Y15, Y8, Y8 \
+	VPAND   Y15, Y9, Y9 \
+	VPSHUFB Y8, Y13, Y8 \
+	VPSHUFB Y9, Y13, Y9 \
+	VPABSB  Y8, Y10 \
+	VPABSB  Y9, Y11 \
+	GTOK(lo0, Y8, Y10, Y0) \
+	GTOK(hi0, Y9, Y11, Y0) \
+	GTOK(lo1, Y8, Y10, Y1) \
+	GTOK(hi1, Y9, Y11, Y1) \
+	GTOK(lo2, Y8, Y10, Y2) \
+	GTOK(hi2, Y9, Y11, Y2) \
+	GTOK(lo3, Y8, Y10, Y3) \
+	GTOK(hi3, Y9, Y11, Y3)
+
+// GFIN accumulates token t's block dot products acc (int32, the 8 rows) into facc with
+// the rows' scales (Y8, float32) times the token's scale at so(DX).
+#define GFIN(so, acc, facc) \
+	VCVTDQ2PS    acc, acc \
+	VBROADCASTSS so(DX), Y12 \
+	VMULPS       Y8, Y12, Y12 \
+	VFMADD231PS  acc, Y12, facc
+
+// GBLOCK is one block column of a tile whose quant vectors start at q0(SI); the rows'
+// scales must be loaded into Y8 by SCALES.
+#define GBLOCK(q0, q1, q2, q3) \
+	VPXOR Y0, Y0, Y0 \
+	VPXOR Y1, Y1, Y1 \
+	VPXOR Y2, Y2, Y2 \
+	VPXOR Y3, Y3, Y3 \
+	GK(q0, 0, 16, 32, 48, 64, 80, 96, 112) \
+	GK(q1, 4, 20, 36, 52, 68, 84, 100, 116) \
+	GK(q2, 8, 24, 40, 56, 72, 88, 104, 120) \
+	GK(q3, 12, 28, 44, 60, 76, 92, 108, 124)
+
+#define GFINALL \
+	GFIN(144, Y0, Y4) \
+	GFIN(148, Y1, Y5) \
+	GFIN(152, Y2, Y6) \
+	GFIN(156, Y3, Y7)
+
+// func iq4nlGemm8x4AVX2(w *byte, nb int, xg *byte, out *float32, tab *int8)
+//
+// The GEMM over a Q4_0-layout tile (q4x8BlockBytes: fp16 scales, then the transposed
+// nibbles) of IQ4_NL rows: out[8t+r] = Σ_b fma in block order of
+// (f16(scale r,b)·xd(t,b))·float32(s(r,t,b)).
+TEXT ·iq4nlGemm8x4AVX2(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ xg+16(FP), DX
+	MOVQ out+24(FP), DI
+	MOVQ tab+32(FP), AX
+	VMOVDQU (AX), Y13
+	NIB8_CONSTS
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+giqblk:
+	GBLOCK(16, 48, 80, 112)
+	VCVTPH2PS (SI), Y8
+	GFINALL
+	ADDQ $144, SI
+	ADDQ $160, DX
+	DECQ CX
+	JNZ  giqblk
+	VMOVUPS Y4, 0(DI)
+	VMOVUPS Y5, 32(DI)
+	VMOVUPS Y6, 64(DI)
+	VMOVUPS Y7, 96(DI)
+	VZEROUPPER
+	RET
+
+// func bnb4Gemm8x4AVX2(w *byte, nb int, xg *byte, out *float32, tab *int8, post float32)
+//
+// iq4nlGemm8x4AVX2 for a bnb4x8BlockBytes tile (float32 absmax scales, then the
+// transposed codes) and groups packed with permuted activations; the results are
+// multiplied by post.
+TEXT ·bnb4Gemm8x4AVX2(SB), NOSPLIT, $0-44
+	MOVQ w+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ xg+16(FP), DX
+	MOVQ out+24(FP), DI
+	MOVQ tab+32(FP), AX
+	VMOVDQU (AX), Y13
+	NIB8_CONSTS
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+gbnblk:
+	GBLOCK(32, 64, 96, 128)
+	VMOVUPS (SI), Y8
+	GFINALL
+	ADDQ $160, SI
+	ADDQ $160, DX
+	DECQ CX
+	JNZ  gbnblk
+	VBROADCASTSS post+40(FP), Y8
+	VMULPS  Y8, Y4, Y4
+	VMULPS  Y8, Y5, Y5
+	VMULPS  Y8, Y6, Y6
+	VMULPS  Y8, Y7, Y7
+	VMOVUPS Y4, 0(DI)
+	VMOVUPS Y5, 32(DI)
+	VMOVUPS Y6, 64(DI)
+	VMOVUPS Y7, 96(DI)
+	VZEROUPPER
+	RET
+
+// func bnb4Interleave8AVX2(w *byte, rowBytes, nb int, dst *byte)
+//
+// interleaveBnb4x8 for a full tile of 8 rows: per block column the rows' codes are
+// transposed in registers as in bnb4Rows8AVX2 and stored after the rows' scales.
+TEXT ·bnb4Interleave8AVX2(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), BX
+	MOVQ BX, SI
+	MOVQ rowBytes+8(FP), R8
+	MOVQ nb+16(FP), CX
+	MOVQ dst+24(FP), DI
+	LEAQ (R8)(R8*2), R11
+	LEAQ (BX)(R8*4), R12
+bil8blk:
+	NIB8_PREFETCH
+	NIB8_LOAD(4)
+	VMOVDQU     Y0, 32(DI)
+	VMOVDQU     Y1, 64(DI)
+	VMOVDQU     Y2, 96(DI)
+	VMOVDQU     Y3, 128(DI)
+	VMOVD       (BX), X4
+	VPINSRD     $1, (BX)(R8*1), X4, X4
+	VPINSRD     $2, (BX)(R8*2), X4, X4
+	VPINSRD     $3, (BX)(R11*1), X4, X4
+	VMOVD       (R12), X5
+	VPINSRD     $1, (R12)(R8*1), X5, X5
+	VPINSRD     $2, (R12)(R8*2), X5, X5
+	VPINSRD     $3, (R12)(R11*1), X5, X5
+	VMOVDQU     X4, (DI)
+	VMOVDQU     X5, 16(DI)
+	ADDQ        $20, BX
+	ADDQ        $20, R12
+	ADDQ        $160, DI
+	DECQ        CX
+	JNZ         bil8blk
+	VZEROUPPER
+	RET
