@@ -124,22 +124,45 @@ func swigluGeneric(gate, up []float32) {
 	}
 }
 
+// MixF32 sets o[j] = Σ_t w[t]·v[t·stride + j] for j < len(o) and t < len(w): attention's
+// weighted sum of value rows. The result is what clearing o and calling Axpy(o, w[t],
+// v[t·stride:]) for t = 0, 1, ... gives, bit for bit; SIMD versions keep o in registers
+// across the rows instead of re-reading and re-writing it per row.
+func MixF32(o, w, v []float32, stride int) {
+	if len(w) > 0 && len(o) > 0 {
+		_ = v[(len(w)-1)*stride+len(o)-1]
+	}
+	ops.mix(o, w, v, stride)
+}
+
+// mixAxpy is the specification of opsImpl.mix: the active implementation's Axpy per row.
+func mixAxpy(o, w, v []float32, stride int) {
+	clear(o)
+	for t, a := range w {
+		active.axpyF32(o, a, v[t*stride:t*stride+len(o)])
+	}
+}
+
 // opsImpl is one implementation of the element-wise kernels of the forward pass.
 type opsImpl struct {
 	name   string
-	expSub func(x []float32, m float32) // x[i] = ExpF32(x[i] - m)
-	swiglu func(gate, up []float32)     // gate[i] = gate[i] / (1 + ExpF32(-gate[i])) * up[i]
+	expSub func(x []float32, m float32)        // x[i] = ExpF32(x[i] - m)
+	swiglu func(gate, up []float32)            // gate[i] = gate[i] / (1 + ExpF32(-gate[i])) * up[i]
+	mix    func(o, w, v []float32, stride int) // MixF32 (nil: mixAxpy)
 }
 
 // opsImpls lists the implementations usable on this CPU, generic first; ops is the one
 // in use (the last registered, see ops_amd64.go).
 var (
-	genericOps = &opsImpl{name: "generic", expSub: expSubGeneric, swiglu: swigluGeneric}
+	genericOps = &opsImpl{name: "generic", expSub: expSubGeneric, swiglu: swigluGeneric, mix: mixAxpy}
 	opsImpls   = []*opsImpl{genericOps}
 	ops        = genericOps
 )
 
 func registerOps(o *opsImpl) {
+	if o.mix == nil {
+		o.mix = mixAxpy
+	}
 	opsImpls = append(opsImpls, o)
 	ops = o
 }

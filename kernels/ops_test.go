@@ -161,3 +161,65 @@ func BenchmarkSwiGLUMathExp(b *testing.B) {
 		}
 	}
 }
+
+// TestMixF32 checks MixF32 against clearing o and one Axpy per row (bit for bit, with
+// the active implementation), over head sizes with odd tails, strides and row counts,
+// with guards around o (which starts as garbage); and every SIMD mix implementation
+// against the axpy loop of the float32 implementation of the same name.
+func TestMixF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(49, 50))
+	for _, hd := range []int{1, 3, 8, 13, 32, 40, 64, 71, 128} {
+		for _, nt := range []int{0, 1, 2, 5, 33, 97} {
+			stride := hd + r.IntN(3)*8
+			v := randVec(r, max(1, nt*stride))
+			w := randVec(r, nt)
+			want := make([]float32, hd)
+			for t := range w {
+				Axpy(want, w[t], v[t*stride:])
+			}
+			check := func(name string, mix func(o, w, v []float32, stride int), want []float32) {
+				got, ok := guarded(hd)
+				for i := range got {
+					got[i] = 42
+				}
+				mix(got, w, v, stride)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s hd=%d nt=%d stride=%d: o[%d] = %v, axpy loop gives %v", name, hd, nt, stride, i, got[i], want[i])
+					}
+				}
+				if !ok() {
+					t.Fatalf("%s hd=%d nt=%d: wrote outside o", name, hd, nt)
+				}
+			}
+			check("MixF32", MixF32, want)
+			for _, im := range opsImpls[1:] { // the generic one is the axpy loop itself
+				for _, f := range impls { // the float32 implementation the mix kernel matches
+					if f.name == im.name {
+						ref := make([]float32, hd)
+						for t := range w {
+							f.axpyF32(ref, w[t], v[t*stride:t*stride+hd])
+						}
+						check(im.name, im.mix, ref)
+					}
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkAttentionMix(b *testing.B) {
+	r := rand.New(rand.NewPCG(51, 52))
+	const hd, nt, stride = 64, 96, 256
+	v, w, o := randVec(r, nt*stride), randVec(r, nt), make([]float32, hd)
+	b.Run("axpy", func(b *testing.B) {
+		for b.Loop() {
+			mixAxpy(o, w, v, stride)
+		}
+	})
+	b.Run("MixF32", func(b *testing.B) {
+		for b.Loop() {
+			MixF32(o, w, v, stride)
+		}
+	})
+}

@@ -208,14 +208,11 @@ func (c *KVCache) scores(li, off int, q, sc []float32, scale float32, row []floa
 // values.
 func (c *KVCache) mix(li, off int, w, o, row []float32) {
 	hd := len(o)
-	clear(o)
 	if c.typ == int4.F32 {
-		vals := c.v[li]
-		for t, a := range w {
-			kernels.Axpy(o, a, vals[t*c.kvDim+off:][:hd])
-		}
+		kernels.MixF32(o, w, c.v[li][off:], c.kvDim) // = clear(o) and one Axpy per position
 		return
 	}
+	clear(o)
 	vals := c.vb[li]
 	boff, _ := int4.RowBytes(c.typ, off)
 	hb, _ := int4.RowBytes(c.typ, hd)
