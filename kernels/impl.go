@@ -113,7 +113,7 @@ func q8QuantGeneric(x []float32, q []int8, d []float32, c []int32) {
 		}
 		d[b] = db
 		for j, v := range xs {
-			t := v * id
+			t := float32(v * id) // rounded: no fused multiply-add with the ±0.5 (arm64 fuses)
 			if t >= 0 {
 				qs[j] = int8(t + 0.5)
 			} else {

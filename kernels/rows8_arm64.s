@@ -1519,3 +1519,109 @@ q8_0Rows8x4SDOT_block:
 	BNE q8_0Rows8x4SDOT_group
 	RET
 
+// func q8QuantNEON(x *float32, q *int8, d *float32, c *int32, nb int)
+TEXT ·q8QuantNEON(SB), NOSPLIT, $0-40
+	MOVD x+0(FP), R0
+	MOVD q+8(FP), R1
+	MOVD d+16(FP), R2
+	MOVD c+24(FP), R3
+	MOVD nb+32(FP), R4
+	WORD $0x4f046418 // movi v24.4s, #0x80, lsl #24
+	WORD $0x4f03f419 // fmov v25.4s, #0.5
+	MOVW $0x42fe0000, R5
+	FMOVS R5, F26
+	WORD $0x1e2e101b // fmov s27, #1.0
+	MOVW $0x7f7fffff, R5
+	FMOVS R5, F28
+	FMOVS ZR, F29
+
+q8QuantNEON_block:
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R0), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4ea0f810 // fabs v16.4s, v0.4s
+	WORD $0x4ea0f831 // fabs v17.4s, v1.4s
+	WORD $0x4ea0f852 // fabs v18.4s, v2.4s
+	WORD $0x4ea0f873 // fabs v19.4s, v3.4s
+	WORD $0x4ea0f894 // fabs v20.4s, v4.4s
+	WORD $0x4ea0f8b5 // fabs v21.4s, v5.4s
+	WORD $0x4ea0f8d6 // fabs v22.4s, v6.4s
+	WORD $0x4ea0f8f7 // fabs v23.4s, v7.4s
+	WORD $0x4e31f610 // fmax v16.4s, v16.4s, v17.4s
+	WORD $0x4e33f652 // fmax v18.4s, v18.4s, v19.4s
+	WORD $0x4e35f694 // fmax v20.4s, v20.4s, v21.4s
+	WORD $0x4e37f6d6 // fmax v22.4s, v22.4s, v23.4s
+	WORD $0x4e32f610 // fmax v16.4s, v16.4s, v18.4s
+	WORD $0x4e36f694 // fmax v20.4s, v20.4s, v22.4s
+	WORD $0x4e34f610 // fmax v16.4s, v16.4s, v20.4s
+	WORD $0x6e30fa10 // fmaxv s16, v16.4s
+	WORD $0x1e3a1a11 // fdiv s17, s16, s26
+	FMOVS.P F17, 4(R2)
+	WORD $0x1e311b72 // fdiv s18, s27, s17
+	WORD $0x1e3c2240 // fcmp s18, s28
+	WORD $0x1e3d9e52 // fcsel s18, s18, s29, ls
+	WORD $0x4f929000 // fmul v0.4s, v0.4s, v18.s[0]
+	WORD $0x4f929021 // fmul v1.4s, v1.4s, v18.s[0]
+	WORD $0x4f929042 // fmul v2.4s, v2.4s, v18.s[0]
+	WORD $0x4f929063 // fmul v3.4s, v3.4s, v18.s[0]
+	WORD $0x4f929084 // fmul v4.4s, v4.4s, v18.s[0]
+	WORD $0x4f9290a5 // fmul v5.4s, v5.4s, v18.s[0]
+	WORD $0x4f9290c6 // fmul v6.4s, v6.4s, v18.s[0]
+	WORD $0x4f9290e7 // fmul v7.4s, v7.4s, v18.s[0]
+	VAND V24.B16, V0.B16, V16.B16
+	VORR V25.B16, V16.B16, V16.B16
+	VAND V24.B16, V1.B16, V17.B16
+	VORR V25.B16, V17.B16, V17.B16
+	VAND V24.B16, V2.B16, V18.B16
+	VORR V25.B16, V18.B16, V18.B16
+	VAND V24.B16, V3.B16, V19.B16
+	VORR V25.B16, V19.B16, V19.B16
+	VAND V24.B16, V4.B16, V20.B16
+	VORR V25.B16, V20.B16, V20.B16
+	VAND V24.B16, V5.B16, V21.B16
+	VORR V25.B16, V21.B16, V21.B16
+	VAND V24.B16, V6.B16, V22.B16
+	VORR V25.B16, V22.B16, V22.B16
+	VAND V24.B16, V7.B16, V23.B16
+	VORR V25.B16, V23.B16, V23.B16
+	WORD $0x4e30d400 // fadd v0.4s, v0.4s, v16.4s
+	WORD $0x4e31d421 // fadd v1.4s, v1.4s, v17.4s
+	WORD $0x4e32d442 // fadd v2.4s, v2.4s, v18.4s
+	WORD $0x4e33d463 // fadd v3.4s, v3.4s, v19.4s
+	WORD $0x4e34d484 // fadd v4.4s, v4.4s, v20.4s
+	WORD $0x4e35d4a5 // fadd v5.4s, v5.4s, v21.4s
+	WORD $0x4e36d4c6 // fadd v6.4s, v6.4s, v22.4s
+	WORD $0x4e37d4e7 // fadd v7.4s, v7.4s, v23.4s
+	WORD $0x4ea1b800 // fcvtzs v0.4s, v0.4s
+	WORD $0x4ea1b821 // fcvtzs v1.4s, v1.4s
+	WORD $0x4ea1b842 // fcvtzs v2.4s, v2.4s
+	WORD $0x4ea1b863 // fcvtzs v3.4s, v3.4s
+	WORD $0x4ea1b884 // fcvtzs v4.4s, v4.4s
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	WORD $0x4ea1b8c6 // fcvtzs v6.4s, v6.4s
+	WORD $0x4ea1b8e7 // fcvtzs v7.4s, v7.4s
+	WORD $0x4ea1bc10 // addp v16.4s, v0.4s, v1.4s
+	WORD $0x4ea3bc51 // addp v17.4s, v2.4s, v3.4s
+	WORD $0x4eb1be10 // addp v16.4s, v16.4s, v17.4s
+	WORD $0x4ea5bc92 // addp v18.4s, v4.4s, v5.4s
+	WORD $0x4ea7bcd3 // addp v19.4s, v6.4s, v7.4s
+	WORD $0x4eb3be51 // addp v17.4s, v18.4s, v19.4s
+	WORD $0x4f235610 // shl v16.4s, v16.4s, #3
+	WORD $0x4f235631 // shl v17.4s, v17.4s, #3
+	VST1.P [V16.S4, V17.S4], 32(R3)
+	WORD $0x0e612800 // xtn v0.4h, v0.4s
+	WORD $0x4e612820 // xtn2 v0.8h, v1.4s
+	WORD $0x0e612842 // xtn v2.4h, v2.4s
+	WORD $0x4e612862 // xtn2 v2.8h, v3.4s
+	WORD $0x0e612884 // xtn v4.4h, v4.4s
+	WORD $0x4e6128a4 // xtn2 v4.8h, v5.4s
+	WORD $0x0e6128c6 // xtn v6.4h, v6.4s
+	WORD $0x4e6128e6 // xtn2 v6.8h, v7.4s
+	WORD $0x0e212800 // xtn v0.8b, v0.8h
+	WORD $0x4e212840 // xtn2 v0.16b, v2.8h
+	WORD $0x0e212881 // xtn v1.8b, v4.8h
+	WORD $0x4e2128c1 // xtn2 v1.16b, v6.8h
+	VST1.P [V0.B16, V1.B16], 32(R1)
+	SUBS $1, R4, R4
+	BNE q8QuantNEON_block
+	RET
+
