@@ -4,20 +4,22 @@ package kernels
 
 import "github.com/edgerun/edgerun/int4"
 
-// archKT sets the NEON F16 and IQ4_NL kernels on the "neon" implementation
+// archKT sets the NEON F16, IQ4_NL, NF4 and FP4 kernels on the "neon" implementation
 // (neon-dotprod inherits the F16 one) and the dot-product kernels on "neon-dotprod"
 // (registered only when the CPU has the dot-product extension and fp16 conversions).
 func archKT(i *impl) {
 	if i.name == "neon" {
 		i.kt.f16 = f16RowsNEONGo
 		i.kt.set(int4.IQ4_NL, iq4nlRowsNEON8Go, nil)
+		i.kt.set(int4.NF4, nf4RowsNEON8Go, nil)
+		i.kt.set(int4.FP4, fp4RowsNEON8Go, nil)
 	}
 	if i.name != "neon-dotprod" {
 		return
 	}
 	i.kt.set(int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRows4SDOT8Go)
-	i.kt.set(int4.NF4, nf4RowsSDOTGo, nf4Rows4SDOTGo)
-	i.kt.set(int4.FP4, fp4RowsSDOTGo, fp4Rows4SDOTGo)
+	i.kt.set(int4.NF4, nf4RowsSDOT8Go, nf4Rows4SDOT8Go)
+	i.kt.set(int4.FP4, fp4RowsSDOT8Go, fp4Rows4SDOT8Go)
 	i.kt.set(int4.Q4_K, q4kRowsSDOTGo, q4kRows4SDOTGo)
 	i.kt.set(int4.Q6_K, q6kRowsSDOTGo, q6kRows4SDOTGo)
 }
@@ -100,14 +102,6 @@ const (
 	kindQ6K
 	kindQ4_0Tab // Q4_0 through the IQ4_NL kernels with q4_0Values as the table
 )
-
-func nf4RowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
-	ktSDOTGo(kindNF4, w, rowBytes, q, d, c, y)
-}
-
-func fp4RowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
-	ktSDOTGo(kindFP4, w, rowBytes, q, d, c, y)
-}
 
 func q4kRowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
 	ktSDOTGo(kindQ4K, w, rowBytes, q, d, c, y)
@@ -193,14 +187,6 @@ func q6kRows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32)
 
 func q6kRows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
 	ktRows4SDOTGo(kindQ6K, w, rowBytes, rows, g, nb&^7, y, ystride)
-}
-
-func nf4Rows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
-	ktRows4SDOTGo(kindNF4, w, rowBytes, rows, g, nb, y, ystride)
-}
-
-func fp4Rows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
-	ktRows4SDOTGo(kindFP4, w, rowBytes, rows, g, nb, y, ystride)
 }
 
 // ktRows4SDOTGo calls the 4-token kernel of kind on ktSDOTRows rows at a time and

@@ -187,8 +187,7 @@ func iq4nlRowsNEON8Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, 
 func bnbRows8SDOT(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)
 
 // bnbRows8x4SDOT is nibRows8x4SDOT for NF4/FP4 (see bnbRows8SDOT), bit for bit with
-// bnbRows8SDOT per token. They are wired to NF4/FP4 once the kernels' code tables are
-// int8 (bnb4.go); TestBnbRows8 tests them with such a table.
+// bnbRows8SDOT per token.
 //
 //go:noescape
 func bnbRows8x4SDOT(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8, post float32)
@@ -258,5 +257,84 @@ func q8_0Rows4SDOT8Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float3
 		for t := 0; t < 4; t++ {
 			y[t*ystride+r] = one[8*t]
 		}
+	}
+}
+
+func nf4RowsSDOT8Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	bnbRowsSDOT8Go(nf4Tab, kindNF4, w, rowBytes, q, d, c, y)
+}
+
+func fp4RowsSDOT8Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	bnbRowsSDOT8Go(fp4Tab, kindFP4, w, rowBytes, q, d, c, y)
+}
+
+// bnbRowsSDOT8Go is neon-dotprod's NF4/FP4 rowsKernel: groups of 8 rows with
+// bnbRows8SDOT, the rest with the four-lane bnb4RowsSDOT (through ktSDOTGo).
+func bnbRowsSDOT8Go(tab *bnb4Table, tail ktSDOTKind, w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	nb := len(d)
+	g := len(y) / 8
+	if g > 0 && nb > 0 {
+		_ = w[(8*g-1)*rowBytes+nb*20-1]
+		_ = q[nb*qBlock-1]
+		bnbRows8SDOT(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0], &tab.w[0], tab.post)
+	} else {
+		g = 0
+	}
+	ktSDOTGo(tail, w[8*g*rowBytes:], rowBytes, q, d, c, y[8*g:])
+}
+
+func nf4Rows4SDOT8Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	bnbRows4SDOT8Go(nf4Tab, kindNF4, w, rowBytes, rows, g, nb, y, ystride)
+}
+
+func fp4Rows4SDOT8Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	bnbRows4SDOT8Go(fp4Tab, kindFP4, w, rowBytes, rows, g, nb, y, ystride)
+}
+
+// bnbRows4SDOT8Go is neon-dotprod's NF4/FP4 rows4Kernel: bnbRows8x4SDOT on groups of 8
+// rows (= bnbRows8SDOT per token), the four-lane bnb4Rows4SDOT on the rest (= the
+// four-lane one-row kernel per token).
+func bnbRows4SDOT8Go(tab *bnb4Table, tail ktSDOTKind, w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	gr := rows / 8
+	if gr > 0 && nb > 0 {
+		_ = w[(8*gr-1)*rowBytes+nb*20-1]
+		_ = g[nb*g4BlockBytes-1]
+		_ = y[3*ystride+8*gr-1]
+		bnbRows8x4SDOT(&w[0], rowBytes, gr, &g[0], nb, &y[0], 4*ystride, &tab.w[0], tab.post)
+	} else {
+		gr = 0
+	}
+	if rows > 8*gr {
+		ktRows4SDOTGo(tail, w[8*gr*rowBytes:], rowBytes, rows-8*gr, g, nb, y[8*gr:], ystride)
+	}
+}
+
+func nf4RowsNEON8Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
+	bnbRowsNEON8Go(nf4Tab, w, rowBytes, q, d, y)
+}
+
+func fp4RowsNEON8Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
+	bnbRowsNEON8Go(fp4Tab, w, rowBytes, q, d, y)
+}
+
+// bnbRowsNEON8Go is the neon implementation's NF4/FP4 rowsKernel (the float path
+// before): groups of 8 rows with bnbRows8NEON, each remaining row through the same
+// kernel with a zero row stride (as iq4nlRowsNEON8Go).
+func bnbRowsNEON8Go(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float32, y []float32) {
+	nb := len(d)
+	if len(y) == 0 || nb == 0 {
+		clear(y)
+		return
+	}
+	_ = w[(len(y)-1)*rowBytes+nb*20-1]
+	_ = q[nb*qBlock-1]
+	g := len(y) / 8
+	if g > 0 {
+		bnbRows8NEON(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0], &tab.w[0], tab.post)
+	}
+	for r := 8 * g; r < len(y); r++ {
+		var one [8]float32
+		bnbRows8NEON(&w[r*rowBytes], 0, 1, &q[0], &d[0], nb, &one[0], &tab.w[0], tab.post)
+		y[r] = one[0]
 	}
 }

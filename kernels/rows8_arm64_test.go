@@ -22,7 +22,7 @@ var (
 )
 
 // TestRows8Registered checks that a CPU with the dot-product extension runs the 8-row
-// kernels for Q4_0, Q8_0 and IQ4_NL (decode and 4-token).
+// kernels for Q4_0, Q8_0, IQ4_NL, NF4 and FP4 (decode and 4-token).
 func TestRows8Registered(t *testing.T) {
 	if !cpu.ARM64.HasASIMDDP || !cpu.ARM64.HasFPHP {
 		t.Skip("no dot-product extension: the neon kernels run (see TestRows8NotOnPlainNEON)")
@@ -37,6 +37,15 @@ func TestRows8Registered(t *testing.T) {
 	if !same(active.q8_0, rowsKernel(q8_0RowsSDOT8Go)) || !same(active.q8_0x4, rows4Kernel(q8_0Rows4SDOT8Go)) {
 		t.Fatalf("Q8_0 kernels are not the 8-row ones")
 	}
+	for _, k := range []struct {
+		t  int4.Type
+		k  rowsKernel
+		k4 rows4Kernel
+	}{{int4.NF4, nf4RowsSDOT8Go, nf4Rows4SDOT8Go}, {int4.FP4, fp4RowsSDOT8Go, fp4Rows4SDOT8Go}} {
+		if !same(active.kt.rows(k.t), k.k) || !same(active.kt.rows4(k.t), k.k4) {
+			t.Fatalf("%v kernels are not the 8-row ones", k.t)
+		}
+	}
 	if !same(active.kt.rows(int4.IQ4_NL), rowsKernel(iq4nlRowsSDOT8Go)) || !same(active.kt.rows4(int4.IQ4_NL), rows4Kernel(iq4nlRows4SDOT8Go)) {
 		t.Fatalf("IQ4_NL kernels are not the 8-row ones")
 	}
@@ -44,7 +53,7 @@ func TestRows8Registered(t *testing.T) {
 
 // TestRows8NotOnPlainNEON checks the other side: without the dot-product extension
 // (e.g. qemu -cpu cortex-a53 or cortex-a72) no SDOT kernel is registered, and the NEON
-// 8-row kernels run Q4_0 and IQ4_NL.
+// 8-row kernels run Q4_0, IQ4_NL, NF4 and FP4.
 func TestRows8NotOnPlainNEON(t *testing.T) {
 	if cpu.ARM64.HasASIMDDP {
 		t.Skip("the CPU has the dot-product extension")
@@ -57,10 +66,11 @@ func TestRows8NotOnPlainNEON(t *testing.T) {
 	if Implementation() != "neon" {
 		t.Fatalf("implementation %q, want neon", Implementation())
 	}
-	if funcName(kernelFor(int4.Q4_0)) != funcName(q4_0RowsNEON8Go) || funcName(kernelFor(int4.IQ4_NL)) != funcName(iq4nlRowsNEON8Go) {
-		t.Fatalf("Q4_0/IQ4_NL kernels are not the NEON 8-row ones")
+	if funcName(kernelFor(int4.Q4_0)) != funcName(q4_0RowsNEON8Go) || funcName(kernelFor(int4.IQ4_NL)) != funcName(iq4nlRowsNEON8Go) ||
+		funcName(kernelFor(int4.NF4)) != funcName(nf4RowsNEON8Go) || funcName(kernelFor(int4.FP4)) != funcName(fp4RowsNEON8Go) {
+		t.Fatalf("Q4_0/IQ4_NL/NF4/FP4 kernels are not the NEON 8-row ones")
 	}
-	if kernel4For(int4.Q4_0) != nil || kernel4For(int4.IQ4_NL) != nil {
+	if kernel4For(int4.Q4_0) != nil || kernel4For(int4.IQ4_NL) != nil || kernel4For(int4.NF4) != nil {
 		t.Fatalf("a 4-token kernel without SDOT: it would have to agree with the NEON decode kernels")
 	}
 }
@@ -78,10 +88,12 @@ func TestRows8MatchesGeneric(t *testing.T) {
 		spec rowsKernel
 		tab  func(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
 	}
-	kerns := []kern{{int4.Q4_0, q4_0RowsNEON8Go, q4_0RowsGeneric, nibRows8NEON}, {int4.IQ4_NL, iq4nlRowsNEON8Go, iq4nlRowsGeneric, nil}}
+	kerns := []kern{{int4.Q4_0, q4_0RowsNEON8Go, q4_0RowsGeneric, nibRows8NEON}, {int4.IQ4_NL, iq4nlRowsNEON8Go, iq4nlRowsGeneric, nil},
+		{int4.NF4, nf4RowsNEON8Go, nf4RowsGeneric, nil}, {int4.FP4, fp4RowsNEON8Go, fp4RowsGeneric, nil}}
 	if cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP {
 		kerns = append(kerns, kern{int4.Q4_0, q4_0RowsSDOT8Go, q4_0RowsGeneric, nibRows8SDOT}, kern{int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRowsGeneric, nil},
-			kern{int4.Q8_0, q8_0RowsSDOT8Go, q8_0RowsGeneric, nil})
+			kern{int4.Q8_0, q8_0RowsSDOT8Go, q8_0RowsGeneric, nil},
+			kern{int4.NF4, nf4RowsSDOT8Go, nf4RowsGeneric, nil}, kern{int4.FP4, fp4RowsSDOT8Go, fp4RowsGeneric, nil})
 	}
 	for _, kk := range kerns {
 		for _, rows := range rows8Rows {
@@ -132,7 +144,8 @@ func TestRows8x4MatchesRows8(t *testing.T) {
 		k   rowsKernel
 		k4  rows4Kernel
 	}
-	for _, kk := range []kern{{int4.Q4_0, q4_0RowsSDOT8Go, q4_0Rows4SDOT8Go}, {int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRows4SDOT8Go}, {int4.Q8_0, q8_0RowsSDOT8Go, q8_0Rows4SDOT8Go}} {
+	for _, kk := range []kern{{int4.Q4_0, q4_0RowsSDOT8Go, q4_0Rows4SDOT8Go}, {int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRows4SDOT8Go}, {int4.Q8_0, q8_0RowsSDOT8Go, q8_0Rows4SDOT8Go},
+		{int4.NF4, nf4RowsSDOT8Go, nf4Rows4SDOT8Go}, {int4.FP4, fp4RowsSDOT8Go, fp4Rows4SDOT8Go}} {
 		for _, rows := range rows8Rows {
 			for _, nb := range rows8NB {
 				cols := nb * qBlock
