@@ -22,17 +22,42 @@ func F32View(b []byte) []float32 { return f32View(b) }
 // the active implementation's summation order (see dotF32Generic, the specification).
 func DotF32(a, b []float32) float32 { return active.dotF32(a, b) }
 
-// RMSNorm writes dst[i] = x[i] / sqrt(mean(x²) + eps) * w[i]. dst may alias x.
+// RMSNorm writes dst[i] = x[i] / sqrt(mean(x²) + eps) * w[i]. dst may alias x. The sum
+// of squares is taken in float64 (see sumSqGeneric for its order); then
+// dst[i] = (x[i]·scale)·w[i] in float32 with scale = float32(1/sqrt(ss/n + eps)).
 func RMSNorm(dst, x, w []float32, eps float32) {
-	var ss float64
-	for _, v := range x {
-		ss += float64(v) * float64(v)
-	}
+	ss := ops.sumSq(x)
 	scale := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
-	w = w[:len(x)]
-	dst = dst[:len(x)]
+	ops.scaleMul(dst[:len(x)], x, w[:len(x)], scale)
+}
+
+// sumSqGeneric returns Σ x[i]² in float64, the specification of opsImpl.sumSq: eight
+// lanes (element i of the first len(x) - len(x)%8 into lane i%8), combined as
+// ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)), then the remaining elements added in
+// order. Each square of a float32 is exact in float64, so fused and separate
+// multiply-adds agree.
+func sumSqGeneric(x []float32) float64 {
+	var a [8]float64
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		for l := range a {
+			v := float64(x[i+l])
+			a[l] += v * v
+		}
+	}
+	s := ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
+	for ; i < len(x); i++ {
+		v := float64(x[i])
+		s += v * v
+	}
+	return s
+}
+
+// scaleMulGeneric writes dst[i] = (x[i]·s)·w[i], the specification of opsImpl.scaleMul.
+func scaleMulGeneric(dst, x, w []float32, s float32) {
+	x, w = x[:len(dst)], w[:len(dst)]
 	for i, v := range x {
-		dst[i] = v * scale * w[i]
+		dst[i] = v * s * w[i]
 	}
 }
 
@@ -149,14 +174,19 @@ type opsImpl struct {
 	expSub func(x []float32, m float32)        // x[i] = ExpF32(x[i] - m)
 	swiglu func(gate, up []float32)            // gate[i] = gate[i] / (1 + ExpF32(-gate[i])) * up[i]
 	mix    func(o, w, v []float32, stride int) // MixF32 (nil: mixAxpy)
+
+	sumSq    func(x []float32) float64            // sumSqGeneric
+	scaleMul func(dst, x, w []float32, s float32) // scaleMulGeneric
+	add      func(dst, x []float32)               // dst[i] += x[i]
 }
 
 // opsImpls lists the implementations usable on this CPU, generic first; ops is the one
 // in use (the last registered, see ops_amd64.go).
 var (
-	genericOps = &opsImpl{name: "generic", expSub: expSubGeneric, swiglu: swigluGeneric, mix: mixAxpy}
-	opsImpls   = []*opsImpl{genericOps}
-	ops        = genericOps
+	genericOps = &opsImpl{name: "generic", expSub: expSubGeneric, swiglu: swigluGeneric, mix: mixAxpy,
+		sumSq: sumSqGeneric, scaleMul: scaleMulGeneric, add: addGeneric}
+	opsImpls = []*opsImpl{genericOps}
+	ops      = genericOps
 )
 
 func registerOps(o *opsImpl) {
@@ -168,7 +198,9 @@ func registerOps(o *opsImpl) {
 }
 
 // Add writes dst[i] += x[i].
-func Add(dst, x []float32) {
+func Add(dst, x []float32) { ops.add(dst, x[:len(dst)]) }
+
+func addGeneric(dst, x []float32) {
 	x = x[:len(dst)]
 	for i := range dst {
 		dst[i] += x[i]
@@ -205,24 +237,55 @@ func NewRopeTable(dims int, base float32, neox bool, scale float32, factors []fl
 }
 
 // Apply rotates each of the nHeads heads (headDim elements each) of x for position pos.
+// It is Angles followed by ApplyAngles, without the buffer.
 func (t *RopeTable) Apply(x []float32, nHeads, headDim, pos int) {
 	half := t.Dims / 2
 	p := float32(pos) * t.Scale
 	for i := 0; i < half; i++ {
-		theta := float64(p * t.Freq[i])
-		sin, cos := math.Sincos(theta)
-		c, s := float32(cos), float32(sin)
-		for h := 0; h < nHeads; h++ {
-			base := h * headDim
-			var a, b int
-			if t.Neox {
-				a, b = base+i, base+i+half
-			} else {
-				a, b = base+2*i, base+2*i+1
-			}
-			x0, x1 := x[a], x[b]
-			x[a] = x0*c - x1*s
-			x[b] = x0*s + x1*c
+		c, s := t.angle(p, i)
+		t.rotate(x, nHeads, headDim, i, c, s)
+	}
+}
+
+// Angles writes the cosines and sines of position pos's rotation angles into cs
+// (len(cs) >= Dims): cs[2i], cs[2i+1] = cos, sin of pair i's angle. They depend on the
+// position only, so a forward pass computes them once per token for all layers.
+func (t *RopeTable) Angles(cs []float32, pos int) {
+	p := float32(pos) * t.Scale
+	cs = cs[:t.Dims]
+	for i := 0; i < t.Dims/2; i++ {
+		cs[2*i], cs[2*i+1] = t.angle(p, i)
+	}
+}
+
+// ApplyAngles rotates each of the nHeads heads (headDim elements each) of x by the
+// angles Angles wrote into cs, with the same results as Apply for that position.
+func (t *RopeTable) ApplyAngles(x []float32, nHeads, headDim int, cs []float32) {
+	cs = cs[:t.Dims]
+	for i := 0; i < t.Dims/2; i++ {
+		t.rotate(x, nHeads, headDim, i, cs[2*i], cs[2*i+1])
+	}
+}
+
+// angle returns the cosine and sine of pair i's angle at the scaled position p.
+func (t *RopeTable) angle(p float32, i int) (c, s float32) {
+	sin, cos := math.Sincos(float64(p * t.Freq[i]))
+	return float32(cos), float32(sin)
+}
+
+// rotate rotates pair i of every head of x by the angle of cosine c and sine s.
+func (t *RopeTable) rotate(x []float32, nHeads, headDim, i int, c, s float32) {
+	half := t.Dims / 2
+	for h := 0; h < nHeads; h++ {
+		base := h * headDim
+		var a, b int
+		if t.Neox {
+			a, b = base+i, base+i+half
+		} else {
+			a, b = base+2*i, base+2*i+1
 		}
+		x0, x1 := x[a], x[b]
+		x[a] = x0*c - x1*s
+		x[b] = x0*s + x1*c
 	}
 }

@@ -6,7 +6,8 @@ import "golang.org/x/sys/cpu"
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		registerOps(&opsImpl{name: "avx2", expSub: expSubAVX2Go, swiglu: swigluAVX2Go, mix: mixAVX2Go})
+		registerOps(&opsImpl{name: "avx2", expSub: expSubAVX2Go, swiglu: swigluAVX2Go, mix: mixAVX2Go,
+			sumSq: sumSqAVX2Go, scaleMul: scaleMulAVX2Go, add: addAVX2Go})
 	}
 }
 
@@ -59,4 +60,51 @@ func mixAVX2Go(o, w, v []float32, stride int) {
 	}
 	_ = v[(len(w)-1)*stride+len(o)-1]
 	mixAVX2(&o[0], &w[0], &v[0], len(o), len(w), stride)
+}
+
+// sumSqAVX2 returns the eight-lane part of sumSqGeneric over x[0:n] (n a multiple of 8):
+// lanes 0-3 and 4-7 in two float64 accumulators, combined in sumSqGeneric's order.
+//
+//go:noescape
+func sumSqAVX2(x *float32, n int) float64
+
+// scaleMulAVX2 writes dst[i] = (x[i]·s)·w[i] for i < n (a multiple of 8).
+//
+//go:noescape
+func scaleMulAVX2(dst, x, w *float32, n int, s float32)
+
+// addAVX2 writes dst[i] += x[i] for i < n (a multiple of 8).
+//
+//go:noescape
+func addAVX2(dst, x *float32, n int)
+
+func sumSqAVX2Go(x []float32) float64 {
+	n := len(x) &^ 7
+	if n == 0 {
+		return sumSqGeneric(x)
+	}
+	s := sumSqAVX2(&x[0], n)
+	for _, v := range x[n:] {
+		f := float64(v)
+		s += f * f
+	}
+	return s
+}
+
+func scaleMulAVX2Go(dst, x, w []float32, s float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		x, w = x[:len(dst)], w[:len(dst)]
+		scaleMulAVX2(&dst[0], &x[0], &w[0], n, s)
+	}
+	scaleMulGeneric(dst[n:], x[n:], w[n:], s)
+}
+
+func addAVX2Go(dst, x []float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		x = x[:len(dst)]
+		addAVX2(&dst[0], &x[0], n)
+	}
+	addGeneric(dst[n:], x[n:])
 }

@@ -201,3 +201,76 @@ mix1t:
 mixdone:
 	VZEROUPPER
 	RET
+
+// func sumSqAVX2(x *float32, n int) float64
+TEXT ·sumSqAVX2(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	SHRQ   $3, CX
+	JZ     ssred
+
+ssloop:
+	VCVTPS2PD   (SI), Y2
+	VCVTPS2PD   16(SI), Y3
+	VFMADD231PD Y2, Y2, Y0 // lanes 0-3
+	VFMADD231PD Y3, Y3, Y1 // lanes 4-7
+	ADDQ        $32, SI
+	DECQ        CX
+	JNZ         ssloop
+
+ssred:
+	VADDPD       Y1, Y0, Y0 // a[l] + a[l+4]
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD       X1, X0, X0 // (a0+a4)+(a2+a6), (a1+a5)+(a3+a7)
+	VUNPCKHPD    X0, X0, X1
+	VADDSD       X1, X0, X0
+	VZEROUPPER
+	MOVSD        X0, ret+16(FP)
+	RET
+
+// func scaleMulAVX2(dst, x, w *float32, n int, s float32)
+TEXT ·scaleMulAVX2(SB), NOSPLIT, $0-36
+	MOVQ         dst+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         w+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS s+32(FP), Y3
+	SHRQ         $3, CX
+	JZ           smdone
+
+smloop:
+	VMULPS  (SI), Y3, Y0
+	VMULPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     smloop
+
+smdone:
+	VZEROUPPER
+	RET
+
+// func addAVX2(dst, x *float32, n int)
+TEXT ·addAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ   adddone
+
+addloop:
+	VMOVUPS (DI), Y0
+	VADDPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     addloop
+
+adddone:
+	VZEROUPPER
+	RET

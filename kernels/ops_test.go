@@ -223,3 +223,91 @@ func BenchmarkAttentionMix(b *testing.B) {
 		}
 	})
 }
+
+// TestRopeAngles checks that Angles + ApplyAngles give Apply's results bit for bit, for
+// both pairings, a scaled position and llama3-style frequency factors.
+func TestRopeAngles(t *testing.T) {
+	r := rand.New(rand.NewPCG(53, 54))
+	for _, tab := range []*RopeTable{
+		NewRopeTable(64, 10000, false, 1, nil),
+		NewRopeTable(64, 500000, true, 0.25, []float32{1, 2, 4, 8}),
+		NewRopeTable(32, 10000, true, 1, nil), // partial rotation of 64-element heads
+	} {
+		for _, pos := range []int{0, 1, 95, 4097} {
+			x := randVec(r, 4*64)
+			want := append([]float32(nil), x...)
+			tab.Apply(want, 4, 64, pos)
+			cs := make([]float32, tab.Dims)
+			tab.Angles(cs, pos)
+			tab.ApplyAngles(x, 4, 64, cs)
+			for i := range x {
+				if math.Float32bits(x[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("dims %d neox %v pos %d: [%d] = %v, Apply gives %v", tab.Dims, tab.Neox, pos, i, x[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestNormAddImplsMatchGeneric runs every implementation's sum of squares, scaled
+// product and add against the generic ones, bit for bit, on lengths with odd tails and
+// with guards around the outputs; and checks RMSNorm against float64 math.
+func TestNormAddImplsMatchGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(55, 56))
+	for _, im := range opsImpls[1:] {
+		for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 63, 2048, 5632} {
+			x, w := opsInputs(r, n), opsInputs(r, n)
+			if got, want := im.sumSq(x), sumSqGeneric(x); math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("%s sumSq n=%d: %v, generic %v", im.name, n, got, want)
+			}
+			s := float32(r.NormFloat64())
+			want := make([]float32, n)
+			scaleMulGeneric(want, x, w, s)
+			got, ok := guarded(n)
+			im.scaleMul(got, x, w, s)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s scaleMul n=%d: [%d] = %v, generic %v", im.name, n, i, got[i], want[i])
+				}
+			}
+			if !ok() {
+				t.Fatalf("%s scaleMul n=%d wrote outside dst", im.name, n)
+			}
+			copy(want, x)
+			addGeneric(want, w)
+			got, ok = guarded(n)
+			copy(got, x)
+			im.add(got, w)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s add n=%d: [%d] = %v, generic %v", im.name, n, i, got[i], want[i])
+				}
+			}
+			if !ok() {
+				t.Fatalf("%s add n=%d wrote outside dst", im.name, n)
+			}
+		}
+	}
+	for _, n := range []int{1, 13, 2048} {
+		x, w := randVec(r, n), randVec(r, n)
+		var ss float64
+		for _, v := range x {
+			ss += float64(v) * float64(v)
+		}
+		scale := 1 / math.Sqrt(ss/float64(n)+1e-5)
+		out := make([]float32, n)
+		RMSNorm(out, x, w, 1e-5)
+		for i := range x {
+			want := float64(x[i]) * scale * float64(w[i])
+			if d := math.Abs(float64(out[i]) - want); d > 1e-6*math.Abs(want)+1e-30 {
+				t.Fatalf("RMSNorm n=%d: [%d] = %v, want %v", n, i, out[i], want)
+			}
+		}
+		RMSNorm(x, x, w, 1e-5) // in place
+		for i := range x {
+			if x[i] != out[i] {
+				t.Fatalf("RMSNorm in place n=%d: [%d] = %v, want %v", n, i, x[i], out[i])
+			}
+		}
+	}
+}

@@ -11,6 +11,7 @@ type scratch struct {
 	n                   int
 	x, xb, q, k, v, att []float32
 	gate, up            []float32
+	rope                []float32 // per token: the rotation angles' cosines and sines (RopeTable.Angles)
 	lora                loraScratch
 	attn                attnLoop
 }
@@ -31,6 +32,7 @@ func (s *scratch) ensure(m *Model, n int) {
 	s.att = make([]float32, n*qDim)
 	s.gate = make([]float32, n*c.FFN)
 	s.up = make([]float32, n*c.FFN)
+	s.rope = make([]float32, n*m.rope.Dims)
 }
 
 // maxBatch bounds how many prompt positions one forward call processes, which bounds
@@ -85,6 +87,10 @@ func (m *Model) forwardBatch(p *kernels.Pool, kv *KVCache, s *scratch, active []
 	q, k, v := s.q[:n*qDim], s.k[:n*kvDim], s.v[:n*kvDim]
 	att := s.att[:n*qDim]
 	gate, up := s.gate[:n*c.FFN], s.up[:n*c.FFN]
+	rd := m.rope.Dims
+	for i := 0; i < n; i++ { // the angles depend on the position only: once for all layers
+		m.rope.Angles(s.rope[i*rd:(i+1)*rd], pos+i)
+	}
 	for li := range m.layers {
 		l := &m.layers[li]
 		for i := 0; i < n; i++ {
@@ -106,8 +112,8 @@ func (m *Model) forwardBatch(p *kernels.Pool, kv *KVCache, s *scratch, active []
 			if l.bv != nil {
 				kernels.Add(vi, l.bv)
 			}
-			m.rope.Apply(qi, c.Heads, hd, pos+i)
-			m.rope.Apply(ki, c.KVHeads, hd, pos+i)
+			m.rope.ApplyAngles(qi, c.Heads, hd, s.rope[i*rd:(i+1)*rd])
+			m.rope.ApplyAngles(ki, c.KVHeads, hd, s.rope[i*rd:(i+1)*rd])
 			kv.store(li, pos+i, ki, vi)
 		}
 		m.attention(p, kv, &s.attn, li, q, att, n, pos)
