@@ -128,8 +128,15 @@ define qemu-test
 	done; exit $$fail
 endef
 
+# test-arm64 runs the kernels a second time on a core without the dot-product extension
+# (qemu's cortex-a53: the "neon" implementation instead of "neon-dotprod").
 test-arm64: qemu-deps
 	$(call qemu-test,arm64,,qemu-aarch64-static)
+	@echo "== kernels again under qemu-aarch64-static -cpu cortex-a53 (NEON without the dot product)"
+	@cd kernels && start=$$(date +%s) && if qemu-aarch64-static -cpu cortex-a53 $(QEMU_TMP)/kernels-arm64.test \
+		-test.short -test.count=1 > $(QEMU_TMP)/kernels-arm64-a53.log 2>&1; then \
+		echo "ok   kernels, cortex-a53 ($$(( $$(date +%s) - start ))s)"; \
+	else cat $(QEMU_TMP)/kernels-arm64-a53.log; echo "FAIL kernels, cortex-a53"; exit 1; fi
 
 test-armv7: qemu-deps
 	$(call qemu-test,arm,7,qemu-arm-static)
