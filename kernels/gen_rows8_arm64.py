@@ -263,6 +263,99 @@ def rows8x4(name, bnb=False, q8=False):
     g("RET")
     raw("")
 
+def rows4x4neon(name, bnb=False):
+    # 4 rows × 4 tokens without the dot product: each 4-row group's weights are decoded
+    # once per block for the 4 tokens of a pack4 group; per token and row the integer sum
+    # and the float steps are those of rows8(neon=True) for one lane, so the results agree
+    # bit for bit with it.
+    if bnb:
+        raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8, post float32)" % name)
+        raw("TEXT ·%s(SB), NOSPLIT, $0-68" % name)
+    else:
+        raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8)" % name)
+        raw("TEXT ·%s(SB), NOSPLIT, $0-64" % name)
+    g("MOVD w+0(FP), R0"); g("MOVD rowBytes+8(FP), R1"); g("MOVD groups+16(FP), R2")
+    g("MOVD xg+24(FP), R3"); g("MOVD nb+32(FP), R4"); g("MOVD y+40(FP), R5")
+    g("MOVD ystride+48(FP), R6"); g("MOVD tab+56(FP), R7")
+    g("VLD1 (R7), [V31.B16]")
+    g("VMOVI $15, V30.B16")
+    g("MOVD $32, R19")
+    raw("")
+    raw("%s_group:" % name)
+    g("MOVD R0, R8")
+    for r in range(1, 4):
+        g("ADD R1, R%d, R%d" % (7 + r, 8 + r))
+    g("MOVD R3, R16"); g("MOVD R4, R17")
+    for a in range(24, 28):
+        g("VEOR V%d.B16, V%d.B16, V%d.B16" % (a, a, a))
+    raw("")
+    raw("%s_block:" % name)
+    g("VLD1.P 64(R16), [V0.B16, V1.B16, V2.B16, V3.B16]")
+    g("VLD1.P 64(R16), [V4.B16, V5.B16, V6.B16, V7.B16]")
+    g("ADD $128, R16")
+    for t in range(4):
+        w("ld1 {v9.s}[%d], [x16], x19" % t)
+    if bnb:
+        for r in range(4):
+            w("ld1 {v10.s}[%d], [x%d], #4" % (r, 8 + r))
+    else:
+        for r in range(4):
+            w("ld1 {v10.h}[%d], [x%d], #2" % (r, 8 + r))
+    for r in range(4):
+        g("VLD1.P 16(R%d), [V%d.B16]" % (8 + r, 16 + r))
+    if bnb:
+        for t in range(4):
+            w("uzp1 v8.16b, v%d.16b, v%d.16b" % (2 * t, 2 * t + 1))
+            w("uzp2 v%d.16b, v%d.16b, v%d.16b" % (2 * t + 1, 2 * t, 2 * t + 1))
+            g("VORR V8.B16, V8.B16, V%d.B16" % (2 * t))
+    else:
+        w("fcvtl v10.4s, v10.4h")
+    for r in range(4):
+        g("VAND V30.B16, V%d.B16, V%d.B16" % (16 + r, 20 + r))
+        g("VUSHR $4, V%d.B16, V%d.B16" % (16 + r, 16 + r))
+    for r in range(4):
+        g("VTBL V%d.B16, [V31.B16], V%d.B16" % (20 + r, 20 + r))
+        g("VTBL V%d.B16, [V31.B16], V%d.B16" % (16 + r, 16 + r))
+    for t in range(4):
+        # low nibbles meet elements 0..15 (V2t), or NF4/FP4's odd elements (V2t+1)
+        xlo, xhi = (2 * t + 1, 2 * t) if bnb else (2 * t, 2 * t + 1)
+        for i in (0, 2):
+            ta = [(28, 29), (8, 11)]
+            for j, (a, b) in zip((i, i + 1), ta):
+                w("smull v%d.8h, v%d.8b, v%d.8b" % (a, 20 + j, xlo))
+                w("smull2 v%d.8h, v%d.16b, v%d.16b" % (b, 20 + j, xlo))
+            for j, (a, b) in zip((i, i + 1), ta):
+                w("smlal v%d.8h, v%d.8b, v%d.8b" % (a, 16 + j, xhi))
+                w("smlal2 v%d.8h, v%d.16b, v%d.16b" % (b, 16 + j, xhi))
+            for j, (a, b) in zip((i, i + 1), ta):
+                w("saddlp v%d.4s, v%d.8h" % (12 + j, a))
+            for j, (a, b) in zip((i, i + 1), ta):
+                w("sadalp v%d.4s, v%d.8h" % (12 + j, b))
+        w("addp v12.4s, v12.4s, v13.4s")
+        w("addp v14.4s, v14.4s, v15.4s")
+        w("addp v12.4s, v12.4s, v14.4s")
+        w("scvtf v12.4s, v12.4s")
+        w("fmul v11.4s, v10.4s, v9.s[%d]" % t)
+        g("VFMLA V12.S4, V11.S4, V%d.S4" % (24 + t))
+    g("SUBS $1, R17, R17")
+    g("BNE %s_block" % name)
+    raw("")
+    if bnb:
+        g("FMOVS post+64(FP), F8")
+        for a in range(24, 28):
+            w("fmul v%d.4s, v%d.4s, v8.s[0]" % (a, a))
+    g("MOVD R5, R20")
+    for t in range(4):
+        g("VST1 [V%d.S4], (R20)" % (24 + t))
+        if t < 3:
+            g("ADD R6, R20, R20")
+    g("ADD $16, R5, R5")
+    g("ADD R1<<2, R0, R0")
+    g("SUBS $1, R2, R2")
+    g("BNE %s_group" % name)
+    g("RET")
+    raw("")
+
 def q8quant(name):
     # q8QuantGeneric for nb ≥ 1 blocks, bit for bit (see q8quant_arm64.go).
     raw("// func %s(x *float32, q *int8, d *float32, c *int32, nb int)" % name)
@@ -332,5 +425,7 @@ rows8("bnbRows8NEON", False, neon=True, bnb=True)
 rows8("q8_0Rows8SDOT", False, q8=True)
 rows8x4("q8_0Rows8x4SDOT", q8=True)
 q8quant("q8QuantNEON")
+rows4x4neon("nibRows4x4NEON")
+rows4x4neon("bnbRows4x4NEON", bnb=True)
 encode()
 sys.stdout.write("\n".join(out) + "\n")

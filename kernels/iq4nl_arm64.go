@@ -10,9 +10,9 @@ import "github.com/edgerun/edgerun/int4"
 func archKT(i *impl) {
 	if i.name == "neon" {
 		i.kt.f16 = f16RowsNEONGo
-		i.kt.set(int4.IQ4_NL, iq4nlRowsNEON8Go, nil)
-		i.kt.set(int4.NF4, nf4RowsNEON8Go, nil)
-		i.kt.set(int4.FP4, fp4RowsNEON8Go, nil)
+		i.kt.set(int4.IQ4_NL, iq4nlRowsNEON8Go, iq4nlRows4NEON4Go)
+		i.kt.set(int4.NF4, nf4RowsNEON8Go, nf4Rows4NEON4Go)
+		i.kt.set(int4.FP4, fp4RowsNEON8Go, fp4Rows4NEON4Go)
 	}
 	if i.name != "neon-dotprod" {
 		return

@@ -10,7 +10,7 @@ func init() {
 	}
 	// NEON kernels for every ARMv8 core (widening multiplies, e.g. Cortex-A53); the
 	// dot-product implementation below inherits the float32 kernels.
-	register(&impl{name: "neon", q8Quant: q8QuantNEONGo, q4_0: q4_0RowsNEON8Go, q8_0: q8_0RowsNEONGo,
+	register(&impl{name: "neon", q8Quant: q8QuantNEONGo, q4_0: q4_0RowsNEON8Go, q4_0x4: q4_0Rows4NEON4Go, q8_0: q8_0RowsNEONGo,
 		dotF32: dotF32NEONGo, axpyF32: axpyF32NEONGo, f32Rows: f32RowsNEONGo, f16: f16NEON})
 	if cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP {
 		register(&impl{name: "neon-dotprod", q4_0: q4_0RowsSDOT8Go, q4_0x4: q4_0Rows4SDOT8Go, q8_0: q8_0RowsSDOT8Go, q8_0x4: q8_0Rows4SDOT8Go})

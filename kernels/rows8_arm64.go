@@ -134,21 +134,28 @@ func q4_0Rows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int
 //go:noescape
 func nibRows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
 
-// q4_0RowsNEON8Go is the neon implementation's Q4_0 rowsKernel: groups of 8 rows, the
-// rest with the four-lane q4_0RowsNEON (MatMul calls the same kernel per token, so
-// prefill and decode agree).
+// q4_0RowsNEON8Go is the neon implementation's Q4_0 rowsKernel: groups of 8 rows, and
+// each remaining row through the same kernel with a zero row stride (its 8 lanes all
+// compute that row, each as in a full group), so a row's result never depends on its
+// group and the 4×4 kernel (nibRows4x4NEON) agrees with it on every row.
 func q4_0RowsNEON8Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
 	nb := len(d)
-	g := len(y) / 8
-	if g > 0 && nb > 0 {
-		_ = w[(8*g-1)*rowBytes+nb*18-1]
-		_ = q[nb*qBlock-1]
-		_ = c[nb*8-1]
-		q4_0Rows8NEON(&w[0], rowBytes, g, &q[0], &d[0], &c[0], nb, &y[0])
-	} else {
-		g = 0
+	if len(y) == 0 || nb == 0 {
+		clear(y)
+		return
 	}
-	armRowsGo(kindQ4NEON, w[8*g*rowBytes:], rowBytes, q, d, y[8*g:])
+	_ = w[(len(y)-1)*rowBytes+nb*18-1]
+	_ = q[nb*qBlock-1]
+	_ = c[nb*8-1]
+	g := len(y) / 8
+	if g > 0 {
+		q4_0Rows8NEON(&w[0], rowBytes, g, &q[0], &d[0], &c[0], nb, &y[0])
+	}
+	for r := 8 * g; r < len(y); r++ {
+		var one [8]float32
+		q4_0Rows8NEON(&w[r*rowBytes], 0, 1, &q[0], &d[0], &c[0], nb, &one[0])
+		y[r] = one[0]
+	}
 }
 
 // iq4nlRowsNEON8Go is the neon implementation's IQ4_NL rowsKernel (before it, IQ4_NL
@@ -336,5 +343,71 @@ func bnbRowsNEON8Go(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float3
 		var one [8]float32
 		bnbRows8NEON(&w[r*rowBytes], 0, 1, &q[0], &d[0], nb, &one[0], &tab.w[0], tab.post)
 		y[r] = one[0]
+	}
+}
+
+// nibRows4x4NEON computes groups·4 rows for the 4 tokens of a q8Act.pack4 group xg, for
+// cores without the dot product: each 4-row group's nibbles are decoded (TBL through
+// tab) once per block for the 4 tokens, and per token the integer sums (widening
+// multiplies) and float steps are those of one lane of q4_0Rows8NEON / nibRows8NEON,
+// so y[t·ystride/4 + r] is their result for row r and token t, bit for bit. 154
+// instructions per block column for 4 rows × 4 tokens (9.6 a row and token, against
+// 13-14 for the decode kernels run per token). ystride in bytes; groups ≥ 1, nb ≥ 1.
+//
+//go:noescape
+func nibRows4x4NEON(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8)
+
+// bnbRows4x4NEON is nibRows4x4NEON for NF4/FP4 (see bnbRows8SDOT), bit for bit with
+// bnbRows8NEON per token; 165 instructions per block column.
+//
+//go:noescape
+func bnbRows4x4NEON(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8, post float32)
+
+func q4_0Rows4NEON4Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	rows4x4NEONGo(&q4_0Values, nil, 18, w, rowBytes, rows, g, nb, y, ystride)
+}
+
+func iq4nlRows4NEON4Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	rows4x4NEONGo(&kvaluesIQ4NL, nil, 18, w, rowBytes, rows, g, nb, y, ystride)
+}
+
+func nf4Rows4NEON4Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	rows4x4NEONGo(nil, nf4Tab, 20, w, rowBytes, rows, g, nb, y, ystride)
+}
+
+func fp4Rows4NEON4Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	rows4x4NEONGo(nil, fp4Tab, 20, w, rowBytes, rows, g, nb, y, ystride)
+}
+
+// rows4x4NEONGo is the neon implementation's rows4Kernel for Q4_0, IQ4_NL (tab) and
+// NF4/FP4 (bnb): groups of 4 rows, and each remaining row through the same kernel with
+// a zero row stride, as the decode wrappers do.
+func rows4x4NEONGo(tab *[16]int8, bnb *bnb4Table, bs int, w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
+	if rows <= 0 || nb <= 0 {
+		for t := 0; t < 4 && rows > 0; t++ {
+			clear(y[t*ystride : t*ystride+rows])
+		}
+		return
+	}
+	_ = w[(rows-1)*rowBytes+nb*bs-1]
+	_ = g[nb*g4BlockBytes-1]
+	_ = y[3*ystride+rows-1]
+	call := func(w *byte, rowBytes, groups int, y *float32, ystride int) {
+		if bnb != nil {
+			bnbRows4x4NEON(w, rowBytes, groups, &g[0], nb, y, ystride, &bnb.w[0], bnb.post)
+		} else {
+			nibRows4x4NEON(w, rowBytes, groups, &g[0], nb, y, ystride, &tab[0])
+		}
+	}
+	gr := rows / 4
+	if gr > 0 {
+		call(&w[0], rowBytes, gr, &y[0], 4*ystride)
+	}
+	for r := 4 * gr; r < rows; r++ {
+		var one [16]float32
+		call(&w[r*rowBytes], 0, 1, &one[0], 16)
+		for t := 0; t < 4; t++ {
+			y[t*ystride+r] = one[4*t]
+		}
 	}
 }

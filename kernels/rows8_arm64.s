@@ -1625,3 +1625,411 @@ q8QuantNEON_block:
 	BNE q8QuantNEON_block
 	RET
 
+// func nibRows4x4NEON(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8)
+TEXT ·nibRows4x4NEON(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xg+24(FP), R3
+	MOVD nb+32(FP), R4
+	MOVD y+40(FP), R5
+	MOVD ystride+48(FP), R6
+	MOVD tab+56(FP), R7
+	VLD1 (R7), [V31.B16]
+	VMOVI $15, V30.B16
+	MOVD $32, R19
+
+nibRows4x4NEON_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	MOVD R3, R16
+	MOVD R4, R17
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+
+nibRows4x4NEON_block:
+	VLD1.P 64(R16), [V0.B16, V1.B16, V2.B16, V3.B16]
+	VLD1.P 64(R16), [V4.B16, V5.B16, V6.B16, V7.B16]
+	ADD $128, R16
+	WORD $0x0dd38209 // ld1 {v9.s}[0], [x16], x19
+	WORD $0x0dd39209 // ld1 {v9.s}[1], [x16], x19
+	WORD $0x4dd38209 // ld1 {v9.s}[2], [x16], x19
+	WORD $0x4dd39209 // ld1 {v9.s}[3], [x16], x19
+	WORD $0x0ddf410a // ld1 {v10.h}[0], [x8], #2
+	WORD $0x0ddf492a // ld1 {v10.h}[1], [x9], #2
+	WORD $0x0ddf514a // ld1 {v10.h}[2], [x10], #2
+	WORD $0x0ddf596a // ld1 {v10.h}[3], [x11], #2
+	VLD1.P 16(R8), [V16.B16]
+	VLD1.P 16(R9), [V17.B16]
+	VLD1.P 16(R10), [V18.B16]
+	VLD1.P 16(R11), [V19.B16]
+	WORD $0x0e21794a // fcvtl v10.4s, v10.4h
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x0e20c29c // smull v28.8h, v20.8b, v0.8b
+	WORD $0x4e20c29d // smull2 v29.8h, v20.16b, v0.16b
+	WORD $0x0e20c2a8 // smull v8.8h, v21.8b, v0.8b
+	WORD $0x4e20c2ab // smull2 v11.8h, v21.16b, v0.16b
+	WORD $0x0e21821c // smlal v28.8h, v16.8b, v1.8b
+	WORD $0x4e21821d // smlal2 v29.8h, v16.16b, v1.16b
+	WORD $0x0e218228 // smlal v8.8h, v17.8b, v1.8b
+	WORD $0x4e21822b // smlal2 v11.8h, v17.16b, v1.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e20c2dc // smull v28.8h, v22.8b, v0.8b
+	WORD $0x4e20c2dd // smull2 v29.8h, v22.16b, v0.16b
+	WORD $0x0e20c2e8 // smull v8.8h, v23.8b, v0.8b
+	WORD $0x4e20c2eb // smull2 v11.8h, v23.16b, v0.16b
+	WORD $0x0e21825c // smlal v28.8h, v18.8b, v1.8b
+	WORD $0x4e21825d // smlal2 v29.8h, v18.16b, v1.16b
+	WORD $0x0e218268 // smlal v8.8h, v19.8b, v1.8b
+	WORD $0x4e21826b // smlal2 v11.8h, v19.16b, v1.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f89914b // fmul v11.4s, v10.4s, v9.s[0]
+	VFMLA V12.S4, V11.S4, V24.S4
+	WORD $0x0e22c29c // smull v28.8h, v20.8b, v2.8b
+	WORD $0x4e22c29d // smull2 v29.8h, v20.16b, v2.16b
+	WORD $0x0e22c2a8 // smull v8.8h, v21.8b, v2.8b
+	WORD $0x4e22c2ab // smull2 v11.8h, v21.16b, v2.16b
+	WORD $0x0e23821c // smlal v28.8h, v16.8b, v3.8b
+	WORD $0x4e23821d // smlal2 v29.8h, v16.16b, v3.16b
+	WORD $0x0e238228 // smlal v8.8h, v17.8b, v3.8b
+	WORD $0x4e23822b // smlal2 v11.8h, v17.16b, v3.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e22c2dc // smull v28.8h, v22.8b, v2.8b
+	WORD $0x4e22c2dd // smull2 v29.8h, v22.16b, v2.16b
+	WORD $0x0e22c2e8 // smull v8.8h, v23.8b, v2.8b
+	WORD $0x4e22c2eb // smull2 v11.8h, v23.16b, v2.16b
+	WORD $0x0e23825c // smlal v28.8h, v18.8b, v3.8b
+	WORD $0x4e23825d // smlal2 v29.8h, v18.16b, v3.16b
+	WORD $0x0e238268 // smlal v8.8h, v19.8b, v3.8b
+	WORD $0x4e23826b // smlal2 v11.8h, v19.16b, v3.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4fa9914b // fmul v11.4s, v10.4s, v9.s[1]
+	VFMLA V12.S4, V11.S4, V25.S4
+	WORD $0x0e24c29c // smull v28.8h, v20.8b, v4.8b
+	WORD $0x4e24c29d // smull2 v29.8h, v20.16b, v4.16b
+	WORD $0x0e24c2a8 // smull v8.8h, v21.8b, v4.8b
+	WORD $0x4e24c2ab // smull2 v11.8h, v21.16b, v4.16b
+	WORD $0x0e25821c // smlal v28.8h, v16.8b, v5.8b
+	WORD $0x4e25821d // smlal2 v29.8h, v16.16b, v5.16b
+	WORD $0x0e258228 // smlal v8.8h, v17.8b, v5.8b
+	WORD $0x4e25822b // smlal2 v11.8h, v17.16b, v5.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e24c2dc // smull v28.8h, v22.8b, v4.8b
+	WORD $0x4e24c2dd // smull2 v29.8h, v22.16b, v4.16b
+	WORD $0x0e24c2e8 // smull v8.8h, v23.8b, v4.8b
+	WORD $0x4e24c2eb // smull2 v11.8h, v23.16b, v4.16b
+	WORD $0x0e25825c // smlal v28.8h, v18.8b, v5.8b
+	WORD $0x4e25825d // smlal2 v29.8h, v18.16b, v5.16b
+	WORD $0x0e258268 // smlal v8.8h, v19.8b, v5.8b
+	WORD $0x4e25826b // smlal2 v11.8h, v19.16b, v5.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f89994b // fmul v11.4s, v10.4s, v9.s[2]
+	VFMLA V12.S4, V11.S4, V26.S4
+	WORD $0x0e26c29c // smull v28.8h, v20.8b, v6.8b
+	WORD $0x4e26c29d // smull2 v29.8h, v20.16b, v6.16b
+	WORD $0x0e26c2a8 // smull v8.8h, v21.8b, v6.8b
+	WORD $0x4e26c2ab // smull2 v11.8h, v21.16b, v6.16b
+	WORD $0x0e27821c // smlal v28.8h, v16.8b, v7.8b
+	WORD $0x4e27821d // smlal2 v29.8h, v16.16b, v7.16b
+	WORD $0x0e278228 // smlal v8.8h, v17.8b, v7.8b
+	WORD $0x4e27822b // smlal2 v11.8h, v17.16b, v7.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e26c2dc // smull v28.8h, v22.8b, v6.8b
+	WORD $0x4e26c2dd // smull2 v29.8h, v22.16b, v6.16b
+	WORD $0x0e26c2e8 // smull v8.8h, v23.8b, v6.8b
+	WORD $0x4e26c2eb // smull2 v11.8h, v23.16b, v6.16b
+	WORD $0x0e27825c // smlal v28.8h, v18.8b, v7.8b
+	WORD $0x4e27825d // smlal2 v29.8h, v18.16b, v7.16b
+	WORD $0x0e278268 // smlal v8.8h, v19.8b, v7.8b
+	WORD $0x4e27826b // smlal2 v11.8h, v19.16b, v7.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4fa9994b // fmul v11.4s, v10.4s, v9.s[3]
+	VFMLA V12.S4, V11.S4, V27.S4
+	SUBS $1, R17, R17
+	BNE nibRows4x4NEON_block
+
+	MOVD R5, R20
+	VST1 [V24.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V25.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V26.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V27.S4], (R20)
+	ADD $16, R5, R5
+	ADD R1<<2, R0, R0
+	SUBS $1, R2, R2
+	BNE nibRows4x4NEON_group
+	RET
+
+// func bnbRows4x4NEON(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8, post float32)
+TEXT ·bnbRows4x4NEON(SB), NOSPLIT, $0-68
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xg+24(FP), R3
+	MOVD nb+32(FP), R4
+	MOVD y+40(FP), R5
+	MOVD ystride+48(FP), R6
+	MOVD tab+56(FP), R7
+	VLD1 (R7), [V31.B16]
+	VMOVI $15, V30.B16
+	MOVD $32, R19
+
+bnbRows4x4NEON_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	MOVD R3, R16
+	MOVD R4, R17
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+
+bnbRows4x4NEON_block:
+	VLD1.P 64(R16), [V0.B16, V1.B16, V2.B16, V3.B16]
+	VLD1.P 64(R16), [V4.B16, V5.B16, V6.B16, V7.B16]
+	ADD $128, R16
+	WORD $0x0dd38209 // ld1 {v9.s}[0], [x16], x19
+	WORD $0x0dd39209 // ld1 {v9.s}[1], [x16], x19
+	WORD $0x4dd38209 // ld1 {v9.s}[2], [x16], x19
+	WORD $0x4dd39209 // ld1 {v9.s}[3], [x16], x19
+	WORD $0x0ddf810a // ld1 {v10.s}[0], [x8], #4
+	WORD $0x0ddf912a // ld1 {v10.s}[1], [x9], #4
+	WORD $0x4ddf814a // ld1 {v10.s}[2], [x10], #4
+	WORD $0x4ddf916a // ld1 {v10.s}[3], [x11], #4
+	VLD1.P 16(R8), [V16.B16]
+	VLD1.P 16(R9), [V17.B16]
+	VLD1.P 16(R10), [V18.B16]
+	VLD1.P 16(R11), [V19.B16]
+	WORD $0x4e011808 // uzp1 v8.16b, v0.16b, v1.16b
+	WORD $0x4e015801 // uzp2 v1.16b, v0.16b, v1.16b
+	VORR V8.B16, V8.B16, V0.B16
+	WORD $0x4e031848 // uzp1 v8.16b, v2.16b, v3.16b
+	WORD $0x4e035843 // uzp2 v3.16b, v2.16b, v3.16b
+	VORR V8.B16, V8.B16, V2.B16
+	WORD $0x4e051888 // uzp1 v8.16b, v4.16b, v5.16b
+	WORD $0x4e055885 // uzp2 v5.16b, v4.16b, v5.16b
+	VORR V8.B16, V8.B16, V4.B16
+	WORD $0x4e0718c8 // uzp1 v8.16b, v6.16b, v7.16b
+	WORD $0x4e0758c7 // uzp2 v7.16b, v6.16b, v7.16b
+	VORR V8.B16, V8.B16, V6.B16
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x0e21c29c // smull v28.8h, v20.8b, v1.8b
+	WORD $0x4e21c29d // smull2 v29.8h, v20.16b, v1.16b
+	WORD $0x0e21c2a8 // smull v8.8h, v21.8b, v1.8b
+	WORD $0x4e21c2ab // smull2 v11.8h, v21.16b, v1.16b
+	WORD $0x0e20821c // smlal v28.8h, v16.8b, v0.8b
+	WORD $0x4e20821d // smlal2 v29.8h, v16.16b, v0.16b
+	WORD $0x0e208228 // smlal v8.8h, v17.8b, v0.8b
+	WORD $0x4e20822b // smlal2 v11.8h, v17.16b, v0.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e21c2dc // smull v28.8h, v22.8b, v1.8b
+	WORD $0x4e21c2dd // smull2 v29.8h, v22.16b, v1.16b
+	WORD $0x0e21c2e8 // smull v8.8h, v23.8b, v1.8b
+	WORD $0x4e21c2eb // smull2 v11.8h, v23.16b, v1.16b
+	WORD $0x0e20825c // smlal v28.8h, v18.8b, v0.8b
+	WORD $0x4e20825d // smlal2 v29.8h, v18.16b, v0.16b
+	WORD $0x0e208268 // smlal v8.8h, v19.8b, v0.8b
+	WORD $0x4e20826b // smlal2 v11.8h, v19.16b, v0.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f89914b // fmul v11.4s, v10.4s, v9.s[0]
+	VFMLA V12.S4, V11.S4, V24.S4
+	WORD $0x0e23c29c // smull v28.8h, v20.8b, v3.8b
+	WORD $0x4e23c29d // smull2 v29.8h, v20.16b, v3.16b
+	WORD $0x0e23c2a8 // smull v8.8h, v21.8b, v3.8b
+	WORD $0x4e23c2ab // smull2 v11.8h, v21.16b, v3.16b
+	WORD $0x0e22821c // smlal v28.8h, v16.8b, v2.8b
+	WORD $0x4e22821d // smlal2 v29.8h, v16.16b, v2.16b
+	WORD $0x0e228228 // smlal v8.8h, v17.8b, v2.8b
+	WORD $0x4e22822b // smlal2 v11.8h, v17.16b, v2.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e23c2dc // smull v28.8h, v22.8b, v3.8b
+	WORD $0x4e23c2dd // smull2 v29.8h, v22.16b, v3.16b
+	WORD $0x0e23c2e8 // smull v8.8h, v23.8b, v3.8b
+	WORD $0x4e23c2eb // smull2 v11.8h, v23.16b, v3.16b
+	WORD $0x0e22825c // smlal v28.8h, v18.8b, v2.8b
+	WORD $0x4e22825d // smlal2 v29.8h, v18.16b, v2.16b
+	WORD $0x0e228268 // smlal v8.8h, v19.8b, v2.8b
+	WORD $0x4e22826b // smlal2 v11.8h, v19.16b, v2.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4fa9914b // fmul v11.4s, v10.4s, v9.s[1]
+	VFMLA V12.S4, V11.S4, V25.S4
+	WORD $0x0e25c29c // smull v28.8h, v20.8b, v5.8b
+	WORD $0x4e25c29d // smull2 v29.8h, v20.16b, v5.16b
+	WORD $0x0e25c2a8 // smull v8.8h, v21.8b, v5.8b
+	WORD $0x4e25c2ab // smull2 v11.8h, v21.16b, v5.16b
+	WORD $0x0e24821c // smlal v28.8h, v16.8b, v4.8b
+	WORD $0x4e24821d // smlal2 v29.8h, v16.16b, v4.16b
+	WORD $0x0e248228 // smlal v8.8h, v17.8b, v4.8b
+	WORD $0x4e24822b // smlal2 v11.8h, v17.16b, v4.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e25c2dc // smull v28.8h, v22.8b, v5.8b
+	WORD $0x4e25c2dd // smull2 v29.8h, v22.16b, v5.16b
+	WORD $0x0e25c2e8 // smull v8.8h, v23.8b, v5.8b
+	WORD $0x4e25c2eb // smull2 v11.8h, v23.16b, v5.16b
+	WORD $0x0e24825c // smlal v28.8h, v18.8b, v4.8b
+	WORD $0x4e24825d // smlal2 v29.8h, v18.16b, v4.16b
+	WORD $0x0e248268 // smlal v8.8h, v19.8b, v4.8b
+	WORD $0x4e24826b // smlal2 v11.8h, v19.16b, v4.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f89994b // fmul v11.4s, v10.4s, v9.s[2]
+	VFMLA V12.S4, V11.S4, V26.S4
+	WORD $0x0e27c29c // smull v28.8h, v20.8b, v7.8b
+	WORD $0x4e27c29d // smull2 v29.8h, v20.16b, v7.16b
+	WORD $0x0e27c2a8 // smull v8.8h, v21.8b, v7.8b
+	WORD $0x4e27c2ab // smull2 v11.8h, v21.16b, v7.16b
+	WORD $0x0e26821c // smlal v28.8h, v16.8b, v6.8b
+	WORD $0x4e26821d // smlal2 v29.8h, v16.16b, v6.16b
+	WORD $0x0e268228 // smlal v8.8h, v17.8b, v6.8b
+	WORD $0x4e26822b // smlal2 v11.8h, v17.16b, v6.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e27c2dc // smull v28.8h, v22.8b, v7.8b
+	WORD $0x4e27c2dd // smull2 v29.8h, v22.16b, v7.16b
+	WORD $0x0e27c2e8 // smull v8.8h, v23.8b, v7.8b
+	WORD $0x4e27c2eb // smull2 v11.8h, v23.16b, v7.16b
+	WORD $0x0e26825c // smlal v28.8h, v18.8b, v6.8b
+	WORD $0x4e26825d // smlal2 v29.8h, v18.16b, v6.16b
+	WORD $0x0e268268 // smlal v8.8h, v19.8b, v6.8b
+	WORD $0x4e26826b // smlal2 v11.8h, v19.16b, v6.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4fa9994b // fmul v11.4s, v10.4s, v9.s[3]
+	VFMLA V12.S4, V11.S4, V27.S4
+	SUBS $1, R17, R17
+	BNE bnbRows4x4NEON_block
+
+	FMOVS post+64(FP), F8
+	WORD $0x4f889318 // fmul v24.4s, v24.4s, v8.s[0]
+	WORD $0x4f889339 // fmul v25.4s, v25.4s, v8.s[0]
+	WORD $0x4f88935a // fmul v26.4s, v26.4s, v8.s[0]
+	WORD $0x4f88937b // fmul v27.4s, v27.4s, v8.s[0]
+	MOVD R5, R20
+	VST1 [V24.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V25.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V26.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V27.S4], (R20)
+	ADD $16, R5, R5
+	ADD R1<<2, R0, R0
+	SUBS $1, R2, R2
+	BNE bnbRows4x4NEON_group
+	RET
+

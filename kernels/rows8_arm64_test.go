@@ -17,7 +17,7 @@ import (
 // rows8Shapes are the row counts and block counts the 8-row kernels are tested on: one
 // and several full groups, with every tail length, and single-block rows.
 var (
-	rows8Rows = []int{8, 9, 11, 15, 16, 17, 23, 24, 31, 40}
+	rows8Rows = []int{1, 3, 5, 8, 9, 11, 15, 16, 17, 23, 24, 31, 40}
 	rows8NB   = []int{1, 2, 3, 7, 64}
 )
 
@@ -70,8 +70,9 @@ func TestRows8NotOnPlainNEON(t *testing.T) {
 		funcName(kernelFor(int4.NF4)) != funcName(nf4RowsNEON8Go) || funcName(kernelFor(int4.FP4)) != funcName(fp4RowsNEON8Go) {
 		t.Fatalf("Q4_0/IQ4_NL/NF4/FP4 kernels are not the NEON 8-row ones")
 	}
-	if kernel4For(int4.Q4_0) != nil || kernel4For(int4.IQ4_NL) != nil || kernel4For(int4.NF4) != nil {
-		t.Fatalf("a 4-token kernel without SDOT: it would have to agree with the NEON decode kernels")
+	if funcName(kernel4For(int4.Q4_0)) != funcName(q4_0Rows4NEON4Go) || funcName(kernel4For(int4.IQ4_NL)) != funcName(iq4nlRows4NEON4Go) ||
+		funcName(kernel4For(int4.NF4)) != funcName(nf4Rows4NEON4Go) || funcName(kernel4For(int4.FP4)) != funcName(fp4Rows4NEON4Go) {
+		t.Fatalf("the 4-token kernels are not the NEON 4x4 ones")
 	}
 }
 
@@ -132,20 +133,23 @@ func TestRows8MatchesGeneric(t *testing.T) {
 	}
 }
 
-// TestRows8x4MatchesRows8 checks the 8-row 4-token kernels against the decode kernels
-// token by token, bit for bit, with guards around each token's outputs.
+// TestRows8x4MatchesRows8 checks the 4-token kernels (SDOT 8×4 and NEON 4×4) against
+// the decode kernels token by token, bit for bit, with guards around each token's
+// outputs.
 func TestRows8x4MatchesRows8(t *testing.T) {
-	if !cpu.ARM64.HasASIMDDP || !cpu.ARM64.HasFPHP {
-		t.Skip("no dot-product extension")
-	}
 	r := rand.New(rand.NewPCG(83, 84))
 	type kern struct {
 		typ int4.Type
 		k   rowsKernel
 		k4  rows4Kernel
 	}
-	for _, kk := range []kern{{int4.Q4_0, q4_0RowsSDOT8Go, q4_0Rows4SDOT8Go}, {int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRows4SDOT8Go}, {int4.Q8_0, q8_0RowsSDOT8Go, q8_0Rows4SDOT8Go},
-		{int4.NF4, nf4RowsSDOT8Go, nf4Rows4SDOT8Go}, {int4.FP4, fp4RowsSDOT8Go, fp4Rows4SDOT8Go}} {
+	kerns := []kern{{int4.Q4_0, q4_0RowsNEON8Go, q4_0Rows4NEON4Go}, {int4.IQ4_NL, iq4nlRowsNEON8Go, iq4nlRows4NEON4Go},
+		{int4.NF4, nf4RowsNEON8Go, nf4Rows4NEON4Go}, {int4.FP4, fp4RowsNEON8Go, fp4Rows4NEON4Go}}
+	if cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP {
+		kerns = append(kerns, kern{int4.Q4_0, q4_0RowsSDOT8Go, q4_0Rows4SDOT8Go}, kern{int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRows4SDOT8Go},
+			kern{int4.Q8_0, q8_0RowsSDOT8Go, q8_0Rows4SDOT8Go}, kern{int4.NF4, nf4RowsSDOT8Go, nf4Rows4SDOT8Go}, kern{int4.FP4, fp4RowsSDOT8Go, fp4Rows4SDOT8Go})
+	}
+	for _, kk := range kerns {
 		for _, rows := range rows8Rows {
 			for _, nb := range rows8NB {
 				cols := nb * qBlock
@@ -167,7 +171,7 @@ func TestRows8x4MatchesRows8(t *testing.T) {
 					kk.k(data, rb, q, d, c, want)
 					for i := 0; i < rows; i++ {
 						if math.Float32bits(y[g+tok*stride+i]) != math.Float32bits(want[i]) {
-							t.Fatalf("%v rows=%d nb=%d token %d row %d: 8x4 %g, decode %g", kk.typ, rows, nb, tok, i, y[g+tok*stride+i], want[i])
+							t.Fatalf("%s rows=%d nb=%d token %d row %d: 4-token %g, decode %g", funcName(kk.k4), rows, nb, tok, i, y[g+tok*stride+i], want[i])
 						}
 					}
 					for i := 0; i < g; i++ {
