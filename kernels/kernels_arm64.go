@@ -33,23 +33,13 @@ func init() {
 //go:noescape
 func q4_0RowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
 
-// q8_0RowsSDOT is q4_0RowsSDOT for Q8_0 blocks of 34 bytes, with
-// s = Σ_{e=4l}^{4l+3} int8(blk[2+e])·xq[32b+e] + int8(blk[2+16+e])·xq[32b+16+e].
-//
-//go:noescape
-func q8_0RowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
-
 // sdotRows is the row count the arm64 wrappers hand to the assembly at once.
 const sdotRows = 16
 
-// q4_0RowsNEON is q4_0RowsSDOT without the dot-product extension: lane l of a block's
-// integer sum covers elements 2l, 2l+1, 8+2l, 9+2l and the same +16 (SMULL/SMLAL into
-// int16, then pairwise widening adds); the float accumulation is the same.
-//
-//go:noescape
-func q4_0RowsNEON(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
-
-// q8_0RowsNEON is q4_0RowsNEON for Q8_0 blocks of 34 bytes (signed weights, no offset).
+// q8_0RowsNEON is q4_0RowsSDOT for Q8_0 blocks of 34 bytes without the dot-product
+// extension: lane l of a block's integer sum covers elements 2l, 2l+1, 8+2l, 9+2l and the
+// same +16 (SMULL/SMLAL into int16, then pairwise widening adds); the float accumulation
+// is the same.
 //
 //go:noescape
 func q8_0RowsNEON(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
@@ -61,8 +51,6 @@ func q8_0RowsNEONGo(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y 
 // The arm64 four-lane row kernels.
 const (
 	kindQ4SDOT = iota
-	kindQ8SDOT
-	kindQ4NEON
 	kindQ8NEON
 )
 
@@ -71,7 +59,7 @@ const (
 func armRowsGo(kind int, w []byte, rowBytes int, q []int8, d []float32, y []float32) {
 	nb := len(d)
 	bs := 18
-	if kind == kindQ8SDOT || kind == kindQ8NEON {
+	if kind == kindQ8NEON {
 		bs = 34
 	}
 	if len(y) == 0 || nb == 0 {
@@ -86,10 +74,6 @@ func armRowsGo(kind int, w []byte, rowBytes int, q []int8, d []float32, y []floa
 		switch kind {
 		case kindQ4SDOT:
 			q4_0RowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
-		case kindQ8SDOT:
-			q8_0RowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
-		case kindQ4NEON:
-			q4_0RowsNEON(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
 		default:
 			q8_0RowsNEON(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
 		}

@@ -55,48 +55,6 @@ q4block:
 	BNE    q4row
 	RET
 
-// func q8_0RowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
-TEXT ·q8_0RowsSDOT(SB), NOSPLIT, $0-56
-	MOVD w+0(FP), R0
-	MOVD rowBytes+8(FP), R1
-	MOVD rows+16(FP), R2
-	MOVD xq+24(FP), R3
-	MOVD xd+32(FP), R4
-	MOVD nb+40(FP), R5
-	MOVD acc+48(FP), R6
-
-q8row:
-	VEOR V16.B16, V16.B16, V16.B16
-	MOVD R0, R7
-	MOVD R3, R8
-	MOVD R4, R9
-	MOVD R5, R10
-
-q8block:
-	ADD    $2, R7, R11
-	VLD1   (R11), [V1.B16, V2.B16]
-	VLD1.P 32(R8), [V3.B16, V4.B16]
-	VEOR   V5.B16, V5.B16, V5.B16
-	SDOT(3, 1, 5)
-	SDOT(4, 2, 5)
-	SCVTF4S(5, 5)
-	MOVHU  (R7), R12
-	FMOVS  R12, F6
-	FCVTHS F6, F6
-	FMOVS.P 4(R9), F7
-	FMULS  F7, F6, F6
-	VDUP   V6.S[0], V6.S4
-	VFMLA  V5.S4, V6.S4, V16.S4
-	ADD    $34, R7
-	SUBS   $1, R10, R10
-	BNE    q8block
-
-	VST1.P [V16.S4], 16(R6)
-	ADD    R1, R0
-	SUBS   $1, R2, R2
-	BNE    q8row
-	RET
-
 // Widening multiplies for NEON without the dot-product extension, encoded by hand:
 // SMULL/SMULL2 Vd.8H = Vn.8B × Vm.8B (low/high halves), SMLAL/SMLAL2 accumulate,
 // SADDLP Vd.4S = pairwise sums of Vn.8H, SADALP accumulates them.
@@ -106,57 +64,6 @@ q8block:
 #define SMLAL8H(m, n, d) WORD $(0x4E208000 | (m<<16) | (n<<5) | d)
 #define SADDLP4S(n, d) WORD $(0x4E602800 | (n<<5) | d)
 #define SADALP4S(n, d) WORD $(0x4E606800 | (n<<5) | d)
-
-// func q4_0RowsNEON(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
-TEXT ·q4_0RowsNEON(SB), NOSPLIT, $0-56
-	MOVD w+0(FP), R0
-	MOVD rowBytes+8(FP), R1
-	MOVD rows+16(FP), R2
-	MOVD xq+24(FP), R3
-	MOVD xd+32(FP), R4
-	MOVD nb+40(FP), R5
-	MOVD acc+48(FP), R6
-	VMOVI $15, V30.B16
-	VMOVI $8, V29.B16
-
-n4row:
-	VEOR V16.B16, V16.B16, V16.B16
-	MOVD R0, R7
-	MOVD R3, R8
-	MOVD R4, R9
-	MOVD R5, R10
-
-n4block:
-	ADD    $2, R7, R11
-	VLD1   (R11), [V0.B16]
-	VAND   V30.B16, V0.B16, V1.B16
-	VUSHR  $4, V0.B16, V2.B16
-	VSUB   V29.B16, V1.B16, V1.B16
-	VSUB   V29.B16, V2.B16, V2.B16
-	VLD1.P 32(R8), [V3.B16, V4.B16]
-	SMULL8(3, 1, 5)             // elements 0..7 (int16, |w·x| ≤ 8·127 per term)
-	SMULL8H(3, 1, 6)            // elements 8..15
-	SMLAL8(4, 2, 5)             // + elements 16..23
-	SMLAL8H(4, 2, 6)            // + elements 24..31
-	SADDLP4S(5, 7)
-	SADALP4S(6, 7)
-	SCVTF4S(7, 5)
-	MOVHU  (R7), R12
-	FMOVS  R12, F6
-	FCVTHS F6, F6
-	FMOVS.P 4(R9), F7
-	FMULS  F7, F6, F6
-	VDUP   V6.S[0], V6.S4
-	VFMLA  V5.S4, V6.S4, V16.S4
-	ADD    $18, R7
-	SUBS   $1, R10, R10
-	BNE    n4block
-
-	VST1.P [V16.S4], 16(R6)
-	ADD    R1, R0
-	SUBS   $1, R2, R2
-	BNE    n4row
-	RET
 
 // func q8_0RowsNEON(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
 TEXT ·q8_0RowsNEON(SB), NOSPLIT, $0-56

@@ -122,7 +122,7 @@ func nibRows4SDOT8Go(tab *[16]int8, tail ktSDOTKind, w []byte, rowBytes, rows in
 // int16: |nibble·x| ≤ 15·128, two terms a lane) and pairwise widening adds
 // (SADDLP/SADALP) into four int32 lanes, then reduced and scaled as in q4_0Rows8SDOT.
 // 104 instructions per block column for 8 rows (13 a row) against 24 a row for the
-// four-lane q4_0RowsNEON. groups ≥ 1, nb ≥ 1.
+// four-lane kernel it replaced. groups ≥ 1, nb ≥ 1.
 //
 //go:noescape
 func q4_0Rows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
@@ -207,7 +207,8 @@ func bnbRows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, 
 
 // q8_0Rows8SDOT is q4_0Rows8SDOT for Q8_0 blocks of 34 bytes (fp16 scale, 32 int8
 // weights: two SDOTs a row and block, nothing to decode). 58 instructions per block
-// column for 8 rows (7.3 a row) against 17 a row for q8_0RowsSDOT. groups ≥ 1, nb ≥ 1.
+// column for 8 rows (7.3 a row) against 17 a row for the four-lane kernel it replaced.
+// groups ≥ 1, nb ≥ 1.
 //
 //go:noescape
 func q8_0Rows8SDOT(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32)
