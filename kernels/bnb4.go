@@ -27,7 +27,7 @@ import (
 // relative RMS (TestBnb4ActError measures it: NF4 0.76%, FP4 0.60%, Q4_0 0.51% on its
 // data). In exchange each weight is one byte-shuffle lookup and one 8-bit
 // multiply-add, as for IQ4_NL, and all three types share one 8-row decode kernel and
-// one GEMM (nib8_amd64.s).
+// one GEMM (gemm.go, nib8_amd64.s).
 
 // bnb4Table is a type's int8 code table (16 entries, repeated for both 128-bit lanes of
 // a byte shuffle) and the factor post = float32(1/s) applied to every result.
@@ -95,29 +95,6 @@ func bnb4RowsGeneric(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float
 			sum += f32At(blk) * d[b] * float32(s)
 		}
 		y[r] = sum * tab.post
-	}
-}
-
-// bnb4x8BlockBytes is one block column of an 8-row NF4/FP4 GEMM tile: the 8 rows'
-// float32 absmax (32 bytes), then for k < 4, 32 bytes holding code bytes 4k..4k+3 of
-// row 0, row 1, …, row 7.
-const bnb4x8BlockBytes = 160
-
-// interleaveBnb4x8 writes the tile of weight rows 0..7 of w (rows ≥ 1 valid rows of
-// rowBytes; missing rows repeat the last valid one) in the bnb4x8BlockBytes layout into
-// dst (nb·bnb4x8BlockBytes bytes).
-func interleaveBnb4x8(w []byte, rowBytes, rows, nb int, dst []byte) {
-	dst = dst[:nb*bnb4x8BlockBytes]
-	for r := 0; r < 8; r++ {
-		src := w[min(r, rows-1)*rowBytes:][: nb*20 : nb*20]
-		for b := 0; b < nb; b++ {
-			blk := src[b*20 : b*20+20 : b*20+20]
-			o := dst[b*bnb4x8BlockBytes : (b+1)*bnb4x8BlockBytes : (b+1)*bnb4x8BlockBytes]
-			copy(o[4*r:4*r+4], blk[0:4])
-			for k := 0; k < 4; k++ {
-				copy(o[32+32*k+4*r:32+32*k+4*r+4], blk[4+4*k:8+4*k])
-			}
-		}
 	}
 }
 

@@ -4,7 +4,7 @@ package kernels
 
 // bnb4Rows8AVX2 computes groups·8 rows of NF4/FP4 blocks (20 bytes) with tab a
 // bnb4Table's 32 entries (see nib8_amd64.s): row r of each group of 8 as
-// bnb4Gemm8x4AVX2 does for a tile row and a token, bit for bit, i.e.
+// nibGemm8x4AVX2 does for a tile row and a token, bit for bit, i.e.
 //
 //	y[r] = (Σ_b fma in block order of (absmax(r,b)·xd[b])·float32(s(r,b))) · post
 //
@@ -13,17 +13,11 @@ package kernels
 //go:noescape
 func bnb4Rows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)
 
-// bnb4Gemm8x4AVX2 is the gemmKernel for NF4/FP4 over nb ≥ 1 block columns of a
-// bnb4x8BlockBytes tile with activation groups packed permuted (packGQ with perm):
-// out[8t+r] = (Σ_b fma in block order of (absmax(r,b)·xd(t,b))·float32(s(r,t,b)))·post.
+// bnb4Tile8AVX2 is decodeTile8 for 8 valid NF4/FP4 rows and nb ≥ 1 blocks, tab the
+// type's bnb4Table.w.
 //
 //go:noescape
-func bnb4Gemm8x4AVX2(w *byte, nb int, xg *byte, out *float32, tab *int8, post float32)
-
-// bnb4Interleave8AVX2 is interleaveBnb4x8 for 8 valid rows and nb ≥ 1 blocks.
-//
-//go:noescape
-func bnb4Interleave8AVX2(w *byte, rowBytes, nb int, dst *byte)
+func bnb4Tile8AVX2(w *byte, rowBytes, nb int, dst *byte, tab *int8)
 
 func nf4RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
 	bnb4RowsAVX2Go(nf4Tab, w, rowBytes, q, d, y)
@@ -54,29 +48,31 @@ func bnb4RowsAVX2Go(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float3
 }
 
 func nf4Gemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
-	bnb4Gemm8x4AVX2Go(nf4Tab, w, nb, g, out)
+	nibGemm8x4AVX2Go(w, nb, g, out, nf4Tab.post)
 }
 
 func fp4Gemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
-	bnb4Gemm8x4AVX2Go(fp4Tab, w, nb, g, out)
+	nibGemm8x4AVX2Go(w, nb, g, out, fp4Tab.post)
 }
 
-func bnb4Gemm8x4AVX2Go(tab *bnb4Table, w []byte, nb int, g []byte, out *[32]float32) {
-	if nb <= 0 {
-		*out = [32]float32{}
-		return
-	}
-	_ = w[nb*bnb4x8BlockBytes-1]
-	_ = g[nb*gqBlockBytes-1]
-	bnb4Gemm8x4AVX2(&w[0], nb, &g[0], &out[0], &tab.w[0], tab.post)
-}
-
-func interleaveBnb4x8AVX2(w []byte, rowBytes, rows, nb int, dst []byte) {
+func nf4Tile8AVX2Go(w []byte, rowBytes, rows, nb int, dst []byte) {
 	if rows < 8 || nb <= 0 {
-		interleaveBnb4x8(w, rowBytes, rows, nb, dst)
+		decodeTileNF4(w, rowBytes, rows, nb, dst)
 		return
 	}
+	bnb4Tile8AVX2Go(nf4Tab, w, rowBytes, nb, dst)
+}
+
+func fp4Tile8AVX2Go(w []byte, rowBytes, rows, nb int, dst []byte) {
+	if rows < 8 || nb <= 0 {
+		decodeTileFP4(w, rowBytes, rows, nb, dst)
+		return
+	}
+	bnb4Tile8AVX2Go(fp4Tab, w, rowBytes, nb, dst)
+}
+
+func bnb4Tile8AVX2Go(tab *bnb4Table, w []byte, rowBytes, nb int, dst []byte) {
 	_ = w[7*rowBytes+nb*20-1]
-	_ = dst[nb*bnb4x8BlockBytes-1]
-	bnb4Interleave8AVX2(&w[0], rowBytes, nb, &dst[0])
+	_ = dst[nb*nibTileBlockBytes-1]
+	bnb4Tile8AVX2(&w[0], rowBytes, nb, &dst[0], &tab.w[0])
 }

@@ -23,6 +23,10 @@ import (
 // (the generic spec's terms; only the float rounding of the sum differs from it). The
 // decode kernel of the same implementation computes aligned groups of 8 rows the same
 // way, so prefill and decode agree bit for bit.
+//
+// IQ4_NL, NF4 and FP4 (codebook types) use the same scheme with a decoded tile
+// (nibTileBlockBytes: the int8 codebook values and their magnitudes, looked up once per
+// tile) and their own micro-kernel; see nib8_amd64.s.
 
 // q4x8BlockBytes is one block column of an 8-row Q4_0 tile: the 8 rows' fp16 scales
 // (16 bytes), then for k < 4, 32 bytes holding bytes 4k..4k+3 of the quants of row 0,
@@ -81,6 +85,63 @@ func interleaveQ4_0x8(w []byte, rowBytes, rows, nb int, dst []byte) {
 			}
 		}
 	}
+}
+
+// nibTileBlockBytes is one block column of a decoded 8-row tile of a codebook type
+// (IQ4_NL, NF4, FP4) for the GEMM: the 8 rows' scales as float32 (32 bytes), then for
+// k < 4 four 32-byte vectors holding, for row 0, row 1, …, row 7, 4 bytes each: |w| of
+// elements 4k..4k+3, w of the same, |w| of elements 16+4k..16+4k+3, w of the same,
+// where w is the int8 codebook value of the element's nibble and the elements are in
+// the kernels' order (IQ4_NL's block order; for NF4/FP4 low nibbles first, see
+// permuteBnb4). The nibbles are decoded once per tile and reused by every token group.
+const nibTileBlockBytes = 544
+
+// decodeTile8 writes the decoded tile (nibTileBlockBytes layout) of weight rows 0..7 of w
+// (rows ≥ 1 valid rows of rowBytes; missing rows repeat the last valid one) for nb
+// blocks of bb bytes (scale at 0: fp16 when f16, else float32; 16 nibble bytes at qoff),
+// with codebook tab (16 entries, none -128), into dst (nb·nibTileBlockBytes bytes).
+func decodeTile8(w []byte, rowBytes, rows, nb int, dst []byte, bb, qoff int, f16 bool, tab *[32]int8) {
+	dst = dst[:nb*nibTileBlockBytes]
+	abs := func(v int8) byte {
+		if v < 0 {
+			return byte(-v)
+		}
+		return byte(v)
+	}
+	for r := 0; r < 8; r++ {
+		src := w[min(r, rows-1)*rowBytes:][: nb*bb : nb*bb]
+		for b := 0; b < nb; b++ {
+			blk := src[b*bb : (b+1)*bb : (b+1)*bb]
+			o := dst[b*nibTileBlockBytes : (b+1)*nibTileBlockBytes : (b+1)*nibTileBlockBytes]
+			if f16 {
+				binary.LittleEndian.PutUint32(o[4*r:], math.Float32bits(int4.F16ToF32(binary.LittleEndian.Uint16(blk))))
+			} else {
+				copy(o[4*r:4*r+4], blk[0:4])
+			}
+			for k := 0; k < 4; k++ {
+				v := o[32+128*k : 32+128*(k+1) : 32+128*(k+1)]
+				for i := 0; i < 4; i++ {
+					c := blk[qoff+4*k+i]
+					lo, hi := tab[c&15], tab[c>>4]
+					v[4*r+i], v[32+4*r+i] = abs(lo), byte(lo)
+					v[64+4*r+i], v[96+4*r+i] = abs(hi), byte(hi)
+				}
+			}
+		}
+	}
+}
+
+// decodeTileIQ4NL, decodeTileNF4 and decodeTileFP4 are decodeTile8 for one type.
+func decodeTileIQ4NL(w []byte, rowBytes, rows, nb int, dst []byte) {
+	decodeTile8(w, rowBytes, rows, nb, dst, 18, 2, true, &iq4nlTab)
+}
+
+func decodeTileNF4(w []byte, rowBytes, rows, nb int, dst []byte) {
+	decodeTile8(w, rowBytes, rows, nb, dst, 20, 4, false, &nf4Tab.w)
+}
+
+func decodeTileFP4(w []byte, rowBytes, rows, nb int, dst []byte) {
+	decodeTile8(w, rowBytes, rows, nb, dst, 20, 4, false, &fp4Tab.w)
 }
 
 // packGQ writes rows 0 .. 4·groups-1 of a into a.gq, four at a time, in the

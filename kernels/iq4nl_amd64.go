@@ -15,11 +15,11 @@ func archKT(i *impl) {
 	// are not used (the GEMM replaces them, and they do not agree bit for bit with the
 	// 8-row kernels).
 	i.kt.set(int4.IQ4_NL, iq4nlRowsAVX2Go, nil)
-	i.kt.setGemm(int4.IQ4_NL, gemmSpec{kern: iq4nlGemm8x4AVX2Go, il: interleaveQ4_0x8AVX2, blkSize: q4x8BlockBytes})
+	i.kt.setGemm(int4.IQ4_NL, gemmSpec{kern: iq4nlGemm8x4AVX2Go, il: iq4nlTile8AVX2Go, blkSize: nibTileBlockBytes})
 	i.kt.set(int4.NF4, nf4RowsAVX2Go, nil)
-	i.kt.setGemm(int4.NF4, gemmSpec{kern: nf4Gemm8x4AVX2Go, il: interleaveBnb4x8AVX2, blkSize: bnb4x8BlockBytes, perm: true})
+	i.kt.setGemm(int4.NF4, gemmSpec{kern: nf4Gemm8x4AVX2Go, il: nf4Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
 	i.kt.set(int4.FP4, fp4RowsAVX2Go, nil)
-	i.kt.setGemm(int4.FP4, gemmSpec{kern: fp4Gemm8x4AVX2Go, il: interleaveBnb4x8AVX2, blkSize: bnb4x8BlockBytes, perm: true})
+	i.kt.setGemm(int4.FP4, gemmSpec{kern: fp4Gemm8x4AVX2Go, il: fp4Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
 	i.kt.set(int4.Q4_K, q4kRowsAVX2Go, q4kRows4AVX2Go)
 	i.kt.set(int4.Q6_K, q6kRowsAVX2Go, q6kRows4AVX2Go)
 	i.kt.f16 = f16RowsAVX2Go
@@ -46,17 +46,32 @@ func archKT(i *impl) {
 func iq4nlRowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
 
 // iq4nlRows8AVX2 computes groups·8 rows (see nib8_amd64.s): row r of each group of 8
-// as iq4nlGemm8x4AVX2 does for a tile row and a token, bit for bit. groups ≥ 1, nb ≥ 1.
+// as nibGemm8x4AVX2 does for a tile row and a token, bit for bit. groups ≥ 1, nb ≥ 1.
 //
 //go:noescape
 func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
 
-// iq4nlGemm8x4AVX2 is the gemmKernel for IQ4_NL (see gemm.go; Q4_0's tile layout) over
-// nb ≥ 1 block columns: out[8t+r] = Σ_b fma in block order of
-// (f16(scale r,b)·xd(t,b))·float32(s(r,t,b)).
+// nibGemm8x4AVX2 is the gemmKernel of IQ4_NL, NF4 and FP4 over nb ≥ 1 block columns
+// of a decoded tile (nibTileBlockBytes; see nib8_amd64.s): out[8t+r] =
+// (Σ_b fma in block order of (scale(r,b)·xd(t,b))·float32(s(r,t,b)))·post.
 //
 //go:noescape
-func iq4nlGemm8x4AVX2(w *byte, nb int, xg *byte, out *float32, tab *int8)
+func nibGemm8x4AVX2(w *byte, nb int, xg *byte, out *float32, post float32)
+
+// iq4nlTile8AVX2 is decodeTileIQ4NL for 8 valid rows and nb ≥ 1 blocks.
+//
+//go:noescape
+func iq4nlTile8AVX2(w *byte, rowBytes, nb int, dst *byte, tab *int8)
+
+func iq4nlTile8AVX2Go(w []byte, rowBytes, rows, nb int, dst []byte) {
+	if rows < 8 || nb <= 0 {
+		decodeTileIQ4NL(w, rowBytes, rows, nb, dst)
+		return
+	}
+	_ = w[7*rowBytes+nb*18-1]
+	_ = dst[nb*nibTileBlockBytes-1]
+	iq4nlTile8AVX2(&w[0], rowBytes, nb, &dst[0], &iq4nlTab[0])
+}
 
 // iq4nlRowsAVX2Go runs the 8-row kernel on the aligned groups of 8 rows and the
 // one-row kernel on the rest.
@@ -78,11 +93,16 @@ func iq4nlRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y
 }
 
 func iq4nlGemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
+	nibGemm8x4AVX2Go(w, nb, g, out, 1)
+}
+
+// nibGemm8x4AVX2Go checks the sizes and runs nibGemm8x4AVX2.
+func nibGemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32, post float32) {
 	if nb <= 0 {
 		*out = [32]float32{}
 		return
 	}
-	_ = w[nb*q4x8BlockBytes-1]
+	_ = w[nb*nibTileBlockBytes-1]
 	_ = g[nb*gqBlockBytes-1]
-	iq4nlGemm8x4AVX2(&w[0], nb, &g[0], &out[0], &iq4nlTab[0])
+	nibGemm8x4AVX2(&w[0], nb, &g[0], &out[0], post)
 }

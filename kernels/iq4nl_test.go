@@ -243,10 +243,7 @@ func TestKTGemmMatchesGeneric(t *testing.T) {
 			if g.kern == nil {
 				continue
 			}
-			il := interleaveQ4_0x8
-			if g.blkSize == bnb4x8BlockBytes {
-				il = interleaveBnb4x8
-			}
+			il := map[int4.Type]tileBuilder{int4.IQ4_NL: decodeTileIQ4NL, int4.NF4: decodeTileNF4, int4.FP4: decodeTileFP4}[typ]
 			for _, rows := range []int{1, 3, 8} {
 				for _, cols := range []int{32, 64, 96, 2048, 5632} {
 					nb := cols / qBlock

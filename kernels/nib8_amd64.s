@@ -8,14 +8,15 @@
 // They are structured like q4_0Rows8AVX2 / q4_0Gemm8x4AVX2 (kernels_amd64.s): the 8
 // rows' quant bytes of a block column are transposed so that one 32-byte vector holds
 // 4 bytes of every row, each broadcast 4-byte activation group feeds all 8 rows, and
-// the accumulator lanes are the rows. The nibbles map through the codebook (Y12 in the
-// decode kernels, Y13 in the GEMM: 16 int8 values in both 128-bit lanes) with VPSHUFB
-// to full-range signed int8 weights w; VPMADDUBSW multiplies |w| (unsigned) by the
-// activation carrying w's sign (VPSIGNB), and each pair sum (at most 2·127·127 = 32258,
-// so two of them could overflow int16) is widened at once by VPMADDWD with int16 ones.
-// The block dot products are exact int32; per block and row, the accumulator gets one
-// fused multiply-add of (row scale · activation scale) · float32(dot), in block order,
-// so the decode kernels and the GEMM agree bit for bit.
+// the accumulator lanes are the rows. The nibbles map through the codebook (16 int8
+// values in both 128-bit lanes) with VPSHUFB to full-range signed int8 weights w;
+// VPMADDUBSW multiplies |w| (unsigned) by the activation carrying w's sign (VPSIGNB),
+// and each pair sum (at most 2·127·127 = 32258, so two of them could overflow int16) is
+// widened at once by VPMADDWD with int16 ones. The GEMM reads tiles decoded once per
+// MatMul (|w| and w, nibTileBlockBytes), so its inner loop is 4 vector operations per
+// token and 32 products. The block dot products are exact int32; per block and row, the
+// accumulator gets one fused multiply-add of (row scale · activation scale) ·
+// float32(dot), in block order, so the decode kernels and the GEMM agree bit for bit.
 //
 // NF4/FP4 blocks hold element 2i in the high nibble of byte i and 2i+1 in the low one;
 // the kernels see low nibbles as the block's first 16 values and high nibbles as the
@@ -66,8 +67,9 @@
 	VPUNPCKLQDQ Y7, Y5, Y2 \
 	VPUNPCKHQDQ Y7, Y5, Y3
 
-// NIB8_DOT computes the 8 rows' block dot products into Y0 (int32), with the activation
-// block's 4-byte groups at xb (addressing x+0 .. x+28 as off(xb)). Clobbers Y1..Y11.
+// NIB8_DOT computes the 8 rows' block dot products into Y0 (int32) from the transposed
+// bytes in Y0..Y3, with the activation block's 4-byte groups at x0..x7 (elements 0..3,
+// 4..7, …, 28..31). Clobbers Y1..Y11.
 #define NIB8_DOT(x0, x1, x2, x3, x4, x5, x6, x7) \
 	NIB8_K(Y0, Y4, Y8, Y9, x0, x4) \
 	NIB8_K(Y1, Y5, Y10, Y11, x1, x5) \
@@ -77,8 +79,7 @@
 	VPADDD Y3, Y2, Y2 \
 	VPADDD Y2, Y0, Y0
 
-// NIB8_SETUP loads the constants: codebook (from tab+off(FP)) into Y12, int16 ones into
-// Y14, the nibble mask into Y15; 3·rowBytes into R11.
+// NIB8_CONSTS loads the int16 ones into Y14 and the nibble mask into Y15.
 #define NIB8_CONSTS \
 	MOVL         $0x0f0f0f0f, AX \
 	VMOVD        AX, X15 \
@@ -234,25 +235,22 @@ bn8blk:
 	VPMADDWD     Y14, Y12, Y12 \
 	VPADDD       Y12, acc, acc
 
-// GK decodes the tile's quant vector at qo(SI) (bytes 4k..4k+3 of the 8 rows; ko = 4k)
-// through the codebook Y13 and accumulates its products with the 4 tokens into Y0..Y3.
+// GK loads the tile's decoded vectors k at qo(SI) (|w| and w of elements 4k..4k+3, then
+// of 16+4k..16+4k+3, of the 8 rows) and accumulates their products with the 4 tokens
+// into Y0..Y3.
 #define GK(qo, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3) \
 	VMOVDQU qo(SI), Y8 \
-	VPSRLW  $4, Y8, Y9 \
-	VPAND   Y15, Y8, Y8 \
-	VPAND   Y15, Y9, Y9 \
-	VPSHUFB Y8, Y13, Y8 \
-	VPSHUFB Y9, Y13, Y9 \
-	VPABSB  Y8, Y10 \
-	VPABSB  Y9, Y11 \
-	GTOK(lo0, Y8, Y10, Y0) \
-	GTOK(hi0, Y9, Y11, Y0) \
-	GTOK(lo1, Y8, Y10, Y1) \
-	GTOK(hi1, Y9, Y11, Y1) \
-	GTOK(lo2, Y8, Y10, Y2) \
-	GTOK(hi2, Y9, Y11, Y2) \
-	GTOK(lo3, Y8, Y10, Y3) \
-	GTOK(hi3, Y9, Y11, Y3)
+	VMOVDQU 32+qo(SI), Y10 \
+	VMOVDQU 64+qo(SI), Y9 \
+	VMOVDQU 96+qo(SI), Y11 \
+	GTOK(lo0, Y10, Y8, Y0) \
+	GTOK(hi0, Y11, Y9, Y0) \
+	GTOK(lo1, Y10, Y8, Y1) \
+	GTOK(hi1, Y11, Y9, Y1) \
+	GTOK(lo2, Y10, Y8, Y2) \
+	GTOK(hi2, Y11, Y9, Y2) \
+	GTOK(lo3, Y10, Y8, Y3) \
+	GTOK(hi3, Y11, Y9, Y3)
 
 // GFIN accumulates token t's block dot products acc (int32, the 8 rows) into facc with
 // the rows' scales (Y8, float32) times the token's scale at so(DX).
@@ -262,82 +260,43 @@ bn8blk:
 	VMULPS       Y8, Y12, Y12 \
 	VFMADD231PS  acc, Y12, facc
 
-// GBLOCK is one block column of a tile whose quant vectors start at q0(SI); the rows'
-// scales must be loaded into Y8 by SCALES.
-#define GBLOCK(q0, q1, q2, q3) \
-	VPXOR Y0, Y0, Y0 \
-	VPXOR Y1, Y1, Y1 \
-	VPXOR Y2, Y2, Y2 \
-	VPXOR Y3, Y3, Y3 \
-	GK(q0, 0, 16, 32, 48, 64, 80, 96, 112) \
-	GK(q1, 4, 20, 36, 52, 68, 84, 100, 116) \
-	GK(q2, 8, 24, 40, 56, 72, 88, 104, 120) \
-	GK(q3, 12, 28, 44, 60, 76, 92, 108, 124)
-
-#define GFINALL \
-	GFIN(144, Y0, Y4) \
-	GFIN(148, Y1, Y5) \
-	GFIN(152, Y2, Y6) \
-	GFIN(156, Y3, Y7)
-
-// func iq4nlGemm8x4AVX2(w *byte, nb int, xg *byte, out *float32, tab *int8)
+// func nibGemm8x4AVX2(w *byte, nb int, xg *byte, out *float32, post float32)
 //
-// The GEMM over a Q4_0-layout tile (q4x8BlockBytes: fp16 scales, then the transposed
-// nibbles) of IQ4_NL rows: out[8t+r] = Σ_b fma in block order of
-// (f16(scale r,b)·xd(t,b))·float32(s(r,t,b)).
-TEXT ·iq4nlGemm8x4AVX2(SB), NOSPLIT, $0-40
+// The GEMM over a decoded tile (nibTileBlockBytes: the 8 rows' float32 scales, then per
+// k < 4 the vectors |w|, w of elements 4k..4k+3 and |w|, w of 16+4k..16+4k+3, 4 bytes a
+// row) and 4 tokens: out[8t+r] = (Σ_b fma in block order of
+// (scale(r,b)·xd(t,b))·float32(s(r,t,b)))·post.
+TEXT ·nibGemm8x4AVX2(SB), NOSPLIT, $0-36
 	MOVQ w+0(FP), SI
 	MOVQ nb+8(FP), CX
 	MOVQ xg+16(FP), DX
 	MOVQ out+24(FP), DI
-	MOVQ tab+32(FP), AX
-	VMOVDQU (AX), Y13
-	NIB8_CONSTS
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
-giqblk:
-	GBLOCK(16, 48, 80, 112)
-	VCVTPH2PS (SI), Y8
-	GFINALL
-	ADDQ $144, SI
-	ADDQ $160, DX
-	DECQ CX
-	JNZ  giqblk
-	VMOVUPS Y4, 0(DI)
-	VMOVUPS Y5, 32(DI)
-	VMOVUPS Y6, 64(DI)
-	VMOVUPS Y7, 96(DI)
-	VZEROUPPER
-	RET
-
-// func bnb4Gemm8x4AVX2(w *byte, nb int, xg *byte, out *float32, tab *int8, post float32)
-//
-// iq4nlGemm8x4AVX2 for a bnb4x8BlockBytes tile (float32 absmax scales, then the
-// transposed codes) and groups packed with permuted activations; the results are
-// multiplied by post.
-TEXT ·bnb4Gemm8x4AVX2(SB), NOSPLIT, $0-44
-	MOVQ w+0(FP), SI
-	MOVQ nb+8(FP), CX
-	MOVQ xg+16(FP), DX
-	MOVQ out+24(FP), DI
-	MOVQ tab+32(FP), AX
-	VMOVDQU (AX), Y13
-	NIB8_CONSTS
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-gbnblk:
-	GBLOCK(32, 64, 96, 128)
+gnblk:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	GK(32, 0, 16, 32, 48, 64, 80, 96, 112)
+	GK(160, 4, 20, 36, 52, 68, 84, 100, 116)
+	GK(288, 8, 24, 40, 56, 72, 88, 104, 120)
+	GK(416, 12, 28, 44, 60, 76, 92, 108, 124)
 	VMOVUPS (SI), Y8
-	GFINALL
-	ADDQ $160, SI
+	GFIN(144, Y0, Y4)
+	GFIN(148, Y1, Y5)
+	GFIN(152, Y2, Y6)
+	GFIN(156, Y3, Y7)
+	ADDQ $544, SI
 	ADDQ $160, DX
 	DECQ CX
-	JNZ  gbnblk
-	VBROADCASTSS post+40(FP), Y8
+	JNZ  gnblk
+	VBROADCASTSS post+32(FP), Y8
 	VMULPS  Y8, Y4, Y4
 	VMULPS  Y8, Y5, Y5
 	VMULPS  Y8, Y6, Y6
@@ -349,25 +308,98 @@ gbnblk:
 	VZEROUPPER
 	RET
 
-// func bnb4Interleave8AVX2(w *byte, rowBytes, nb int, dst *byte)
+// TILE_K decodes the transposed quant bytes yk through the codebook Y12 and stores
+// |w|, w of its low nibbles and |w|, w of its high nibbles at qo(DI). Y15 = mask;
+// clobbers Y8..Y11.
+#define TILE_K(yk, qo) \
+	VPSRLW  $4, yk, Y9 \
+	VPAND   Y15, yk, Y8 \
+	VPAND   Y15, Y9, Y9 \
+	VPSHUFB Y8, Y12, Y8 \
+	VPSHUFB Y9, Y12, Y9 \
+	VPABSB  Y8, Y10 \
+	VPABSB  Y9, Y11 \
+	VMOVDQU Y10, qo(DI) \
+	VMOVDQU Y8, 32+qo(DI) \
+	VMOVDQU Y11, 64+qo(DI) \
+	VMOVDQU Y9, 96+qo(DI)
+
+#define TILE_ALLK \
+	TILE_K(Y0, 32) \
+	TILE_K(Y1, 160) \
+	TILE_K(Y2, 288) \
+	TILE_K(Y3, 416)
+
+// func iq4nlTile8AVX2(w *byte, rowBytes, nb int, dst *byte, tab *int8)
 //
-// interleaveBnb4x8 for a full tile of 8 rows: per block column the rows' codes are
-// transposed in registers as in bnb4Rows8AVX2 and stored after the rows' scales.
-TEXT ·bnb4Interleave8AVX2(SB), NOSPLIT, $0-32
+// decodeTile8 for a full tile of 8 IQ4_NL rows: per block column the rows' nibbles are
+// transposed in registers as in iq4nlRows8AVX2, decoded, and stored after the rows'
+// scales (converted to float32).
+TEXT ·iq4nlTile8AVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), BX
 	MOVQ BX, SI
 	MOVQ rowBytes+8(FP), R8
 	MOVQ nb+16(FP), CX
 	MOVQ dst+24(FP), DI
+	MOVQ tab+32(FP), AX
+	VMOVDQU (AX), Y12
+	NIB8_CONSTS
 	LEAQ (R8)(R8*2), R11
 	LEAQ (BX)(R8*4), R12
-bil8blk:
+itl8blk:
+	NIB8_PREFETCH
+	NIB8_LOAD(2)
+	TILE_ALLK
+	MOVWQZX     (BX), AX
+	MOVWQZX     (BX)(R8*1), DX
+	SHLQ        $16, DX
+	ORQ         DX, AX
+	MOVWQZX     (BX)(R8*2), DX
+	SHLQ        $32, DX
+	ORQ         DX, AX
+	MOVWQZX     (BX)(R11*1), DX
+	SHLQ        $48, DX
+	ORQ         DX, AX
+	VMOVQ       AX, X4
+	MOVWQZX     (R12), AX
+	MOVWQZX     (R12)(R8*1), DX
+	SHLQ        $16, DX
+	ORQ         DX, AX
+	MOVWQZX     (R12)(R8*2), DX
+	SHLQ        $32, DX
+	ORQ         DX, AX
+	MOVWQZX     (R12)(R11*1), DX
+	SHLQ        $48, DX
+	ORQ         DX, AX
+	VPINSRQ     $1, AX, X4, X4
+	VCVTPH2PS   X4, Y4
+	VMOVUPS     Y4, (DI)
+	ADDQ        $18, BX
+	ADDQ        $18, R12
+	ADDQ        $544, DI
+	DECQ        CX
+	JNZ         itl8blk
+	VZEROUPPER
+	RET
+
+// func bnb4Tile8AVX2(w *byte, rowBytes, nb int, dst *byte, tab *int8)
+//
+// decodeTile8 for a full tile of 8 NF4/FP4 rows (20-byte blocks, float32 absmax).
+TEXT ·bnb4Tile8AVX2(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), BX
+	MOVQ BX, SI
+	MOVQ rowBytes+8(FP), R8
+	MOVQ nb+16(FP), CX
+	MOVQ dst+24(FP), DI
+	MOVQ tab+32(FP), AX
+	VMOVDQU (AX), Y12
+	NIB8_CONSTS
+	LEAQ (R8)(R8*2), R11
+	LEAQ (BX)(R8*4), R12
+btl8blk:
 	NIB8_PREFETCH
 	NIB8_LOAD(4)
-	VMOVDQU     Y0, 32(DI)
-	VMOVDQU     Y1, 64(DI)
-	VMOVDQU     Y2, 96(DI)
-	VMOVDQU     Y3, 128(DI)
+	TILE_ALLK
 	VMOVD       (BX), X4
 	VPINSRD     $1, (BX)(R8*1), X4, X4
 	VPINSRD     $2, (BX)(R8*2), X4, X4
@@ -380,8 +412,8 @@ bil8blk:
 	VMOVDQU     X5, 16(DI)
 	ADDQ        $20, BX
 	ADDQ        $20, R12
-	ADDQ        $160, DI
+	ADDQ        $544, DI
 	DECQ        CX
-	JNZ         bil8blk
+	JNZ         btl8blk
 	VZEROUPPER
 	RET
