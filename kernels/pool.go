@@ -38,9 +38,14 @@ type Pool struct {
 	chunks int // number of chunks
 
 	// claim is generation<<32 | chunks<<16 | next unclaimed chunk; a claim is a CAS
-	// that only succeeds within the generation the worker woke for.
+	// that only succeeds within the generation the worker woke for. claim and finished
+	// are written by every chunk: each has its own cache line, so their writes do not
+	// evict the loop fields above (read by every chunk) or each other.
+	_        [64]byte
 	claim    atomic.Uint64
+	_        [56]byte
 	finished atomic.Int64 // chunks of the current loop completed
+	_        [56]byte
 	stop     atomic.Bool
 	workers  []poolWorker
 
