@@ -66,6 +66,9 @@ func gemmFor(t int4.Type) gemmSpec {
 		}
 		return gemmSpec{kern: active.q4_0x8x4, il: il, blkSize: q4x8BlockBytes}
 	}
+	if t == int4.Q8_0 {
+		return active.q8_0gemm
+	}
 	return active.kt.q[t].gemm
 }
 
@@ -125,6 +128,35 @@ func decodeTile8(w []byte, rowBytes, rows, nb int, dst []byte, bb, qoff int, f16
 					lo, hi := tab[c&15], tab[c>>4]
 					v[4*r+i], v[32+4*r+i] = abs(lo), byte(lo)
 					v[64+4*r+i], v[96+4*r+i] = abs(hi), byte(hi)
+				}
+			}
+		}
+	}
+}
+
+// q8_0Tile8 writes the tile of Q8_0 weight rows 0..7 of w (rows ≥ 1 valid rows of
+// rowBytes; missing rows repeat the last valid one) in the nibTileBlockBytes layout
+// (the rows' int8 weights in place of codebook values) into dst.
+func q8_0Tile8(w []byte, rowBytes, rows, nb int, dst []byte) {
+	dst = dst[:nb*nibTileBlockBytes]
+	abs := func(v byte) byte {
+		if int8(v) < 0 {
+			return byte(-int8(v))
+		}
+		return v
+	}
+	for r := 0; r < 8; r++ {
+		src := w[min(r, rows-1)*rowBytes:][: nb*34 : nb*34]
+		for b := 0; b < nb; b++ {
+			blk := src[b*34 : (b+1)*34 : (b+1)*34]
+			o := dst[b*nibTileBlockBytes : (b+1)*nibTileBlockBytes : (b+1)*nibTileBlockBytes]
+			binary.LittleEndian.PutUint32(o[4*r:], math.Float32bits(int4.F16ToF32(binary.LittleEndian.Uint16(blk))))
+			for k := 0; k < 4; k++ {
+				v := o[32+128*k : 32+128*(k+1) : 32+128*(k+1)]
+				for i := 0; i < 4; i++ {
+					lo, hi := blk[2+4*k+i], blk[18+4*k+i]
+					v[4*r+i], v[32+4*r+i] = abs(lo), lo
+					v[64+4*r+i], v[96+4*r+i] = abs(hi), hi
 				}
 			}
 		}

@@ -157,6 +157,9 @@ type impl struct {
 	q4_0x8x4 gemmKernel
 	q4_0x8il func(w []byte, rowBytes, rows, nb int, dst []byte)
 
+	// q8_0gemm is Q8_0's prefill GEMM (kern nil: none; then q8_0x4 if set).
+	q8_0gemm gemmSpec
+
 	// q8Quant quantizes activations (see q8QuantGeneric, the specification; every
 	// implementation is bit-identical to it). nil: inherited like the float32 kernels.
 	q8Quant func(x []float32, q []int8, d []float32, c []int32)

@@ -207,6 +207,61 @@ func TestGemmMatchesGeneric(t *testing.T) {
 	}
 }
 
+// TestQ8GemmMatchesGeneric runs every Q8_0 GEMM on a tile built by q8_0Tile8 (fewer
+// than 8 valid rows repeat the last one) against the generic one-row kernel per token,
+// within float summation-order rounding, and checks the implementation's tile builder
+// byte for byte against q8_0Tile8 (with a guard after the tile).
+func TestQ8GemmMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	for _, im := range impls {
+		g := im.q8_0gemm
+		if g.kern == nil {
+			continue
+		}
+		for _, rows := range []int{1, 3, 8} {
+			for _, cols := range []int{32, 64, 96, 2048, 5632} {
+				nb := cols / qBlock
+				data := randQuantRows(r, int4.Q8_0, rows, cols)
+				rb, _ := int4.RowBytes(int4.Q8_0, cols)
+				tile := make([]byte, nb*g.blkSize)
+				q8_0Tile8(data, rb, rows, nb, tile)
+				got := make([]byte, nb*g.blkSize+16)
+				for i := range got {
+					got[i] = 0xa5
+				}
+				g.il(data, rb, rows, nb, got[:nb*g.blkSize])
+				for i := range tile {
+					if got[i] != tile[i] {
+						t.Fatalf("%s rows=%d nb=%d: tile byte %d = %#x, generic %#x", im.name, rows, nb, i, got[i], tile[i])
+					}
+				}
+				for i := nb * g.blkSize; i < len(got); i++ {
+					if got[i] != 0xa5 {
+						t.Fatalf("%s rows=%d nb=%d: tile builder wrote past the tile", im.name, rows, nb)
+					}
+				}
+				var a q8Act
+				a.quantize(randActs(r, 4, cols), 4, cols)
+				a.packGQ(1, false)
+				var out [32]float32
+				g.kern(tile, nb, a.groupQ(0), &out)
+				want := make([]float32, rows)
+				for tok := 0; tok < 4; tok++ {
+					q, d, c := a.row(tok)
+					q8_0RowsGeneric(data, rb, q, d, c, want)
+					for k := 0; k < 8; k++ {
+						rr := min(k, rows-1)
+						tol := 4e-7*float64(nb+16)*absTerms(int4.Q8_0, data[rr*rb:(rr+1)*rb], q, d) + 1e-30
+						if diff := math.Abs(float64(out[8*tok+k]) - float64(want[rr])); !(diff <= tol) {
+							t.Fatalf("%s %dx%d token %d tile row %d: gemm %g, generic %g (tol %g)", im.name, rows, cols, tok, k, out[8*tok+k], want[rr], tol)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestQ8ActError measures the error the activation quantization adds against the float
 // product of the dequantized weights with the unquantized x, and bounds it.
 func TestQ8ActError(t *testing.T) {

@@ -6,8 +6,9 @@ import "golang.org/x/sys/cpu"
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
-		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q8_0x4: q8_0Rows4AVX2Go, q4_0x8x4: q4_0Gemm8x4AVX2Go, q4_0x8il: interleaveQ4_0x8AVX2,
-			dotF32: dotF32AVX2Go, axpyF32: axpyF32AVX2Go, f32Rows: f32RowsAVX2Go, f16: f16AVX2})
+		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q4_0x8x4: q4_0Gemm8x4AVX2Go, q4_0x8il: interleaveQ4_0x8AVX2,
+			q8_0gemm: gemmSpec{kern: q8_0Gemm8x4AVX2Go, il: q8_0Tile8AVX2Go, blkSize: nibTileBlockBytes},
+			dotF32:   dotF32AVX2Go, axpyF32: axpyF32AVX2Go, f32Rows: f32RowsAVX2Go, f16: f16AVX2})
 	}
 }
 
@@ -61,6 +62,8 @@ func q4_0RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y 
 //go:noescape
 func q4_0Rows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
 
+// q8_0RowsAVX2Go runs the 8-row kernel on the aligned groups of 8 rows and the
+// one-row kernel on the rest.
 func q8_0RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
 	nb := len(d)
 	if len(y) == 0 || nb == 0 {
@@ -69,34 +72,39 @@ func q8_0RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y 
 	}
 	_ = w[(len(y)-1)*rowBytes+nb*34-1]
 	_ = q[nb*qBlock-1]
-	q8_0RowsAVX2(&w[0], rowBytes, len(y), &q[0], &d[0], nb, &y[0])
+	g := len(y) / 8
+	if g > 0 {
+		q8_0Rows8AVX2(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0])
+	}
+	if rest := len(y) - 8*g; rest > 0 {
+		q8_0RowsAVX2(&w[8*g*rowBytes], rowBytes, rest, &q[0], &d[0], nb, &y[8*g])
+	}
 }
 
-// q8_0Rows4AVX2 is q8_0RowsAVX2 for the four activation rows of a group (q8Act.pack4),
-// bit for bit (the lane offsets c of the group are not used):
-//
-//	for r := 0; r < rows; r++ {
-//		for t := 0; t < 4; t++ {
-//			y[t·ystride/4 + r] = q8_0RowsAVX2 result for weight row r and group row t
-//		}
-//	}
-//
-// ystride is in bytes; rows ≥ 1 and nb ≥ 1.
+// q8_0Rows8AVX2 computes groups·8 Q8_0 rows (see nib8_amd64.s): row r of each group of 8
+// as nibGemm8x4AVX2 does on its q8_0Tile8 tile for a tile row and a token (post 1), bit
+// for bit. groups ≥ 1, nb ≥ 1.
 //
 //go:noescape
-func q8_0Rows4AVX2(w *byte, rowBytes, rows int, xg *byte, nb int, y *float32, ystride int)
+func q8_0Rows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32)
 
-func q8_0Rows4AVX2Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
-	if rows <= 0 || nb <= 0 {
-		for t := 0; t < 4 && rows > 0; t++ {
-			clear(y[t*ystride : t*ystride+rows])
-		}
+// q8_0Tile8AVX2 is q8_0Tile8 for 8 valid rows and nb ≥ 1 blocks.
+//
+//go:noescape
+func q8_0Tile8AVX2(w *byte, rowBytes, nb int, dst *byte)
+
+func q8_0Tile8AVX2Go(w []byte, rowBytes, rows, nb int, dst []byte) {
+	if rows < 8 || nb <= 0 {
+		q8_0Tile8(w, rowBytes, rows, nb, dst)
 		return
 	}
-	_ = w[(rows-1)*rowBytes+nb*34-1]
-	_ = g[nb*g4BlockBytes-1]
-	_ = y[3*ystride+rows-1]
-	q8_0Rows4AVX2(&w[0], rowBytes, rows, &g[0], nb, &y[0], 4*ystride)
+	_ = w[7*rowBytes+nb*34-1]
+	_ = dst[nb*nibTileBlockBytes-1]
+	q8_0Tile8AVX2(&w[0], rowBytes, nb, &dst[0])
+}
+
+func q8_0Gemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
+	nibGemm8x4AVX2Go(w, nb, g, out, 1)
 }
 
 // q8QuantAVX2 is q8QuantGeneric for nb ≥ 1 blocks (x: 32·nb floats, q: 32·nb, d: nb,

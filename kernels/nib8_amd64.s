@@ -417,3 +417,166 @@ btl8blk:
 	JNZ         btl8blk
 	VZEROUPPER
 	RET
+
+// Q8_0 (34-byte blocks: fp16 scale, 32 int8 weights) with the same 8-row structure: the
+// decoded tile of the codebook types holds int8 weights already, so the Q8_0 GEMM is
+// nibGemm8x4AVX2 on a tile built from the raw bytes (elements 4k..4k+3 and
+// 16+4k..16+4k+3 of each row per vector pair, as for the nibbles).
+
+// Q8T_LOAD loads the 16 bytes at qoff of the 8 rows' current blocks (as NIB8_LOAD) and
+// transposes them into d0..d3 (x0..x3: their low halves) (dk: bytes 4k..4k+3 of rows 0..3 | rows 4..7); clobbers
+// t0..t3.
+#define Q8T_LOAD(qoff, x0, x1, x2, x3, d0, d1, d2, d3, t0, t1, t2, t3) \
+	VMOVDQU     qoff(BX), x0 \
+	VINSERTI128 $1, qoff(R12), d0, d0 \
+	VMOVDQU     qoff(BX)(R8*1), x1 \
+	VINSERTI128 $1, qoff(R12)(R8*1), d1, d1 \
+	VMOVDQU     qoff(BX)(R8*2), x2 \
+	VINSERTI128 $1, qoff(R12)(R8*2), d2, d2 \
+	VMOVDQU     qoff(BX)(R11*1), x3 \
+	VINSERTI128 $1, qoff(R12)(R11*1), d3, d3 \
+	VPUNPCKLDQ  d1, d0, t0 \
+	VPUNPCKHDQ  d1, d0, t1 \
+	VPUNPCKLDQ  d3, d2, t2 \
+	VPUNPCKHDQ  d3, d2, t3 \
+	VPUNPCKLQDQ t2, t0, d0 \
+	VPUNPCKHQDQ t2, t0, d1 \
+	VPUNPCKLQDQ t3, t1, d2 \
+	VPUNPCKHQDQ t3, t1, d3
+
+// Q8_SCALES gathers the 8 rows' fp16 scales at (BX), (R12) into Y4 as float32;
+// clobbers AX, DX, X4.
+#define Q8_SCALES \
+	MOVWQZX   (BX), AX \
+	MOVWQZX   (BX)(R8*1), DX \
+	SHLQ      $16, DX \
+	ORQ       DX, AX \
+	MOVWQZX   (BX)(R8*2), DX \
+	SHLQ      $32, DX \
+	ORQ       DX, AX \
+	MOVWQZX   (BX)(R11*1), DX \
+	SHLQ      $48, DX \
+	ORQ       DX, AX \
+	VMOVQ     AX, X4 \
+	MOVWQZX   (R12), AX \
+	MOVWQZX   (R12)(R8*1), DX \
+	SHLQ      $16, DX \
+	ORQ       DX, AX \
+	MOVWQZX   (R12)(R8*2), DX \
+	SHLQ      $32, DX \
+	ORQ       DX, AX \
+	MOVWQZX   (R12)(R11*1), DX \
+	SHLQ      $48, DX \
+	ORQ       DX, AX \
+	VPINSRQ   $1, AX, X4, X4 \
+	VCVTPH2PS X4, Y4
+
+// Q8R_K turns the transposed weights yk into the 8 rows' int32 products with the
+// activation group at xo(R9), left in yk; clobbers xa.
+#define Q8R_K(yk, xa, xo) \
+	VPBROADCASTD xo(R9), xa \
+	VPSIGNB      yk, xa, xa \
+	VPABSB       yk, yk \
+	VPMADDUBSW   xa, yk, yk \
+	VPMADDWD     Y14, yk, yk
+
+// func q8_0Rows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32)
+//
+// Decode over groups of 8 Q8_0 rows: per row r, y[r] = Σ_b fma in block order of
+// (f16(scale r,b)·xd[b])·float32(s(r,b)), bit for bit what nibGemm8x4AVX2 gives on the
+// row's q8_0Tile8 tile (post 1).
+TEXT ·q8_0Rows8AVX2(SB), NOSPLIT, $0-56
+	MOVQ rowBytes+8(FP), R8
+	LEAQ (R8)(R8*2), R11
+	MOVQ w+0(FP), SI
+	MOVQ groups+16(FP), R14
+	MOVQ y+48(FP), DI
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+q88grp:
+	VXORPS Y13, Y13, Y13
+	MOVQ   SI, BX
+	LEAQ   (SI)(R8*4), R12
+	MOVQ   xq+24(FP), R9
+	MOVQ   xd+32(FP), R10
+	MOVQ   nb+40(FP), CX
+q88blk:
+	NIB8_PREFETCH
+	PREFETCHT0 192(AX)
+	PREFETCHT0 256(AX)
+	Q8T_LOAD(2, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y8, Y9, Y10, Y11)
+	Q8T_LOAD(18, X4, X5, X6, X7, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11)
+	Q8R_K(Y0, Y8, 0)
+	Q8R_K(Y1, Y9, 4)
+	Q8R_K(Y2, Y10, 8)
+	Q8R_K(Y3, Y11, 12)
+	Q8R_K(Y4, Y12, 16)
+	Q8R_K(Y5, Y15, 20)
+	Q8R_K(Y6, Y8, 24)
+	Q8R_K(Y7, Y9, 28)
+	VPADDD       Y4, Y0, Y0
+	VPADDD       Y5, Y1, Y1
+	VPADDD       Y6, Y2, Y2
+	VPADDD       Y7, Y3, Y3
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y3, Y2, Y2
+	VPADDD       Y2, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	Q8_SCALES
+	VBROADCASTSS (R10), Y5
+	VMULPS       Y4, Y5, Y5
+	VFMADD231PS  Y0, Y5, Y13
+	ADDQ         $34, BX
+	ADDQ         $34, R12
+	ADDQ         $32, R9
+	ADDQ         $4, R10
+	DECQ         CX
+	JNZ          q88blk
+	VMOVUPS      Y13, (DI)
+	ADDQ         $32, DI
+	LEAQ         (SI)(R8*8), SI
+	DECQ         R14
+	JNZ          q88grp
+	VZEROUPPER
+	RET
+
+// Q8TILE_K stores |lo|, lo, |hi|, hi at qo(DI); clobbers t.
+#define Q8TILE_K(lo, hi, qo, t) \
+	VPABSB  lo, t \
+	VMOVDQU t, qo(DI) \
+	VMOVDQU lo, 32+qo(DI) \
+	VPABSB  hi, t \
+	VMOVDQU t, 64+qo(DI) \
+	VMOVDQU hi, 96+qo(DI)
+
+// func q8_0Tile8AVX2(w *byte, rowBytes, nb int, dst *byte)
+//
+// q8_0Tile8 for a full tile of 8 Q8_0 rows.
+TEXT ·q8_0Tile8AVX2(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), BX
+	MOVQ BX, SI
+	MOVQ rowBytes+8(FP), R8
+	MOVQ nb+16(FP), CX
+	MOVQ dst+24(FP), DI
+	LEAQ (R8)(R8*2), R11
+	LEAQ (BX)(R8*4), R12
+q8tl8blk:
+	NIB8_PREFETCH
+	PREFETCHT0 192(AX)
+	PREFETCHT0 256(AX)
+	Q8T_LOAD(2, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y8, Y9, Y10, Y11)
+	Q8T_LOAD(18, X4, X5, X6, X7, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11)
+	Q8TILE_K(Y0, Y4, 32, Y8)
+	Q8TILE_K(Y1, Y5, 160, Y9)
+	Q8TILE_K(Y2, Y6, 288, Y10)
+	Q8TILE_K(Y3, Y7, 416, Y11)
+	Q8_SCALES
+	VMOVUPS     Y4, (DI)
+	ADDQ        $34, BX
+	ADDQ        $34, R12
+	ADDQ        $544, DI
+	DECQ        CX
+	JNZ         q8tl8blk
+	VZEROUPPER
+	RET
