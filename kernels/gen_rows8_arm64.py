@@ -34,6 +34,21 @@ def encode():
         out[i] = "\tWORD $0x%08x // %s" % (v, s)
 
 # ---------------------------------------------------------------------------------
+def widen(lo, hi, xlo, xhi, acc, ta):
+    # Four rows' block sums without the dot product, two rows at a time (temporaries ta):
+    # acc(j) = pairwise int32 sums of lo(j)·x[xlo] + hi(j)·x[xhi] (int16 products, two a lane).
+    for i in (0, 2):
+        for j, (a, b) in zip((i, i + 1), ta):
+            w("smull v%d.8h, v%d.8b, v%d.8b" % (a, lo(j), xlo))
+            w("smull2 v%d.8h, v%d.16b, v%d.16b" % (b, lo(j), xlo))
+        for j, (a, b) in zip((i, i + 1), ta):
+            w("smlal v%d.8h, v%d.8b, v%d.8b" % (a, hi(j), xhi))
+            w("smlal2 v%d.8h, v%d.16b, v%d.16b" % (b, hi(j), xhi))
+        for j, (a, b) in zip((i, i + 1), ta):
+            w("saddlp v%d.4s, v%d.8h" % (acc(j), a))
+        for j, (a, b) in zip((i, i + 1), ta):
+            w("sadalp v%d.4s, v%d.8h" % (acc(j), b))
+
 def rows8(name, q4, neon=False, bnb=False, q8=False):
     # decode: 8 rows × 1 token. q4: Q4_0 offset form (nibbles unsigned, 8·Σx subtracted);
     # else TBL through tab (16 int8 in V31). neon: widening multiplies (SMULL/SMLAL into
@@ -99,6 +114,9 @@ def rows8(name, q4, neon=False, bnb=False, q8=False):
         if q8:
             for i in range(4):
                 g("VLD1.P 32(R%d), [V%d.B16, V%d.B16]" % (8 + 4 * h + i, 16 + 2 * i, 17 + 2 * i))
+            if neon:
+                widen(lambda j: 16 + 2 * j, lambda j: 17 + 2 * j, 0, 1, lambda j: 8 + 4 * h + j, [(24, 25), (28, 29)])
+                continue
             for i in range(4):
                 a = 8 + 4 * h + i
                 g("VEOR V%d.B16, V%d.B16, V%d.B16" % (a, a, a))
@@ -125,19 +143,7 @@ def rows8(name, q4, neon=False, bnb=False, q8=False):
             for i in range(4):
                 w("sdot v%d.4s, v%d.16b, v%d.16b" % (8 + 4 * h + i, 16 + i, xhi))
         else:
-            # rows in pairs, temporaries V24/V25 and V28/V29
-            for i in (0, 2):
-                ta = [(24, 25), (28, 29)]
-                for j, (a, b) in zip((i, i + 1), ta):
-                    w("smull v%d.8h, v%d.8b, v%d.8b" % (a, 20 + j, xlo))
-                    w("smull2 v%d.8h, v%d.16b, v%d.16b" % (b, 20 + j, xlo))
-                for j, (a, b) in zip((i, i + 1), ta):
-                    w("smlal v%d.8h, v%d.8b, v%d.8b" % (a, 16 + j, xhi))
-                    w("smlal2 v%d.8h, v%d.16b, v%d.16b" % (b, 16 + j, xhi))
-                for j, (a, b) in zip((i, i + 1), ta):
-                    w("saddlp v%d.4s, v%d.8h" % (8 + 4 * h + j, a))
-                for j, (a, b) in zip((i, i + 1), ta):
-                    w("sadalp v%d.4s, v%d.8h" % (8 + 4 * h + j, b))
+            widen(lambda j: 20 + j, lambda j: 16 + j, xlo, xhi, lambda j: 8 + 4 * h + j, [(24, 25), (28, 29)])
     if q4:
         g("VADD V3.S4, V2.S4, V2.S4")
         w("addv s2, v2.4s")
@@ -263,22 +269,28 @@ def rows8x4(name, bnb=False, q8=False):
     g("RET")
     raw("")
 
-def rows4x4neon(name, bnb=False):
+def rows4x4neon(name, bnb=False, q8=False):
     # 4 rows × 4 tokens without the dot product: each 4-row group's weights are decoded
     # once per block for the 4 tokens of a pack4 group; per token and row the integer sum
     # and the float steps are those of rows8(neon=True) for one lane, so the results agree
     # bit for bit with it.
+    # q8: Q8_0 (no decoding; row r's 32 weights in V16+2r, V17+2r).
     if bnb:
         raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8, post float32)" % name)
         raw("TEXT ·%s(SB), NOSPLIT, $0-68" % name)
+    elif q8:
+        raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int)" % name)
+        raw("TEXT ·%s(SB), NOSPLIT, $0-56" % name)
     else:
         raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8)" % name)
         raw("TEXT ·%s(SB), NOSPLIT, $0-64" % name)
     g("MOVD w+0(FP), R0"); g("MOVD rowBytes+8(FP), R1"); g("MOVD groups+16(FP), R2")
     g("MOVD xg+24(FP), R3"); g("MOVD nb+32(FP), R4"); g("MOVD y+40(FP), R5")
-    g("MOVD ystride+48(FP), R6"); g("MOVD tab+56(FP), R7")
-    g("VLD1 (R7), [V31.B16]")
-    g("VMOVI $15, V30.B16")
+    g("MOVD ystride+48(FP), R6")
+    if not q8:
+        g("MOVD tab+56(FP), R7")
+        g("VLD1 (R7), [V31.B16]")
+        g("VMOVI $15, V30.B16")
     g("MOVD $32, R19")
     raw("")
     raw("%s_group:" % name)
@@ -301,8 +313,12 @@ def rows4x4neon(name, bnb=False):
     else:
         for r in range(4):
             w("ld1 {v10.h}[%d], [x%d], #2" % (r, 8 + r))
-    for r in range(4):
-        g("VLD1.P 16(R%d), [V%d.B16]" % (8 + r, 16 + r))
+    if q8:
+        for r in range(4):
+            g("VLD1.P 32(R%d), [V%d.B16, V%d.B16]" % (8 + r, 16 + 2 * r, 17 + 2 * r))
+    else:
+        for r in range(4):
+            g("VLD1.P 16(R%d), [V%d.B16]" % (8 + r, 16 + r))
     if bnb:
         for t in range(4):
             w("uzp1 v8.16b, v%d.16b, v%d.16b" % (2 * t, 2 * t + 1))
@@ -310,27 +326,19 @@ def rows4x4neon(name, bnb=False):
             g("VORR V8.B16, V8.B16, V%d.B16" % (2 * t))
     else:
         w("fcvtl v10.4s, v10.4h")
-    for r in range(4):
+    for r in range(0 if q8 else 4):
         g("VAND V30.B16, V%d.B16, V%d.B16" % (16 + r, 20 + r))
         g("VUSHR $4, V%d.B16, V%d.B16" % (16 + r, 16 + r))
-    for r in range(4):
+    for r in range(0 if q8 else 4):
         g("VTBL V%d.B16, [V31.B16], V%d.B16" % (20 + r, 20 + r))
         g("VTBL V%d.B16, [V31.B16], V%d.B16" % (16 + r, 16 + r))
     for t in range(4):
         # low nibbles meet elements 0..15 (V2t), or NF4/FP4's odd elements (V2t+1)
         xlo, xhi = (2 * t + 1, 2 * t) if bnb else (2 * t, 2 * t + 1)
-        for i in (0, 2):
-            ta = [(28, 29), (8, 11)]
-            for j, (a, b) in zip((i, i + 1), ta):
-                w("smull v%d.8h, v%d.8b, v%d.8b" % (a, 20 + j, xlo))
-                w("smull2 v%d.8h, v%d.16b, v%d.16b" % (b, 20 + j, xlo))
-            for j, (a, b) in zip((i, i + 1), ta):
-                w("smlal v%d.8h, v%d.8b, v%d.8b" % (a, 16 + j, xhi))
-                w("smlal2 v%d.8h, v%d.16b, v%d.16b" % (b, 16 + j, xhi))
-            for j, (a, b) in zip((i, i + 1), ta):
-                w("saddlp v%d.4s, v%d.8h" % (12 + j, a))
-            for j, (a, b) in zip((i, i + 1), ta):
-                w("sadalp v%d.4s, v%d.8h" % (12 + j, b))
+        if q8:
+            widen(lambda j: 16 + 2 * j, lambda j: 17 + 2 * j, xlo, xhi, lambda j: 12 + j, [(28, 29), (8, 11)])
+        else:
+            widen(lambda j: 20 + j, lambda j: 16 + j, xlo, xhi, lambda j: 12 + j, [(28, 29), (8, 11)])
         w("addp v12.4s, v12.4s, v13.4s")
         w("addp v14.4s, v14.4s, v15.4s")
         w("addp v12.4s, v12.4s, v14.4s")
@@ -427,5 +435,7 @@ rows8x4("q8_0Rows8x4SDOT", q8=True)
 q8quant("q8QuantNEON")
 rows4x4neon("nibRows4x4NEON")
 rows4x4neon("bnbRows4x4NEON", bnb=True)
+rows8("q8_0Rows8NEON", False, neon=True, q8=True)
+rows4x4neon("q8_0Rows4x4NEON", q8=True)
 encode()
 sys.stdout.write("\n".join(out) + "\n")

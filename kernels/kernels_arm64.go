@@ -10,7 +10,7 @@ func init() {
 	}
 	// NEON kernels for every ARMv8 core (widening multiplies, e.g. Cortex-A53); the
 	// dot-product implementation below inherits the float32 kernels.
-	register(&impl{name: "neon", q8Quant: q8QuantNEONGo, q4_0: q4_0RowsNEON8Go, q4_0x4: q4_0Rows4NEON4Go, q8_0: q8_0RowsNEONGo,
+	register(&impl{name: "neon", q8Quant: q8QuantNEONGo, q4_0: q4_0RowsNEON8Go, q4_0x4: q4_0Rows4NEON4Go, q8_0: q8_0RowsNEON8Go, q8_0x4: q8_0Rows4NEON4Go,
 		dotF32: dotF32NEONGo, axpyF32: axpyF32NEONGo, f32Rows: f32RowsNEONGo, f16: f16NEON})
 	if cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP {
 		register(&impl{name: "neon-dotprod", q4_0: q4_0RowsSDOT8Go, q4_0x4: q4_0Rows4SDOT8Go, q8_0: q8_0RowsSDOT8Go, q8_0x4: q8_0Rows4SDOT8Go})
@@ -36,47 +36,20 @@ func q4_0RowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, ac
 // sdotRows is the row count the arm64 wrappers hand to the assembly at once.
 const sdotRows = 16
 
-// q8_0RowsNEON is q4_0RowsSDOT for Q8_0 blocks of 34 bytes without the dot-product
-// extension: lane l of a block's integer sum covers elements 2l, 2l+1, 8+2l, 9+2l and the
-// same +16 (SMULL/SMLAL into int16, then pairwise widening adds); the float accumulation
-// is the same.
-//
-//go:noescape
-func q8_0RowsNEON(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
-
-func q8_0RowsNEONGo(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
-	armRowsGo(kindQ8NEON, w, rowBytes, q, d, y)
-}
-
-// The arm64 four-lane row kernels.
-const (
-	kindQ4SDOT = iota
-	kindQ8NEON
-)
-
-// armRowsGo calls the four-lane kernel of the given kind on sdotRows rows at a time and
-// adds each row's four lanes.
-func armRowsGo(kind int, w []byte, rowBytes int, q []int8, d []float32, y []float32) {
+// armRowsGo calls q4_0RowsSDOT on sdotRows rows at a time and adds each row's four
+// lanes as (a0+a1)+(a2+a3).
+func armRowsGo(w []byte, rowBytes int, q []int8, d []float32, y []float32) {
 	nb := len(d)
-	bs := 18
-	if kind == kindQ8NEON {
-		bs = 34
-	}
 	if len(y) == 0 || nb == 0 {
 		clear(y)
 		return
 	}
-	_ = w[(len(y)-1)*rowBytes+nb*bs-1]
+	_ = w[(len(y)-1)*rowBytes+nb*18-1]
 	_ = q[nb*qBlock-1]
 	var acc [4 * sdotRows]float32
 	for r0 := 0; r0 < len(y); r0 += sdotRows {
 		n := min(sdotRows, len(y)-r0)
-		switch kind {
-		case kindQ4SDOT:
-			q4_0RowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
-		default:
-			q8_0RowsNEON(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
-		}
+		q4_0RowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
 		for i := 0; i < n; i++ {
 			y[r0+i] = (acc[4*i] + acc[4*i+1]) + (acc[4*i+2] + acc[4*i+3])
 		}

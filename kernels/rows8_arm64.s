@@ -2033,3 +2033,296 @@ bnbRows4x4NEON_block:
 	BNE bnbRows4x4NEON_group
 	RET
 
+// func q8_0Rows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32)
+TEXT ·q8_0Rows8NEON(SB), NOSPLIT, $0-56
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD nb+40(FP), R6
+	MOVD y+48(FP), R7
+	VMOVI $15, V30.B16
+
+q8_0Rows8NEON_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R17
+	MOVD R6, R20
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+
+q8_0Rows8NEON_block:
+	VLD1.P 32(R16), [V0.B16, V1.B16] // x: elements 0..15, 16..31
+	FMOVS.P 4(R17), F4               // xd
+	WORD $0x0ddf4105 // ld1 {v5.h}[0], [x8], #2
+	WORD $0x0ddf4925 // ld1 {v5.h}[1], [x9], #2
+	WORD $0x0ddf5145 // ld1 {v5.h}[2], [x10], #2
+	WORD $0x0ddf5965 // ld1 {v5.h}[3], [x11], #2
+	WORD $0x4ddf4185 // ld1 {v5.h}[4], [x12], #2
+	WORD $0x4ddf49a5 // ld1 {v5.h}[5], [x13], #2
+	WORD $0x4ddf51c5 // ld1 {v5.h}[6], [x14], #2
+	WORD $0x4ddf59e5 // ld1 {v5.h}[7], [x15], #2
+	VLD1.P 32(R8), [V16.B16, V17.B16]
+	VLD1.P 32(R9), [V18.B16, V19.B16]
+	VLD1.P 32(R10), [V20.B16, V21.B16]
+	VLD1.P 32(R11), [V22.B16, V23.B16]
+	WORD $0x0e20c218 // smull v24.8h, v16.8b, v0.8b
+	WORD $0x4e20c219 // smull2 v25.8h, v16.16b, v0.16b
+	WORD $0x0e20c25c // smull v28.8h, v18.8b, v0.8b
+	WORD $0x4e20c25d // smull2 v29.8h, v18.16b, v0.16b
+	WORD $0x0e218238 // smlal v24.8h, v17.8b, v1.8b
+	WORD $0x4e218239 // smlal2 v25.8h, v17.16b, v1.16b
+	WORD $0x0e21827c // smlal v28.8h, v19.8b, v1.8b
+	WORD $0x4e21827d // smlal2 v29.8h, v19.16b, v1.16b
+	WORD $0x4e602b08 // saddlp v8.4s, v24.8h
+	WORD $0x4e602b89 // saddlp v9.4s, v28.8h
+	WORD $0x4e606b28 // sadalp v8.4s, v25.8h
+	WORD $0x4e606ba9 // sadalp v9.4s, v29.8h
+	WORD $0x0e20c298 // smull v24.8h, v20.8b, v0.8b
+	WORD $0x4e20c299 // smull2 v25.8h, v20.16b, v0.16b
+	WORD $0x0e20c2dc // smull v28.8h, v22.8b, v0.8b
+	WORD $0x4e20c2dd // smull2 v29.8h, v22.16b, v0.16b
+	WORD $0x0e2182b8 // smlal v24.8h, v21.8b, v1.8b
+	WORD $0x4e2182b9 // smlal2 v25.8h, v21.16b, v1.16b
+	WORD $0x0e2182fc // smlal v28.8h, v23.8b, v1.8b
+	WORD $0x4e2182fd // smlal2 v29.8h, v23.16b, v1.16b
+	WORD $0x4e602b0a // saddlp v10.4s, v24.8h
+	WORD $0x4e602b8b // saddlp v11.4s, v28.8h
+	WORD $0x4e606b2a // sadalp v10.4s, v25.8h
+	WORD $0x4e606bab // sadalp v11.4s, v29.8h
+	VLD1.P 32(R12), [V16.B16, V17.B16]
+	VLD1.P 32(R13), [V18.B16, V19.B16]
+	VLD1.P 32(R14), [V20.B16, V21.B16]
+	VLD1.P 32(R15), [V22.B16, V23.B16]
+	WORD $0x0e20c218 // smull v24.8h, v16.8b, v0.8b
+	WORD $0x4e20c219 // smull2 v25.8h, v16.16b, v0.16b
+	WORD $0x0e20c25c // smull v28.8h, v18.8b, v0.8b
+	WORD $0x4e20c25d // smull2 v29.8h, v18.16b, v0.16b
+	WORD $0x0e218238 // smlal v24.8h, v17.8b, v1.8b
+	WORD $0x4e218239 // smlal2 v25.8h, v17.16b, v1.16b
+	WORD $0x0e21827c // smlal v28.8h, v19.8b, v1.8b
+	WORD $0x4e21827d // smlal2 v29.8h, v19.16b, v1.16b
+	WORD $0x4e602b0c // saddlp v12.4s, v24.8h
+	WORD $0x4e602b8d // saddlp v13.4s, v28.8h
+	WORD $0x4e606b2c // sadalp v12.4s, v25.8h
+	WORD $0x4e606bad // sadalp v13.4s, v29.8h
+	WORD $0x0e20c298 // smull v24.8h, v20.8b, v0.8b
+	WORD $0x4e20c299 // smull2 v25.8h, v20.16b, v0.16b
+	WORD $0x0e20c2dc // smull v28.8h, v22.8b, v0.8b
+	WORD $0x4e20c2dd // smull2 v29.8h, v22.16b, v0.16b
+	WORD $0x0e2182b8 // smlal v24.8h, v21.8b, v1.8b
+	WORD $0x4e2182b9 // smlal2 v25.8h, v21.16b, v1.16b
+	WORD $0x0e2182fc // smlal v28.8h, v23.8b, v1.8b
+	WORD $0x4e2182fd // smlal2 v29.8h, v23.16b, v1.16b
+	WORD $0x4e602b0e // saddlp v14.4s, v24.8h
+	WORD $0x4e602b8f // saddlp v15.4s, v28.8h
+	WORD $0x4e606b2e // sadalp v14.4s, v25.8h
+	WORD $0x4e606baf // sadalp v15.4s, v29.8h
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eabbd4a // addp v10.4s, v10.4s, v11.4s
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4e2178a7 // fcvtl2 v7.4s, v5.8h
+	WORD $0x0e2178a6 // fcvtl v6.4s, v5.4h
+	WORD $0x4f8490c6 // fmul v6.4s, v6.4s, v4.s[0]
+	WORD $0x4f8490e7 // fmul v7.4s, v7.4s, v4.s[0]
+	VFMLA V8.S4, V6.S4, V26.S4
+	VFMLA V12.S4, V7.S4, V27.S4
+	SUBS $1, R20, R20
+	BNE q8_0Rows8NEON_block
+
+	VST1.P [V26.S4, V27.S4], 32(R7)
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE q8_0Rows8NEON_group
+	RET
+
+// func q8_0Rows4x4NEON(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int)
+TEXT ·q8_0Rows4x4NEON(SB), NOSPLIT, $0-56
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xg+24(FP), R3
+	MOVD nb+32(FP), R4
+	MOVD y+40(FP), R5
+	MOVD ystride+48(FP), R6
+	MOVD $32, R19
+
+q8_0Rows4x4NEON_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	MOVD R3, R16
+	MOVD R4, R17
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+
+q8_0Rows4x4NEON_block:
+	VLD1.P 64(R16), [V0.B16, V1.B16, V2.B16, V3.B16]
+	VLD1.P 64(R16), [V4.B16, V5.B16, V6.B16, V7.B16]
+	ADD $128, R16
+	WORD $0x0dd38209 // ld1 {v9.s}[0], [x16], x19
+	WORD $0x0dd39209 // ld1 {v9.s}[1], [x16], x19
+	WORD $0x4dd38209 // ld1 {v9.s}[2], [x16], x19
+	WORD $0x4dd39209 // ld1 {v9.s}[3], [x16], x19
+	WORD $0x0ddf410a // ld1 {v10.h}[0], [x8], #2
+	WORD $0x0ddf492a // ld1 {v10.h}[1], [x9], #2
+	WORD $0x0ddf514a // ld1 {v10.h}[2], [x10], #2
+	WORD $0x0ddf596a // ld1 {v10.h}[3], [x11], #2
+	VLD1.P 32(R8), [V16.B16, V17.B16]
+	VLD1.P 32(R9), [V18.B16, V19.B16]
+	VLD1.P 32(R10), [V20.B16, V21.B16]
+	VLD1.P 32(R11), [V22.B16, V23.B16]
+	WORD $0x0e21794a // fcvtl v10.4s, v10.4h
+	WORD $0x0e20c21c // smull v28.8h, v16.8b, v0.8b
+	WORD $0x4e20c21d // smull2 v29.8h, v16.16b, v0.16b
+	WORD $0x0e20c248 // smull v8.8h, v18.8b, v0.8b
+	WORD $0x4e20c24b // smull2 v11.8h, v18.16b, v0.16b
+	WORD $0x0e21823c // smlal v28.8h, v17.8b, v1.8b
+	WORD $0x4e21823d // smlal2 v29.8h, v17.16b, v1.16b
+	WORD $0x0e218268 // smlal v8.8h, v19.8b, v1.8b
+	WORD $0x4e21826b // smlal2 v11.8h, v19.16b, v1.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e20c29c // smull v28.8h, v20.8b, v0.8b
+	WORD $0x4e20c29d // smull2 v29.8h, v20.16b, v0.16b
+	WORD $0x0e20c2c8 // smull v8.8h, v22.8b, v0.8b
+	WORD $0x4e20c2cb // smull2 v11.8h, v22.16b, v0.16b
+	WORD $0x0e2182bc // smlal v28.8h, v21.8b, v1.8b
+	WORD $0x4e2182bd // smlal2 v29.8h, v21.16b, v1.16b
+	WORD $0x0e2182e8 // smlal v8.8h, v23.8b, v1.8b
+	WORD $0x4e2182eb // smlal2 v11.8h, v23.16b, v1.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f89914b // fmul v11.4s, v10.4s, v9.s[0]
+	VFMLA V12.S4, V11.S4, V24.S4
+	WORD $0x0e22c21c // smull v28.8h, v16.8b, v2.8b
+	WORD $0x4e22c21d // smull2 v29.8h, v16.16b, v2.16b
+	WORD $0x0e22c248 // smull v8.8h, v18.8b, v2.8b
+	WORD $0x4e22c24b // smull2 v11.8h, v18.16b, v2.16b
+	WORD $0x0e23823c // smlal v28.8h, v17.8b, v3.8b
+	WORD $0x4e23823d // smlal2 v29.8h, v17.16b, v3.16b
+	WORD $0x0e238268 // smlal v8.8h, v19.8b, v3.8b
+	WORD $0x4e23826b // smlal2 v11.8h, v19.16b, v3.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e22c29c // smull v28.8h, v20.8b, v2.8b
+	WORD $0x4e22c29d // smull2 v29.8h, v20.16b, v2.16b
+	WORD $0x0e22c2c8 // smull v8.8h, v22.8b, v2.8b
+	WORD $0x4e22c2cb // smull2 v11.8h, v22.16b, v2.16b
+	WORD $0x0e2382bc // smlal v28.8h, v21.8b, v3.8b
+	WORD $0x4e2382bd // smlal2 v29.8h, v21.16b, v3.16b
+	WORD $0x0e2382e8 // smlal v8.8h, v23.8b, v3.8b
+	WORD $0x4e2382eb // smlal2 v11.8h, v23.16b, v3.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4fa9914b // fmul v11.4s, v10.4s, v9.s[1]
+	VFMLA V12.S4, V11.S4, V25.S4
+	WORD $0x0e24c21c // smull v28.8h, v16.8b, v4.8b
+	WORD $0x4e24c21d // smull2 v29.8h, v16.16b, v4.16b
+	WORD $0x0e24c248 // smull v8.8h, v18.8b, v4.8b
+	WORD $0x4e24c24b // smull2 v11.8h, v18.16b, v4.16b
+	WORD $0x0e25823c // smlal v28.8h, v17.8b, v5.8b
+	WORD $0x4e25823d // smlal2 v29.8h, v17.16b, v5.16b
+	WORD $0x0e258268 // smlal v8.8h, v19.8b, v5.8b
+	WORD $0x4e25826b // smlal2 v11.8h, v19.16b, v5.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e24c29c // smull v28.8h, v20.8b, v4.8b
+	WORD $0x4e24c29d // smull2 v29.8h, v20.16b, v4.16b
+	WORD $0x0e24c2c8 // smull v8.8h, v22.8b, v4.8b
+	WORD $0x4e24c2cb // smull2 v11.8h, v22.16b, v4.16b
+	WORD $0x0e2582bc // smlal v28.8h, v21.8b, v5.8b
+	WORD $0x4e2582bd // smlal2 v29.8h, v21.16b, v5.16b
+	WORD $0x0e2582e8 // smlal v8.8h, v23.8b, v5.8b
+	WORD $0x4e2582eb // smlal2 v11.8h, v23.16b, v5.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f89994b // fmul v11.4s, v10.4s, v9.s[2]
+	VFMLA V12.S4, V11.S4, V26.S4
+	WORD $0x0e26c21c // smull v28.8h, v16.8b, v6.8b
+	WORD $0x4e26c21d // smull2 v29.8h, v16.16b, v6.16b
+	WORD $0x0e26c248 // smull v8.8h, v18.8b, v6.8b
+	WORD $0x4e26c24b // smull2 v11.8h, v18.16b, v6.16b
+	WORD $0x0e27823c // smlal v28.8h, v17.8b, v7.8b
+	WORD $0x4e27823d // smlal2 v29.8h, v17.16b, v7.16b
+	WORD $0x0e278268 // smlal v8.8h, v19.8b, v7.8b
+	WORD $0x4e27826b // smlal2 v11.8h, v19.16b, v7.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e26c29c // smull v28.8h, v20.8b, v6.8b
+	WORD $0x4e26c29d // smull2 v29.8h, v20.16b, v6.16b
+	WORD $0x0e26c2c8 // smull v8.8h, v22.8b, v6.8b
+	WORD $0x4e26c2cb // smull2 v11.8h, v22.16b, v6.16b
+	WORD $0x0e2782bc // smlal v28.8h, v21.8b, v7.8b
+	WORD $0x4e2782bd // smlal2 v29.8h, v21.16b, v7.16b
+	WORD $0x0e2782e8 // smlal v8.8h, v23.8b, v7.8b
+	WORD $0x4e2782eb // smlal2 v11.8h, v23.16b, v7.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4fa9994b // fmul v11.4s, v10.4s, v9.s[3]
+	VFMLA V12.S4, V11.S4, V27.S4
+	SUBS $1, R17, R17
+	BNE q8_0Rows4x4NEON_block
+
+	MOVD R5, R20
+	VST1 [V24.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V25.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V26.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V27.S4], (R20)
+	ADD $16, R5, R5
+	ADD R1<<2, R0, R0
+	SUBS $1, R2, R2
+	BNE q8_0Rows4x4NEON_group
+	RET
+

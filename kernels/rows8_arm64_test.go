@@ -53,7 +53,7 @@ func TestRows8Registered(t *testing.T) {
 
 // TestRows8NotOnPlainNEON checks the other side: without the dot-product extension
 // (e.g. qemu -cpu cortex-a53 or cortex-a72) no SDOT kernel is registered, and the NEON
-// 8-row kernels run Q4_0, IQ4_NL, NF4 and FP4.
+// 8-row kernels run Q4_0, IQ4_NL, NF4, FP4 and Q8_0.
 func TestRows8NotOnPlainNEON(t *testing.T) {
 	if cpu.ARM64.HasASIMDDP {
 		t.Skip("the CPU has the dot-product extension")
@@ -67,8 +67,9 @@ func TestRows8NotOnPlainNEON(t *testing.T) {
 		t.Fatalf("implementation %q, want neon", Implementation())
 	}
 	if funcName(kernelFor(int4.Q4_0)) != funcName(q4_0RowsNEON8Go) || funcName(kernelFor(int4.IQ4_NL)) != funcName(iq4nlRowsNEON8Go) ||
-		funcName(kernelFor(int4.NF4)) != funcName(nf4RowsNEON8Go) || funcName(kernelFor(int4.FP4)) != funcName(fp4RowsNEON8Go) {
-		t.Fatalf("Q4_0/IQ4_NL/NF4/FP4 kernels are not the NEON 8-row ones")
+		funcName(kernelFor(int4.NF4)) != funcName(nf4RowsNEON8Go) || funcName(kernelFor(int4.FP4)) != funcName(fp4RowsNEON8Go) ||
+		funcName(kernelFor(int4.Q8_0)) != funcName(q8_0RowsNEON8Go) || funcName(kernel4For(int4.Q8_0)) != funcName(q8_0Rows4NEON4Go) {
+		t.Fatalf("Q4_0/IQ4_NL/NF4/FP4/Q8_0 kernels are not the NEON 8-row ones")
 	}
 	if funcName(kernel4For(int4.Q4_0)) != funcName(q4_0Rows4NEON4Go) || funcName(kernel4For(int4.IQ4_NL)) != funcName(iq4nlRows4NEON4Go) ||
 		funcName(kernel4For(int4.NF4)) != funcName(nf4Rows4NEON4Go) || funcName(kernel4For(int4.FP4)) != funcName(fp4Rows4NEON4Go) {
@@ -90,7 +91,7 @@ func TestRows8MatchesGeneric(t *testing.T) {
 		tab  func(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
 	}
 	kerns := []kern{{int4.Q4_0, q4_0RowsNEON8Go, q4_0RowsGeneric, nibRows8NEON}, {int4.IQ4_NL, iq4nlRowsNEON8Go, iq4nlRowsGeneric, nil},
-		{int4.NF4, nf4RowsNEON8Go, nf4RowsGeneric, nil}, {int4.FP4, fp4RowsNEON8Go, fp4RowsGeneric, nil}}
+		{int4.NF4, nf4RowsNEON8Go, nf4RowsGeneric, nil}, {int4.FP4, fp4RowsNEON8Go, fp4RowsGeneric, nil}, {int4.Q8_0, q8_0RowsNEON8Go, q8_0RowsGeneric, nil}}
 	if cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP {
 		kerns = append(kerns, kern{int4.Q4_0, q4_0RowsSDOT8Go, q4_0RowsGeneric, nibRows8SDOT}, kern{int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRowsGeneric, nil},
 			kern{int4.Q8_0, q8_0RowsSDOT8Go, q8_0RowsGeneric, nil},
@@ -144,7 +145,7 @@ func TestRows8x4MatchesRows8(t *testing.T) {
 		k4  rows4Kernel
 	}
 	kerns := []kern{{int4.Q4_0, q4_0RowsNEON8Go, q4_0Rows4NEON4Go}, {int4.IQ4_NL, iq4nlRowsNEON8Go, iq4nlRows4NEON4Go},
-		{int4.NF4, nf4RowsNEON8Go, nf4Rows4NEON4Go}, {int4.FP4, fp4RowsNEON8Go, fp4Rows4NEON4Go}}
+		{int4.NF4, nf4RowsNEON8Go, nf4Rows4NEON4Go}, {int4.FP4, fp4RowsNEON8Go, fp4Rows4NEON4Go}, {int4.Q8_0, q8_0RowsNEON8Go, q8_0Rows4NEON4Go}}
 	if cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP {
 		kerns = append(kerns, kern{int4.Q4_0, q4_0RowsSDOT8Go, q4_0Rows4SDOT8Go}, kern{int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRows4SDOT8Go},
 			kern{int4.Q8_0, q8_0RowsSDOT8Go, q8_0Rows4SDOT8Go}, kern{int4.NF4, nf4RowsSDOT8Go, nf4Rows4SDOT8Go}, kern{int4.FP4, fp4RowsSDOT8Go, fp4Rows4SDOT8Go})
