@@ -26,23 +26,25 @@
 
 // NIB8_K turns the transposed quant bytes yk (bytes 4k..4k+3 of the 8 rows) into the 8
 // rows' int32 dot products with the activation groups at xlo (low nibbles) and xhi
-// (high nibbles), left in yk. Y12 = codebook, Y14 = int16 ones, Y15 = 0x0f mask;
-// clobbers yh, xa, xb.
-#define NIB8_K(yk, yh, xa, xb, xlo, xhi) \
+// (high nibbles), left in yk: the activation's magnitudes (at alo, ahi: the block's |x|,
+// computed once per block) are the unsigned operand and the weights carry the
+// activation's sign. Y12 = codebook, Y14 = int16 ones, Y15 = 0x0f mask; clobbers yh, xa,
+// xb.
+#define NIB8_K(yk, yh, xa, xb, xlo, xhi, alo, ahi) \
 	VPSRLW       $4, yk, yh \
 	VPAND        Y15, yk, yk \
 	VPAND        Y15, yh, yh \
 	VPSHUFB      yk, Y12, yk \
 	VPSHUFB      yh, Y12, yh \
 	VPBROADCASTD xlo, xa \
-	VPSIGNB      yk, xa, xa \
-	VPABSB       yk, yk \
-	VPMADDUBSW   xa, yk, yk \
+	VPSIGNB      xa, yk, yk \
+	VPBROADCASTD alo, xa \
+	VPMADDUBSW   yk, xa, yk \
 	VPMADDWD     Y14, yk, yk \
 	VPBROADCASTD xhi, xb \
-	VPSIGNB      yh, xb, xb \
-	VPABSB       yh, yh \
-	VPMADDUBSW   xb, yh, yh \
+	VPSIGNB      xb, yh, yh \
+	VPBROADCASTD ahi, xb \
+	VPMADDUBSW   yh, xb, yh \
 	VPMADDWD     Y14, yh, yh \
 	VPADDD       yh, yk, yk
 
@@ -68,13 +70,13 @@
 	VPUNPCKHQDQ Y7, Y5, Y3
 
 // NIB8_DOT computes the 8 rows' block dot products into Y0 (int32) from the transposed
-// bytes in Y0..Y3, with the activation block's 4-byte groups at x0..x7 (elements 0..3,
-// 4..7, …, 28..31). Clobbers Y1..Y11.
-#define NIB8_DOT(x0, x1, x2, x3, x4, x5, x6, x7) \
-	NIB8_K(Y0, Y4, Y8, Y9, x0, x4) \
-	NIB8_K(Y1, Y5, Y10, Y11, x1, x5) \
-	NIB8_K(Y2, Y6, Y8, Y9, x2, x6) \
-	NIB8_K(Y3, Y7, Y10, Y11, x3, x7) \
+// bytes in Y0..Y3, with the activation block at xb (32 bytes) and its magnitudes at ab.
+// Clobbers Y1..Y11.
+#define NIB8_DOT(xb, ab) \
+	NIB8_K(Y0, Y4, Y8, Y9, 0+xb, 16+xb, 0+ab, 16+ab) \
+	NIB8_K(Y1, Y5, Y10, Y11, 4+xb, 20+xb, 4+ab, 20+ab) \
+	NIB8_K(Y2, Y6, Y8, Y9, 8+xb, 24+xb, 8+ab, 24+ab) \
+	NIB8_K(Y3, Y7, Y10, Y11, 12+xb, 28+xb, 12+ab, 28+ab) \
 	VPADDD Y1, Y0, Y0 \
 	VPADDD Y3, Y2, Y2 \
 	VPADDD Y2, Y0, Y0
@@ -99,7 +101,7 @@
 	PREFETCHT0 128(AX)
 
 // func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
-TEXT ·iq4nlRows8AVX2(SB), NOSPLIT, $0-64
+TEXT ·iq4nlRows8AVX2(SB), NOSPLIT, $32-64
 	MOVQ rowBytes+8(FP), R8
 	LEAQ (R8)(R8*2), R11
 	MOVQ w+0(FP), SI
@@ -117,8 +119,10 @@ iq8grp:
 	MOVQ   nb+40(FP), CX
 iq8blk:
 	NIB8_PREFETCH
+	VPABSB       (R9), Y8
+	VMOVDQU      Y8, 0(SP)
 	NIB8_LOAD(2)
-	NIB8_DOT(0(R9), 4(R9), 8(R9), 12(R9), 16(R9), 20(R9), 24(R9), 28(R9))
+	NIB8_DOT(0(R9), 0(SP))
 	VCVTDQ2PS    Y0, Y0
 	MOVWQZX      (BX), AX
 	MOVWQZX      (BX)(R8*1), DX
@@ -171,9 +175,9 @@ GLOBL bnbperm<>(SB), RODATA|NOPTR, $32
 // func bnb4Rows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)
 //
 // As iq4nlRows8AVX2 for 20-byte NF4/FP4 blocks (float32 absmax scales, codes at 4),
-// the activation block permuted into the frame (0(SP)), and the 8 results multiplied
+// the activation block permuted into the frame (0(SP); its magnitudes at 32(SP)), and the 8 results multiplied
 // by post at the end.
-TEXT ·bnb4Rows8AVX2(SB), NOSPLIT, $32-68
+TEXT ·bnb4Rows8AVX2(SB), NOSPLIT, $64-68
 	MOVQ rowBytes+8(FP), R8
 	LEAQ (R8)(R8*2), R11
 	MOVQ w+0(FP), SI
@@ -195,8 +199,10 @@ bn8blk:
 	VPSHUFB      bnbperm<>(SB), Y8, Y8
 	VPERMQ       $0xd8, Y8, Y8
 	VMOVDQU      Y8, 0(SP)
+	VPABSB       Y8, Y8
+	VMOVDQU      Y8, 32(SP)
 	NIB8_LOAD(4)
-	NIB8_DOT(0(SP), 4(SP), 8(SP), 12(SP), 16(SP), 20(SP), 24(SP), 28(SP))
+	NIB8_DOT(0(SP), 32(SP))
 	VCVTDQ2PS    Y0, Y0
 	VMOVD        (BX), X4
 	VPINSRD      $1, (BX)(R8*1), X4, X4
