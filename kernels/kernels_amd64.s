@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "rows8_amd64.h"
 
 // Horizontal sum of the 8 float32 lanes of Y0 into X0 (low lane); clobbers X1.
 #define HSUM_Y0 \
@@ -516,29 +517,7 @@ r8blk:
 	VPBROADCASTD X1, Y1               // 8·Σx of the block
 	VPSUBD       Y1, Y0, Y0
 	VCVTDQ2PS    Y0, Y0
-	MOVWQZX      (BX), AX
-	MOVWQZX      (BX)(R8*1), DX
-	SHLQ         $16, DX
-	ORQ          DX, AX
-	MOVWQZX      (BX)(R8*2), DX
-	SHLQ         $32, DX
-	ORQ          DX, AX
-	MOVWQZX      (BX)(R11*1), DX
-	SHLQ         $48, DX
-	ORQ          DX, AX
-	VMOVQ        AX, X4
-	MOVWQZX      (R12), AX
-	MOVWQZX      (R12)(R8*1), DX
-	SHLQ         $16, DX
-	ORQ          DX, AX
-	MOVWQZX      (R12)(R8*2), DX
-	SHLQ         $32, DX
-	ORQ          DX, AX
-	MOVWQZX      (R12)(R11*1), DX
-	SHLQ         $48, DX
-	ORQ          DX, AX
-	VPINSRQ      $1, AX, X4, X4
-	VCVTPH2PS    X4, Y4               // scales of the 8 rows
+	F16X8_SCALES               // scales of the 8 rows
 	VBROADCASTSS (R10), Y5
 	VMULPS       Y4, Y5, Y5
 	VFMADD231PS  Y0, Y5, Y13
@@ -598,27 +577,9 @@ il8blk:
 	VMOVDQU     Y1, 48(DI)
 	VMOVDQU     Y2, 80(DI)
 	VMOVDQU     Y3, 112(DI)
-	MOVWQZX     (BX), AX
-	MOVWQZX     (BX)(R8*1), DX
-	SHLQ        $16, DX
-	ORQ         DX, AX
-	MOVWQZX     (BX)(R8*2), DX
-	SHLQ        $32, DX
-	ORQ         DX, AX
-	MOVWQZX     (BX)(R11*1), DX
-	SHLQ        $48, DX
-	ORQ         DX, AX
+	F16X4(BX)
 	MOVQ        AX, (DI)
-	MOVWQZX     (R12), AX
-	MOVWQZX     (R12)(R8*1), DX
-	SHLQ        $16, DX
-	ORQ         DX, AX
-	MOVWQZX     (R12)(R8*2), DX
-	SHLQ        $32, DX
-	ORQ         DX, AX
-	MOVWQZX     (R12)(R11*1), DX
-	SHLQ        $48, DX
-	ORQ         DX, AX
+	F16X4(R12)
 	MOVQ        AX, 8(DI)
 	ADDQ        $18, BX
 	ADDQ        $18, R12

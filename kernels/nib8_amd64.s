@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "rows8_amd64.h"
 
 // 8-row decode kernels and 8-row × 4-token GEMM kernels for the codebook 4-bit types
 // (IQ4_NL: 18-byte blocks, fp16 scale; NF4/FP4: 20-byte blocks, float32 absmax), AVX2.
@@ -124,29 +125,7 @@ iq8blk:
 	NIB8_LOAD(2)
 	NIB8_DOT(0(R9), 0(SP))
 	VCVTDQ2PS    Y0, Y0
-	MOVWQZX      (BX), AX
-	MOVWQZX      (BX)(R8*1), DX
-	SHLQ         $16, DX
-	ORQ          DX, AX
-	MOVWQZX      (BX)(R8*2), DX
-	SHLQ         $32, DX
-	ORQ          DX, AX
-	MOVWQZX      (BX)(R11*1), DX
-	SHLQ         $48, DX
-	ORQ          DX, AX
-	VMOVQ        AX, X4
-	MOVWQZX      (R12), AX
-	MOVWQZX      (R12)(R8*1), DX
-	SHLQ         $16, DX
-	ORQ          DX, AX
-	MOVWQZX      (R12)(R8*2), DX
-	SHLQ         $32, DX
-	ORQ          DX, AX
-	MOVWQZX      (R12)(R11*1), DX
-	SHLQ         $48, DX
-	ORQ          DX, AX
-	VPINSRQ      $1, AX, X4, X4
-	VCVTPH2PS    X4, Y4
+	F16X8_SCALES
 	VBROADCASTSS (R10), Y5
 	VMULPS       Y4, Y5, Y5
 	VFMADD231PS  Y0, Y5, Y13
@@ -356,29 +335,7 @@ itl8blk:
 	NIB8_PREFETCH
 	NIB8_LOAD(2)
 	TILE_ALLK
-	MOVWQZX     (BX), AX
-	MOVWQZX     (BX)(R8*1), DX
-	SHLQ        $16, DX
-	ORQ         DX, AX
-	MOVWQZX     (BX)(R8*2), DX
-	SHLQ        $32, DX
-	ORQ         DX, AX
-	MOVWQZX     (BX)(R11*1), DX
-	SHLQ        $48, DX
-	ORQ         DX, AX
-	VMOVQ       AX, X4
-	MOVWQZX     (R12), AX
-	MOVWQZX     (R12)(R8*1), DX
-	SHLQ        $16, DX
-	ORQ         DX, AX
-	MOVWQZX     (R12)(R8*2), DX
-	SHLQ        $32, DX
-	ORQ         DX, AX
-	MOVWQZX     (R12)(R11*1), DX
-	SHLQ        $48, DX
-	ORQ         DX, AX
-	VPINSRQ     $1, AX, X4, X4
-	VCVTPH2PS   X4, Y4
+	F16X8_SCALES
 	VMOVUPS     Y4, (DI)
 	ADDQ        $18, BX
 	ADDQ        $18, R12
@@ -450,33 +407,6 @@ btl8blk:
 	VPUNPCKLQDQ t3, t1, d2 \
 	VPUNPCKHQDQ t3, t1, d3
 
-// Q8_SCALES gathers the 8 rows' fp16 scales at (BX), (R12) into Y4 as float32;
-// clobbers AX, DX, X4.
-#define Q8_SCALES \
-	MOVWQZX   (BX), AX \
-	MOVWQZX   (BX)(R8*1), DX \
-	SHLQ      $16, DX \
-	ORQ       DX, AX \
-	MOVWQZX   (BX)(R8*2), DX \
-	SHLQ      $32, DX \
-	ORQ       DX, AX \
-	MOVWQZX   (BX)(R11*1), DX \
-	SHLQ      $48, DX \
-	ORQ       DX, AX \
-	VMOVQ     AX, X4 \
-	MOVWQZX   (R12), AX \
-	MOVWQZX   (R12)(R8*1), DX \
-	SHLQ      $16, DX \
-	ORQ       DX, AX \
-	MOVWQZX   (R12)(R8*2), DX \
-	SHLQ      $32, DX \
-	ORQ       DX, AX \
-	MOVWQZX   (R12)(R11*1), DX \
-	SHLQ      $48, DX \
-	ORQ       DX, AX \
-	VPINSRQ   $1, AX, X4, X4 \
-	VCVTPH2PS X4, Y4
-
 // Q8R_K turns the transposed weights yk into the 8 rows' int32 products with the
 // activation group at xo(R9), left in yk; clobbers xa.
 #define Q8R_K(yk, xa, xo) \
@@ -529,7 +459,7 @@ q88blk:
 	VPADDD       Y3, Y2, Y2
 	VPADDD       Y2, Y0, Y0
 	VCVTDQ2PS    Y0, Y0
-	Q8_SCALES
+	F16X8_SCALES
 	VBROADCASTSS (R10), Y5
 	VMULPS       Y4, Y5, Y5
 	VFMADD231PS  Y0, Y5, Y13
@@ -577,7 +507,7 @@ q8tl8blk:
 	Q8TILE_K(Y1, Y5, 160, Y9)
 	Q8TILE_K(Y2, Y6, 288, Y10)
 	Q8TILE_K(Y3, Y7, 416, Y11)
-	Q8_SCALES
+	F16X8_SCALES
 	VMOVUPS     Y4, (DI)
 	ADDQ        $34, BX
 	ADDQ        $34, R12
