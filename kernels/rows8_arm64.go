@@ -148,46 +148,15 @@ func nibRows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, 
 // compute that row, each as in a full group), so a row's result never depends on its
 // group and the 4×4 kernel (nibRows4x4NEON) agrees with it on every row.
 func q4_0RowsNEON8Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
-	nb := len(d)
-	if len(y) == 0 || nb == 0 {
-		clear(y)
-		return
-	}
-	_ = w[(len(y)-1)*rowBytes+nb*18-1]
-	_ = q[nb*qBlock-1]
-	_ = c[nb*8-1]
-	g := len(y) / 8
-	if g > 0 {
-		q4_0Rows8NEON(&w[0], rowBytes, g, &q[0], &d[0], &c[0], nb, &y[0])
-	}
-	for r := 8 * g; r < len(y); r++ {
-		var one [8]float32
-		q4_0Rows8NEON(&w[r*rowBytes], 0, 1, &q[0], &d[0], &c[0], nb, &one[0])
-		y[r] = one[0]
-	}
+	rows8Go(q4_0NEON8, nil, nil, w, rowBytes, q, d, c, y)
 }
 
 // iq4nlRowsNEON8Go is the neon implementation's IQ4_NL rowsKernel (before it, IQ4_NL
 // took the float path on cores without the dot product): groups of 8 rows, and each
 // remaining row through the same kernel with a zero row stride (its 8 lanes all compute
 // that row, independently, so the result is the one a full group gives it).
-func iq4nlRowsNEON8Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
-	nb := len(d)
-	if len(y) == 0 || nb == 0 {
-		clear(y)
-		return
-	}
-	_ = w[(len(y)-1)*rowBytes+nb*18-1]
-	_ = q[nb*qBlock-1]
-	g := len(y) / 8
-	if g > 0 {
-		nibRows8NEON(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0], &iq4nlTab[0])
-	}
-	for r := 8 * g; r < len(y); r++ {
-		var one [8]float32
-		nibRows8NEON(&w[r*rowBytes], 0, 1, &q[0], &d[0], nb, &one[0], &iq4nlTab[0])
-		y[r] = one[0]
-	}
+func iq4nlRowsNEON8Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	rows8Go(nibNEON8, &iq4nlTab[0], nil, w, rowBytes, q, d, c, y)
 }
 
 // bnbRows8SDOT is nibRows8SDOT for NF4/FP4 blocks of 20 bytes (float32 absmax, 16 code
@@ -232,23 +201,8 @@ func q8_0Rows8x4SDOT(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32
 // q8_0RowsSDOT8Go is neon-dotprod's Q8_0 rowsKernel: groups of 8 rows, and each
 // remaining row through the same kernel with a zero row stride (all 8 lanes compute that
 // row, each as in a full group), so a row's result never depends on its group.
-func q8_0RowsSDOT8Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
-	nb := len(d)
-	if len(y) == 0 || nb == 0 {
-		clear(y)
-		return
-	}
-	_ = w[(len(y)-1)*rowBytes+nb*34-1]
-	_ = q[nb*qBlock-1]
-	g := len(y) / 8
-	if g > 0 {
-		q8_0Rows8SDOT(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0])
-	}
-	for r := 8 * g; r < len(y); r++ {
-		var one [8]float32
-		q8_0Rows8SDOT(&w[r*rowBytes], 0, 1, &q[0], &d[0], nb, &one[0])
-		y[r] = one[0]
-	}
+func q8_0RowsSDOT8Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	rows8Go(q8_0SDOT8, nil, nil, w, rowBytes, q, d, c, y)
 }
 
 // q8_0Rows4SDOT8Go is neon-dotprod's Q8_0 rows4Kernel: q8_0Rows8x4SDOT on groups of 8
@@ -338,22 +292,7 @@ func fp4RowsNEON8Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y 
 // before): groups of 8 rows with bnbRows8NEON, each remaining row through the same
 // kernel with a zero row stride (as iq4nlRowsNEON8Go).
 func bnbRowsNEON8Go(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float32, y []float32) {
-	nb := len(d)
-	if len(y) == 0 || nb == 0 {
-		clear(y)
-		return
-	}
-	_ = w[(len(y)-1)*rowBytes+nb*20-1]
-	_ = q[nb*qBlock-1]
-	g := len(y) / 8
-	if g > 0 {
-		bnbRows8NEON(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0], &tab.w[0], tab.post)
-	}
-	for r := 8 * g; r < len(y); r++ {
-		var one [8]float32
-		bnbRows8NEON(&w[r*rowBytes], 0, 1, &q[0], &d[0], nb, &one[0], &tab.w[0], tab.post)
-		y[r] = one[0]
-	}
+	rows8Go(bnbNEON8, nil, tab, w, rowBytes, q, d, nil, y)
 }
 
 // nibRows4x4NEON computes groups·4 rows for the 4 tokens of a q8Act.pack4 group xg, for
@@ -443,21 +382,63 @@ func q8_0Rows4x4NEON(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32
 
 // q8_0RowsNEON8Go is the neon implementation's Q8_0 rowsKernel: groups of 8 rows, each
 // remaining row through the same kernel with a zero row stride.
-func q8_0RowsNEON8Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
+func q8_0RowsNEON8Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	rows8Go(q8_0NEON8, nil, nil, w, rowBytes, q, d, c, y)
+}
+
+// rows8Kernel names a multi-row decode kernel of this file for rows8Go.
+type rows8Kernel int
+
+const (
+	q4_0NEON8 rows8Kernel = iota // q4_0Rows8NEON
+	nibNEON8                     // nibRows8NEON with a codebook (IQ4_NL)
+	bnbNEON8                     // bnbRows8NEON with an NF4/FP4 table
+	q8_0NEON8                    // q8_0Rows8NEON
+	q8_0SDOT8                    // q8_0Rows8SDOT
+)
+
+// rows8Go is the rowsKernel around the multi-row decode kernel k (tab: nibNEON8's
+// codebook, bnb: bnbNEON8's table): groups of 8 rows, and each remaining row through
+// the same kernel with a zero row stride (its 8 lanes all compute that row, each as in a
+// full group), so a row's result never depends on its group.
+func rows8Go(k rows8Kernel, tab *int8, bnb *bnb4Table, w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
 	nb := len(d)
 	if len(y) == 0 || nb == 0 {
 		clear(y)
 		return
 	}
-	_ = w[(len(y)-1)*rowBytes+nb*34-1]
+	bs := 18
+	switch k {
+	case bnbNEON8:
+		bs = 20
+	case q8_0NEON8, q8_0SDOT8:
+		bs = 34
+	case q4_0NEON8:
+		_ = c[nb*8-1]
+	}
+	_ = w[(len(y)-1)*rowBytes+nb*bs-1]
 	_ = q[nb*qBlock-1]
+	call := func(w *byte, rowBytes, groups int, y *float32) {
+		switch k {
+		case q4_0NEON8:
+			q4_0Rows8NEON(w, rowBytes, groups, &q[0], &d[0], &c[0], nb, y)
+		case nibNEON8:
+			nibRows8NEON(w, rowBytes, groups, &q[0], &d[0], nb, y, tab)
+		case bnbNEON8:
+			bnbRows8NEON(w, rowBytes, groups, &q[0], &d[0], nb, y, &bnb.w[0], bnb.post)
+		case q8_0NEON8:
+			q8_0Rows8NEON(w, rowBytes, groups, &q[0], &d[0], nb, y)
+		case q8_0SDOT8:
+			q8_0Rows8SDOT(w, rowBytes, groups, &q[0], &d[0], nb, y)
+		}
+	}
 	g := len(y) / 8
 	if g > 0 {
-		q8_0Rows8NEON(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0])
+		call(&w[0], rowBytes, g, &y[0])
 	}
 	for r := 8 * g; r < len(y); r++ {
 		var one [8]float32
-		q8_0Rows8NEON(&w[r*rowBytes], 0, 1, &q[0], &d[0], nb, &one[0])
+		call(&w[r*rowBytes], 0, 1, &one[0])
 		y[r] = one[0]
 	}
 }
