@@ -61,8 +61,12 @@ type Config struct {
 	Prompt  []int // pp test sizes (default 512; quick 16); 0 entries are skipped
 	Gen     []int // tg test sizes (default 128; quick 16); 0 entries are skipped
 	PG      []PG  // pp+tg tests (default none)
-	Reps    int   // repetitions per test after one warm-up (default 5; quick 2)
-	Quick   bool  // small tests and a smaller bandwidth buffer: seconds on a tiny model
+	// Depth lists context depths (llama-bench's -d): every test also runs with this
+	// many random tokens already in the cache, evaluated before the timed part (default
+	// 0 only). A depth d > 0 is named in the test as "tg32 @ d64".
+	Depth []int
+	Reps  int  // repetitions per test after one warm-up (default 5; quick 2)
+	Quick bool // small tests and a smaller bandwidth buffer: seconds on a tiny model
 	// NoPrompt and NoGen drop the default pp/tg tests (like llama-bench's -p 0 / -n 0).
 	NoPrompt, NoGen bool
 	// BandwidthBytes is the size of the bandwidth probe buffer (default
@@ -154,9 +158,10 @@ type ConfigResult struct {
 type Row struct {
 	Config    int // index into Report.Configs
 	Threads   int
-	Test      string // "pp512", "tg128", "pp512+tg128"
+	Test      string // "pp512", "tg128", "pp512+tg128", "tg128 @ d512"
 	NPrompt   int
 	NGen      int
+	NDepth    int // tokens in the cache before the test (Config.Depth)
 	TestTime  time.Time
 	SamplesNS []int64
 	SamplesTS []float64
@@ -239,7 +244,7 @@ func (c *Config) fill() error {
 	if c.Reps < 0 {
 		return fmt.Errorf("%w: %d repetitions", ErrConfig, c.Reps)
 	}
-	for _, v := range append(slices.Clone(c.Prompt), c.Gen...) {
+	for _, v := range slices.Concat(c.Prompt, c.Gen, c.Depth) {
 		if v < 0 {
 			return fmt.Errorf("%w: negative test size %d", ErrConfig, v)
 		}
@@ -285,6 +290,7 @@ func (c *Config) fill() error {
 type test struct {
 	name      string
 	np, ng    int
+	depth     int // tokens evaluated, untimed, before the test
 	isPP, isG bool
 }
 
@@ -310,7 +316,19 @@ func (c *Config) tests() []test {
 			ts = append(ts, test{name: fmt.Sprintf("pp%d+tg%d", pg.NPrompt, pg.NGen), np: pg.NPrompt, ng: pg.NGen})
 		}
 	}
-	return ts
+	if len(c.Depth) == 0 {
+		return ts
+	}
+	var at []test
+	for _, d := range c.Depth {
+		for _, t := range ts {
+			if d > 0 {
+				t.name, t.depth = fmt.Sprintf("%s @ d%d", t.name, d), d
+			}
+			at = append(at, t)
+		}
+	}
+	return at
 }
 
 // Run measures every configuration of cfg and returns the report. It stops early
@@ -335,7 +353,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	maxCtx := 1
 	for _, t := range tests {
-		maxCtx = max(maxCtx, t.np+t.ng)
+		maxCtx = max(maxCtx, t.depth+t.np+t.ng)
 	}
 	type job struct {
 		path    string
@@ -365,9 +383,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			for j := range rows {
 				r := &rows[j]
 				if r.NPrompt == 0 && r.NGen > 0 && r.AvgTS > 0 {
-					// A tg test starts from an empty cache: step k reads k+1 positions.
-					// A live adapter's factors are read at every step too.
-					r.BytesPerToken = cr.WeightBytesPerToken + cr.Adapter.Bytes + cr.KVBytesPerPosition*int64(r.NGen+1)/2
+					// A tg test starts from a cache of NDepth positions: step k reads
+					// NDepth+k+1 of them. A live adapter's factors are read at every step too.
+					r.BytesPerToken = cr.WeightBytesPerToken + cr.Adapter.Bytes + cr.KVBytesPerPosition*(int64(r.NDepth)+int64(r.NGen+1)/2)
 					r.RooflineTS = rep.Bandwidth.BytesPerSecond / float64(r.BytesPerToken)
 					r.RooflineFraction = r.AvgTS / r.RooflineTS
 				}
@@ -729,13 +747,19 @@ type tester struct {
 }
 
 func newTester(s *runtime.Session, rng *rand.Rand, vocab int, t test) *tester {
-	return &tester{s: s, rng: rng, vocab: vocab, t: t, row: Row{Test: t.name, NPrompt: t.np, NGen: t.ng, TestTime: time.Now().UTC()}}
+	return &tester{s: s, rng: rng, vocab: vocab, t: t, row: Row{Test: t.name, NPrompt: t.np, NGen: t.ng, NDepth: t.depth, TestTime: time.Now().UTC()}}
 }
 
-// once runs the test once from an empty cache; a warm-up is not recorded.
+// once runs the test once from an empty cache (filled with t.depth random tokens
+// first, untimed); a warm-up is not recorded.
 func (x *tester) once(ctx context.Context, warm bool) (time.Duration, error) {
 	t, s := x.t, x.s
 	s.Reset()
+	if t.depth > 0 {
+		if _, err := s.Eval(randomTokens(x.rng, x.vocab, t.depth)); err != nil {
+			return 0, err
+		}
+	}
 	ng := t.ng
 	if warm && ng > 0 {
 		ng = 1 // llama-bench warms tg up with one token

@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -502,5 +503,48 @@ func TestAdapterConfigErrors(t *testing.T) {
 	cfg.Adapters = []Adapter{{Path: dir}}
 	if _, err := Run(ctx, cfg); err == nil || !strings.Contains(err.Error(), "wrong-shape") {
 		t.Errorf("adapter for another shape: %v", err)
+	}
+}
+
+// TestRunDepth runs pp and tg at depths 0 and 12 (llama-bench's -d): each test comes
+// twice, the second named "… @ d12" with NDepth 12, whose tg row reads 12 more KV
+// positions per token, and the csv n_depth column says so.
+func TestRunDepth(t *testing.T) {
+	path := filepath.Join(testmodels.Dir(t), "stories260K", "stories260K.gguf")
+	cfg := Config{Models: []string{path}, Threads: []int{1}, Prompt: []int{8}, Gen: []int{4}, Depth: []int{0, 12}, Reps: 1, BandwidthBytes: 8 << 20}
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	byName := map[string]Row{}
+	for _, row := range r.Rows {
+		names = append(names, row.Test)
+		byName[row.Test] = row
+	}
+	if want := []string{"pp8", "tg4", "pp8 @ d12", "tg4 @ d12"}; !slices.Equal(names, want) {
+		t.Fatalf("tests %q, want %q", names, want)
+	}
+	tg, tgd := byName["tg4"], byName["tg4 @ d12"]
+	if tg.NDepth != 0 || tgd.NDepth != 12 || byName["pp8 @ d12"].NDepth != 12 {
+		t.Errorf("depths %d %d %d", tg.NDepth, tgd.NDepth, byName["pp8 @ d12"].NDepth)
+	}
+	if kv := r.Configs[0].KVBytesPerPosition; tgd.BytesPerToken-tg.BytesPerToken != 12*kv {
+		t.Errorf("bytes per token %d at depth 12, %d at 0: want %d more", tgd.BytesPerToken, tg.BytesPerToken, 12*kv)
+	}
+	var buf bytes.Buffer
+	if err := r.Write(&buf, "csv"); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	head := strings.Split(lines[0], ",")
+	col := slices.Index(head, "n_depth")
+	if col < 0 || len(lines) != 5 {
+		t.Fatalf("csv: %d lines, n_depth column %d", len(lines), col)
+	}
+	for i, want := range []string{"0", "0", "12", "12"} {
+		if got := strings.Split(lines[i+1], ",")[col]; got != want {
+			t.Errorf("csv row %d n_depth %s, want %s", i, got, want)
+		}
 	}
 }

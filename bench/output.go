@@ -71,7 +71,7 @@ func (r *Report) fields(row Row) []field {
 		{"use_mmap", true},
 		{"n_prompt", row.NPrompt},
 		{"n_gen", row.NGen},
-		{"n_depth", 0},
+		{"n_depth", row.NDepth},
 		{"test_time", row.TestTime.Format(time.RFC3339)},
 		{"avg_ns", int64(row.AvgNS)},
 		{"stddev_ns", int64(row.StddevNS)},

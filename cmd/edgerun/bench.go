@@ -49,12 +49,13 @@ func (p *pathFlag) Set(v string) error { *p = append(*p, v); return nil }
 func cmdBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", stderr)
 	var models pathFlag
-	var threads, prompt, gen, pg listFlag
+	var threads, prompt, gen, pg, depth listFlag
 	var adapters adapterList
 	fs.Var(&models, "m", "model file (GGUF or llama2.c .bin); repeat for several configurations side by side")
 	fs.Var(&threads, "t", "thread counts, comma-separated (default: one per CPU)")
 	fs.Var(&prompt, "p", "prompt-processing test sizes, comma-separated (default 512; 0 = none)")
 	fs.Var(&gen, "n", "text-generation test sizes, comma-separated (default 128; 0 = none)")
+	fs.Var(&depth, "d", "context depths, comma-separated (llama-bench -d): each test also runs after this many tokens in the cache, e.g. -d 0,512 (default 0)")
 	fs.Var(&pg, "pg", "prompt+generation tests as pp,tg pairs (e.g. 512,128; repeatable)")
 	fs.Var(&adapters, "adapter", "LoRA adapter PATH[:SCALE] (PEFT directory or GGUF LoRA); repeat for several: each adds a configuration beside the base, with switch latency, merge time and live-vs-merged tg t/s")
 	reps := fs.Int("r", 0, "repetitions of each test after one warm-up (default 5; --quick 2)")
@@ -100,6 +101,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		return usageErr(stderr, err)
 	}
 	if cfg.Gen, err = gen.ints("n"); err != nil {
+		return usageErr(stderr, err)
+	}
+	if cfg.Depth, err = depth.ints("d"); err != nil {
 		return usageErr(stderr, err)
 	}
 	pgs, err := pg.ints("pg")

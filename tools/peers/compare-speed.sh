@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # compare-speed.sh [-r ROUNDS] [MODEL[=LLAMA_MODEL]]... : prefill and decode speed of llama.cpp
 # (node-llama-cpp prebuilt; each install the anchors set-up made: avx512, avx2, best) and of
-# edgerun, same threads, prompt 64 tokens, 32 generated, every engine run right after the other
+# edgerun, same threads, prompt 64 tokens, 32 generated after it, every engine run right after the other
 # under quietrun.sh, ROUNDS times in turn (the machine is shared: only ratios within a round
 # count). MODEL is what edgerun runs; LLAMA_MODEL (default: MODEL) is the GGUF llama.cpp runs
 # beside it, for types llama.cpp lacks (e.g. a bitsandbytes NF4 directory against IQ4_NL).
@@ -47,11 +47,13 @@ for ((round = 1; round <= rounds; round++)); do
       dec[$name]=$(grep -E 'llama_perf_context_print: +eval time' <<<"$out" | sed -E 's/.*, *([0-9.]+) tokens per second.*/\1/')
       echo "round $round llama.cpp-$name $(basename "$gguf"): prefill ${pre[$name]} tok/s, decode ${dec[$name]} tok/s ($(grep -o 'foreign.*' <<<"$out" | tail -1))"
     done
-    # edgerun bench: pp64 and tg32 averaged over 2 repetitions after a warm-up.
-    out=$("$quiet" "$bin" bench -m "$model" -p 64 -n 32 -t "$threads" -r 2 -o csv 2>&1)
+    # edgerun bench: pp64 from an empty cache, and tg32 after 64 tokens in the cache (the
+    # context llama.cpp's decode figure has: it generates after the prompt), each averaged
+    # over 2 repetitions after a warm-up.
+    out=$("$quiet" "$bin" bench -m "$model" -p 64 -n 32 -d 0,64 -t "$threads" -r 2 -o csv 2>&1)
     col() { awk -F, -v c="$1" -v t="$2" '/^build_commit,/ { for (i = 1; i <= NF; i++) h[$i] = i; next }
       ("test" in h) && $h["test"] == t { printf("%.2f\n", $h[c]); exit }' <<<"$out"; }
-    ep=$(col avg_ts pp64) ed=$(col avg_ts tg32) roof=$(col roofline_fraction tg32)
+    ep=$(col avg_ts pp64) ed=$(col avg_ts "tg32 @ d64") roof=$(col roofline_fraction "tg32 @ d64")
     [ -n "$ep" ] && [ -n "$ed" ] || { echo "compare-speed: edgerun bench failed on $model:" >&2; echo "$out" >&2; exit 1; }
     echo "round $round edgerun $(basename "$model"): prefill $ep tok/s, decode $ed tok/s (decode at $roof of the read-bandwidth limit) ($(grep -o 'foreign.*' <<<"$out" | tail -1))"
     for name in $paths; do
