@@ -102,7 +102,8 @@ const nibTileBlockBytes = 544
 // decodeTile8 writes the decoded tile (nibTileBlockBytes layout) of weight rows 0..7 of w
 // (rows ≥ 1 valid rows of rowBytes; missing rows repeat the last valid one) for nb
 // blocks of bb bytes (scale at 0: fp16 when f16, else float32; 16 nibble bytes at qoff),
-// with codebook tab (16 entries, none -128), into dst (nb·nibTileBlockBytes bytes).
+// with codebook tab (16 entries, none -128), into dst (nb·nibTileBlockBytes bytes). With
+// tab nil the block holds 32 int8 weights at qoff (Q8_0) instead of nibbles.
 func decodeTile8(w []byte, rowBytes, rows, nb int, dst []byte, bb, qoff int, f16 bool, tab *[32]int8) {
 	dst = dst[:nb*nibTileBlockBytes]
 	abs := func(v int8) byte {
@@ -124,8 +125,13 @@ func decodeTile8(w []byte, rowBytes, rows, nb int, dst []byte, bb, qoff int, f16
 			for k := 0; k < 4; k++ {
 				v := o[32+128*k : 32+128*(k+1) : 32+128*(k+1)]
 				for i := 0; i < 4; i++ {
-					c := blk[qoff+4*k+i]
-					lo, hi := tab[c&15], tab[c>>4]
+					var lo, hi int8
+					if tab == nil {
+						lo, hi = int8(blk[qoff+4*k+i]), int8(blk[qoff+16+4*k+i])
+					} else {
+						c := blk[qoff+4*k+i]
+						lo, hi = tab[c&15], tab[c>>4]
+					}
 					v[4*r+i], v[32+4*r+i] = abs(lo), byte(lo)
 					v[64+4*r+i], v[96+4*r+i] = abs(hi), byte(hi)
 				}
@@ -138,29 +144,7 @@ func decodeTile8(w []byte, rowBytes, rows, nb int, dst []byte, bb, qoff int, f16
 // rowBytes; missing rows repeat the last valid one) in the nibTileBlockBytes layout
 // (the rows' int8 weights in place of codebook values) into dst.
 func q8_0Tile8(w []byte, rowBytes, rows, nb int, dst []byte) {
-	dst = dst[:nb*nibTileBlockBytes]
-	abs := func(v byte) byte {
-		if int8(v) < 0 {
-			return byte(-int8(v))
-		}
-		return v
-	}
-	for r := 0; r < 8; r++ {
-		src := w[min(r, rows-1)*rowBytes:][: nb*34 : nb*34]
-		for b := 0; b < nb; b++ {
-			blk := src[b*34 : (b+1)*34 : (b+1)*34]
-			o := dst[b*nibTileBlockBytes : (b+1)*nibTileBlockBytes : (b+1)*nibTileBlockBytes]
-			binary.LittleEndian.PutUint32(o[4*r:], math.Float32bits(int4.F16ToF32(binary.LittleEndian.Uint16(blk))))
-			for k := 0; k < 4; k++ {
-				v := o[32+128*k : 32+128*(k+1) : 32+128*(k+1)]
-				for i := 0; i < 4; i++ {
-					lo, hi := blk[2+4*k+i], blk[18+4*k+i]
-					v[4*r+i], v[32+4*r+i] = abs(lo), lo
-					v[64+4*r+i], v[96+4*r+i] = abs(hi), hi
-				}
-			}
-		}
-	}
+	decodeTile8(w, rowBytes, rows, nb, dst, 34, 2, true, nil)
 }
 
 // decodeTileIQ4NL, decodeTileNF4 and decodeTileFP4 are decodeTile8 for one type.
