@@ -181,7 +181,7 @@ type opsImpl struct {
 }
 
 // opsImpls lists the implementations usable on this CPU, generic first; ops is the one
-// in use (the last registered, see ops_amd64.go).
+// in use (the last registered, see ops_amd64.go and ops_arm64.go).
 var (
 	genericOps = &opsImpl{name: "generic", expSub: expSubGeneric, swiglu: swigluGeneric, mix: mixAxpy,
 		sumSq: sumSqGeneric, scaleMul: scaleMulGeneric, add: addGeneric}

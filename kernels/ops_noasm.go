@@ -1,6 +1,6 @@
-//go:build purego || !amd64
+//go:build purego || (!amd64 && !arm64)
 
 package kernels
 
-// Without assembly for the element-wise kernels (purego, or not amd64) the generic
-// versions in ops.go run.
+// Without assembly for the element-wise kernels (purego, or neither amd64 nor arm64) the
+// generic versions in ops.go run.
