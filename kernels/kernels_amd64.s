@@ -424,7 +424,7 @@ gq4blk:
 // and transposed in registers (4×4 dword transposes in each 128-bit half) into the
 // layout of the GEMM tile (q4x8BlockBytes), so each broadcast 4-byte activation group
 // feeds all 8 rows, the lanes of the accumulators are the rows, and the rows' fp16
-// scales (gathered with integer loads) are one vector: per row r,
+// scales (inserted word by word, F16X8_SCALES) are one vector: per row r,
 // y[r] = Σ_b fma in block order of (f16(scale r,b)·xd[b])·float32(s(r,b)),
 // bit for bit what q4_0Gemm8x4AVX2 gives for the same row and token.
 TEXT ·q4_0Rows8AVX2(SB), NOSPLIT, $0-64
@@ -445,16 +445,15 @@ r8grp:
 	LEAQ   (SI)(R8*4), R12            // block of row 4
 	MOVQ   xq+24(FP), R9
 	MOVQ   xd+32(FP), R10
-	MOVQ   xc+40(FP), R13
+	MOVQ   xc+40(FP), DX
+	SUBQ   R9, DX                     // xc - xq: both advance 32 bytes a block
+	LEAQ   (SI)(R8*8), R13            // the next tile, prefetched 144 bytes a block
 	MOVQ   nb+48(FP), CX
 r8blk:
-	MOVQ        BX, AX              // prefetch the next tile, 144 bytes per block:
-	SUBQ        SI, AX              // SI + 8·rowBytes + 8·(BX-SI)
-	LEAQ        (SI)(AX*8), AX
-	LEAQ        (AX)(R8*8), AX
-	PREFETCHT0  (AX)
-	PREFETCHT0  64(AX)
-	PREFETCHT0  128(AX)
+	PREFETCHT0  (R13)
+	PREFETCHT0  64(R13)
+	PREFETCHT0  128(R13)
+	ADDQ        $144, R13
 	VMOVDQU     2(BX), X0
 	VINSERTI128 $1, 2(R12), Y0, Y0
 	VMOVDQU     2(BX)(R8*1), X1
@@ -507,7 +506,7 @@ r8blk:
 	VPADDW       Y3, Y2, Y2
 	VPADDW       Y2, Y0, Y0
 	VPMADDWD     Y14, Y0, Y0          // nibble dot products of the 8 rows
-	VMOVDQU      (R13), Y1
+	VMOVDQU      (R9)(DX*1), Y1
 	VEXTRACTI128 $1, Y1, X2
 	VPADDD       X2, X1, X1
 	VPSHUFD      $0x4e, X1, X2
@@ -525,7 +524,6 @@ r8blk:
 	ADDQ         $18, R12
 	ADDQ         $32, R9
 	ADDQ         $4, R10
-	ADDQ         $32, R13
 	DECQ         CX
 	JNZ          r8blk
 	VMOVUPS      Y13, (DI)

@@ -16,10 +16,15 @@
 	SHLQ    $48, DX \
 	ORQ     DX, AX
 
-// F16X8_SCALES: Y4 = the 8 rows' fp16 scales as float32. Clobbers AX, DX.
+// F16X8_SCALES: Y4 = the 8 rows' fp16 scales as float32, inserted word by word from
+// memory (every lane of X4 is overwritten).
 #define F16X8_SCALES \
-	F16X4(BX) \
-	VMOVQ     AX, X4 \
-	F16X4(R12) \
-	VPINSRQ   $1, AX, X4, X4 \
+	VPINSRW   $0, (BX), X4, X4 \
+	VPINSRW   $1, (BX)(R8*1), X4, X4 \
+	VPINSRW   $2, (BX)(R8*2), X4, X4 \
+	VPINSRW   $3, (BX)(R11*1), X4, X4 \
+	VPINSRW   $4, (R12), X4, X4 \
+	VPINSRW   $5, (R12)(R8*1), X4, X4 \
+	VPINSRW   $6, (R12)(R8*2), X4, X4 \
+	VPINSRW   $7, (R12)(R11*1), X4, X4 \
 	VCVTPH2PS X4, Y4
