@@ -13,6 +13,22 @@ package kernels
 //go:noescape
 func bnb4Rows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)
 
+// bnb4PermAVX2 writes, per activation block b < nb of xq, the permuted block xp
+// (xp[j] = x[2j+1], xp[16+j] = x[2j]) and its magnitudes |xp|, 64 bytes, at dst+64·b.
+//
+//go:noescape
+func bnb4PermAVX2(xq *int8, nb int, dst *byte)
+
+// bnb4Rows8PAVX2 is bnb4Rows8AVX2 reading the activation blocks as bnb4PermAVX2 wrote
+// them (xp) instead of permuting each block once per group of 8 rows.
+//
+//go:noescape
+func bnb4Rows8PAVX2(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
+
+// bnbPermMaxBlocks is the most activation blocks (16384 columns) bnb4RowsAVX2Go
+// permutes once per call, in a buffer on its stack; longer rows use bnb4Rows8AVX2.
+const bnbPermMaxBlocks = 512
+
 // bnb4Tile8AVX2 is decodeTile8 for 8 valid NF4/FP4 rows and nb ≥ 1 blocks, tab the
 // type's bnb4Table.w.
 //
@@ -39,7 +55,15 @@ func bnb4RowsAVX2Go(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float3
 	_ = w[(len(y)-1)*rowBytes+nb*20-1]
 	_ = q[nb*qBlock-1]
 	g := len(y) / 8
-	if g > 0 {
+	if g > 1 && nb <= 64 { // up to 2048 columns: a smaller buffer to zero
+		var xp [64 * 64]byte
+		bnb4PermAVX2(&q[0], nb, &xp[0])
+		bnb4Rows8PAVX2(&w[0], rowBytes, g, &xp[0], &d[0], nb, &y[0], &tab.w[0], tab.post)
+	} else if g > 1 && nb <= bnbPermMaxBlocks {
+		var xp [bnbPermMaxBlocks * 64]byte
+		bnb4PermAVX2(&q[0], nb, &xp[0])
+		bnb4Rows8PAVX2(&w[0], rowBytes, g, &xp[0], &d[0], nb, &y[0], &tab.w[0], tab.post)
+	} else if g > 0 {
 		bnb4Rows8AVX2(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0], &tab.w[0], tab.post)
 	}
 	if rest := len(y) - 8*g; rest > 0 {

@@ -219,6 +219,86 @@ bn8blk:
 	VZEROUPPER
 	RET
 
+// func bnb4PermAVX2(xq *int8, nb int, dst *byte)
+//
+// Writes per activation block the 32 bytes xp (see the top of this file) and their
+// magnitudes |xp|: 64 bytes a block, what bnb4Rows8PAVX2 reads.
+TEXT ·bnb4PermAVX2(SB), NOSPLIT, $0-24
+	MOVQ    xq+0(FP), SI
+	MOVQ    nb+8(FP), CX
+	MOVQ    dst+16(FP), DI
+	VMOVDQU bnbperm<>(SB), Y1
+bnpblk:
+	VMOVDQU (SI), Y0
+	VPSHUFB Y1, Y0, Y0
+	VPERMQ  $0xd8, Y0, Y0
+	VMOVDQU Y0, (DI)
+	VPABSB  Y0, Y0
+	VMOVDQU Y0, 32(DI)
+	ADDQ    $32, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     bnpblk
+	VZEROUPPER
+	RET
+
+// func bnb4Rows8PAVX2(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
+//
+// bnb4Rows8AVX2 with the activation blocks permuted once per call by bnb4PermAVX2
+// (xp: 64 bytes a block) instead of once per block and group of 8 rows.
+TEXT ·bnb4Rows8PAVX2(SB), NOSPLIT, $0-68
+	MOVQ rowBytes+8(FP), R8
+	LEAQ (R8)(R8*2), R11
+	MOVQ w+0(FP), SI
+	MOVQ groups+16(FP), R14
+	MOVQ y+48(FP), DI
+	MOVQ tab+56(FP), AX
+	VMOVDQU (AX), Y12
+	NIB8_CONSTS
+bp8grp:
+	VXORPS Y13, Y13, Y13
+	MOVQ   SI, BX
+	LEAQ   (SI)(R8*4), R12
+	LEAQ   (SI)(R8*8), R13
+	MOVQ   xp+24(FP), R9
+	MOVQ   xd+32(FP), R10
+	MOVQ   nb+40(FP), CX
+bp8blk:
+	PREFETCHT0 (R13)
+	PREFETCHT0 64(R13)
+	PREFETCHT0 128(R13)
+	ADDQ       $160, R13
+	NIB8_LOAD(4)
+	NIB8_DOT(0(R9), 32(R9))
+	VCVTDQ2PS    Y0, Y0
+	VMOVD        (BX), X4
+	VPINSRD      $1, (BX)(R8*1), X4, X4
+	VPINSRD      $2, (BX)(R8*2), X4, X4
+	VPINSRD      $3, (BX)(R11*1), X4, X4
+	VMOVD        (R12), X5
+	VPINSRD      $1, (R12)(R8*1), X5, X5
+	VPINSRD      $2, (R12)(R8*2), X5, X5
+	VPINSRD      $3, (R12)(R11*1), X5, X5
+	VINSERTI128  $1, X5, Y4, Y4
+	VBROADCASTSS (R10), Y5
+	VMULPS       Y4, Y5, Y5
+	VFMADD231PS  Y0, Y5, Y13
+	ADDQ         $20, BX
+	ADDQ         $20, R12
+	ADDQ         $64, R9
+	ADDQ         $4, R10
+	DECQ         CX
+	JNZ          bp8blk
+	VBROADCASTSS post+64(FP), Y4
+	VMULPS       Y4, Y13, Y13
+	VMOVUPS      Y13, (DI)
+	ADDQ         $32, DI
+	LEAQ         (SI)(R8*8), SI
+	DECQ         R14
+	JNZ          bp8grp
+	VZEROUPPER
+	RET
+
 // GTOK adds to acc the 8 rows' int32 products of the weights w (|w| in aw) with the
 // token's 4-byte activation group at xo(DX). Y14 = int16 ones; clobbers Y12.
 #define GTOK(xo, w, aw, acc) \
