@@ -58,6 +58,18 @@ func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int
 //go:noescape
 func nibGemm8x4AVX2(w *byte, nb int, xg *byte, out *float32, post float32)
 
+// absBlocksAVX2 writes, per activation block b < nb of xq, the block and its
+// magnitudes, 64 bytes, at dst+64·b.
+//
+//go:noescape
+func absBlocksAVX2(xq *int8, nb int, dst *byte)
+
+// iq4nlRows8PAVX2 is iq4nlRows8AVX2 reading the activation blocks as absBlocksAVX2
+// wrote them.
+//
+//go:noescape
+func iq4nlRows8PAVX2(w *byte, rowBytes, groups int, xa *byte, xd *float32, nb int, y *float32, tab *int8)
+
 // iq4nlTile8AVX2 is decodeTileIQ4NL for 8 valid rows and nb ≥ 1 blocks.
 //
 //go:noescape
@@ -84,7 +96,15 @@ func iq4nlRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y
 	_ = w[(len(y)-1)*rowBytes+nb*18-1]
 	_ = q[nb*qBlock-1]
 	g := len(y) / 8
-	if g > 0 {
+	if g > 1 && nb <= 64 { // up to 2048 columns: a smaller buffer to zero
+		var xa [64 * 64]byte
+		absBlocksAVX2(&q[0], nb, &xa[0])
+		iq4nlRows8PAVX2(&w[0], rowBytes, g, &xa[0], &d[0], nb, &y[0], &iq4nlTab[0])
+	} else if g > 1 && nb <= bnbPermMaxBlocks {
+		var xa [bnbPermMaxBlocks * 64]byte
+		absBlocksAVX2(&q[0], nb, &xa[0])
+		iq4nlRows8PAVX2(&w[0], rowBytes, g, &xa[0], &d[0], nb, &y[0], &iq4nlTab[0])
+	} else if g > 0 {
 		iq4nlRows8AVX2(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0], &iq4nlTab[0])
 	}
 	if rest := len(y) - 8*g; rest > 0 {

@@ -147,6 +147,73 @@ iq8blk:
 	VZEROUPPER
 	RET
 
+// func absBlocksAVX2(xq *int8, nb int, dst *byte)
+//
+// Writes per activation block the 32 bytes x and their magnitudes |x|, 64 bytes a
+// block, what iq4nlRows8PAVX2 reads.
+TEXT ·absBlocksAVX2(SB), NOSPLIT, $0-24
+	MOVQ    xq+0(FP), SI
+	MOVQ    nb+8(FP), CX
+	MOVQ    dst+16(FP), DI
+abblk:
+	VMOVDQU (SI), Y0
+	VMOVDQU Y0, (DI)
+	VPABSB  Y0, Y0
+	VMOVDQU Y0, 32(DI)
+	ADDQ    $32, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     abblk
+	VZEROUPPER
+	RET
+
+// func iq4nlRows8PAVX2(w *byte, rowBytes, groups int, xa *byte, xd *float32, nb int, y *float32, tab *int8)
+//
+// iq4nlRows8AVX2 reading each activation block with its magnitudes as absBlocksAVX2
+// wrote them (xa) instead of computing |x| once per block and group of 8 rows.
+TEXT ·iq4nlRows8PAVX2(SB), NOSPLIT, $0-64
+	MOVQ rowBytes+8(FP), R8
+	LEAQ (R8)(R8*2), R11
+	MOVQ w+0(FP), SI
+	MOVQ groups+16(FP), R14
+	MOVQ y+48(FP), DI
+	MOVQ tab+56(FP), AX
+	VMOVDQU (AX), Y12
+	NIB8_CONSTS
+ip8grp:
+	VXORPS Y13, Y13, Y13
+	MOVQ   SI, BX
+	LEAQ   (SI)(R8*4), R12
+	LEAQ   (SI)(R8*8), R13
+	MOVQ   xa+24(FP), R9
+	MOVQ   xd+32(FP), R10
+	MOVQ   nb+40(FP), CX
+ip8blk:
+	PREFETCHT0 (R13)
+	PREFETCHT0 64(R13)
+	PREFETCHT0 128(R13)
+	ADDQ       $144, R13
+	NIB8_LOAD(2)
+	NIB8_DOT(0(R9), 32(R9))
+	VCVTDQ2PS    Y0, Y0
+	F16X8_SCALES
+	VBROADCASTSS (R10), Y5
+	VMULPS       Y4, Y5, Y5
+	VFMADD231PS  Y0, Y5, Y13
+	ADDQ         $18, BX
+	ADDQ         $18, R12
+	ADDQ         $64, R9
+	ADDQ         $4, R10
+	DECQ         CX
+	JNZ          ip8blk
+	VMOVUPS      Y13, (DI)
+	ADDQ         $32, DI
+	LEAQ         (SI)(R8*8), SI
+	DECQ         R14
+	JNZ          ip8grp
+	VZEROUPPER
+	RET
+
 // bnbperm is the in-lane byte shuffle that puts a lane's odd elements first, then its
 // even ones; VPERMQ $0xd8 then gives xp (see the top of this file).
 DATA bnbperm<>+0(SB)/8, $0x0f0d0b0907050301
