@@ -425,7 +425,7 @@ func TestKTMatMulEqualsMatVec(t *testing.T) {
 					}
 					continue // float path: MatMul and MatVec round differently
 				}
-				for _, shape := range [][3]int{{1, 256, 2}, {5, 256, 5}, {37, 512, 9}, {70, 256, 17}, {8, 256, 4}, {16, 512, 4}, {24, 2048, 7}, {128, 2560, 4}, {128, 16640, 4}} {
+				for _, shape := range [][3]int{{1, 256, 2}, {5, 256, 5}, {37, 512, 9}, {70, 256, 17}, {8, 256, 4}, {16, 512, 4}, {24, 2048, 7}, {128, 2560, 4}} {
 					rows, cols, n := shape[0], shape[1], shape[2]
 					m, _ := NewMatrix(typ, rows, cols, randKTRows(r, typ, rows, cols))
 					x := randActs(r, n, cols)
