@@ -923,11 +923,25 @@ func writeBnbConfig(dir string, c *Checkpoint, o BnbWriteOptions) error {
 	return os.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n'), 0o644)
 }
 
+// GGUFQuantizeOptions say how WriteGGUFQuantized quantizes.
+type GGUFQuantizeOptions struct {
+	// Type is the ggml type the projection weights are quantized to.
+	Type int4.Type
+	// Requantize also converts projection weights that are already quantized in another
+	// type (dequantized, then quantized to Type: a second rounding error on top of the
+	// first, which is why it is not the default). Without it they keep their type.
+	Requantize bool
+	// Progress, when set, is called after each tensor with the number done and the total.
+	Progress func(done, total int)
+}
+
 // WriteGGUFQuantized writes ck as a GGUF file whose F32/F16/BF16 projection weights are
-// quantized to t (rows not a multiple of the 32-element block keep their type). A GGUF
-// source keeps its metadata; other sources get llama.cpp-style metadata from their
-// configuration and tokenizer, with HF Q/K rows permuted to GGUF's "llama" layout.
-func WriteGGUFQuantized(path string, ck *Checkpoint, t int4.Type, progress func(int, int)) error {
+// quantized to o.Type (rows not a multiple of the 32-element block keep their type;
+// already quantized ones too, unless o.Requantize). A GGUF source keeps its metadata;
+// other sources get llama.cpp-style metadata from their configuration and tokenizer,
+// with HF Q/K rows permuted to GGUF's "llama" layout.
+func WriteGGUFQuantized(path string, ck *Checkpoint, o GGUFQuantizeOptions) error {
+	t, progress := o.Type, o.Progress
 	var meta []KV
 	permute := false
 	if ck.Format == "gguf" {
@@ -953,12 +967,12 @@ func WriteGGUFQuantized(path string, ck *Checkpoint, t int4.Type, progress func(
 		src := ck.Tensors[name]
 		dst := &Tensor{Name: name, Type: src.Type, Shape: src.Shape}
 		float := src.Type == int4.F32 || src.Type == int4.F16 || src.Type == int4.BF16
-		if isProjection(name) && float && len(src.Shape) == 2 {
+		if isProjection(name) && (float || o.Requantize) && len(src.Shape) == 2 {
 			if _, err := int4.RowBytes(t, src.Cols()); err == nil {
 				dst.Type = t
 			}
 		}
-		if !src.Type.Supported() || (src.Type.Quantized() && src.Type >= 1000) {
+		if dst.Type == src.Type && (!src.Type.Supported() || (src.Type.Quantized() && src.Type >= 1000)) {
 			dst.Type = int4.F32 // edgerun-only row types (NF4/FP4) become F32 in GGUF
 		}
 		jobs = append(jobs, job{src, dst})

@@ -95,7 +95,7 @@ func TestGGUFKeepsEOG(t *testing.T) {
 	}
 	defer c.Close()
 	out := filepath.Join(t.TempDir(), "m.gguf")
-	if err := WriteGGUFQuantized(out, c, int4.F32, nil); err != nil {
+	if err := WriteGGUFQuantized(out, c, GGUFQuantizeOptions{Type: int4.F32}); err != nil {
 		t.Fatal(err)
 	}
 	g, err := Open(out)

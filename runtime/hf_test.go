@@ -95,7 +95,7 @@ func TestHFToGGUFAgreesWithLlamaCpp(t *testing.T) {
 	prompt := hf.Tokenizer.Encode("Once upon a time", true)
 	const nGen = 32
 	p := filepath.Join(t.TempDir(), "stories260K-from-hf.gguf")
-	if err := loader.WriteGGUFQuantized(p, ck, int4.F32, nil); err != nil {
+	if err := loader.WriteGGUFQuantized(p, ck, loader.GGUFQuantizeOptions{Type: int4.F32}); err != nil {
 		t.Fatal(err)
 	}
 	conv := l.run(t, p, prompt, nGen)

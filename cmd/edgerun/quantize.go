@@ -21,6 +21,7 @@ func cmdQuantize(args []string, stdout, stderr io.Writer) error {
 	storage := fs.String("quant-storage", "uint8", "nf4/fp4: bnb_4bit_quant_storage (uint8, bfloat16, float16, float32)")
 	head := fs.Bool("quantize-head", false, "nf4/fp4: quantize an untied lm_head too (transformers' llm_int8_skip_modules=[]); by default it keeps its float dtype")
 	tokPath := fs.String("tokenizer", "", "separate tokenizer file (llama2.c tokenizer.bin)")
+	requant := fs.Bool("allow-requantize", false, "also quantize projection weights that are already quantized in another type (adds a second rounding error)")
 	quiet := fs.Bool("q", false, "no progress line")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: edgerun quantize IN OUT [--type nf4|fp4|q4_0|iq4_nl|q8_0] [flags]\n\nIN is a model (HF directory, GGUF, llama2.c .bin); OUT is a directory for nf4/fp4, a GGUF file otherwise.")
@@ -57,17 +58,36 @@ func cmdQuantize(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer ck.Close()
+	if name, typ, n := quantizedProjections(ck, t); n > 0 && !*requant {
+		return fmt.Errorf("%s: %d projection weights are already quantized (%s is %v); quantizing them again to %v adds a second rounding error to the first: start from the F16/BF16/F32 model, or pass --allow-requantize", in, n, name, typ, t)
+	}
 	progress := progressLine(stderr, *quiet, "quantize "+t.String())
 	if t == int4.NF4 || t == int4.FP4 {
 		err = loader.WriteHFBnb(out, ck, loader.BnbWriteOptions{Type: t, Blocksize: *bs, DoubleQuant: !*noDQ, QuantStorage: *storage, QuantizeHead: *head, Progress: progress})
 	} else {
-		err = loader.WriteGGUFQuantized(out, ck, t, progress)
+		err = loader.WriteGGUFQuantized(out, ck, loader.GGUFQuantizeOptions{Type: t, Requantize: *requant, Progress: progress})
 	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s (%v)\n", out, t)
 	return nil
+}
+
+// quantizedProjections counts the projection weights of ck stored in a quantized type
+// other than t, and names the first.
+func quantizedProjections(ck *loader.Checkpoint, t int4.Type) (first string, typ int4.Type, n int) {
+	for _, name := range ck.Order {
+		tt := ck.Tensors[name]
+		if tt == nil || !runtime.IsProjectionWeight(name) || !tt.Type.Quantized() || tt.Type == t {
+			continue
+		}
+		if n == 0 {
+			first, typ = name, tt.Type
+		}
+		n++
+	}
+	return first, typ, n
 }
 
 // progressLine returns a progress callback that redraws one line on stderr when it is a

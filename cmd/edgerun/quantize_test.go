@@ -224,6 +224,43 @@ func TestQuantizeGGUF(t *testing.T) {
 	}
 }
 
+// TestQuantizeRefusesRequantize checks that quantizing a model whose projection weights
+// are already quantized in another type fails with a message naming the file, a tensor
+// and the flag, writes nothing, and that --allow-requantize converts them (GGUF and
+// bitsandbytes targets alike) while an already matching type passes without the flag.
+func TestQuantizeRefusesRequantize(t *testing.T) {
+	dir := filepath.Join(testmodels.Dir(t), "stories260K")
+	tmp := t.TempDir()
+	q8 := filepath.Join(tmp, "q8.gguf")
+	if so, se, code := runCLI(t, "quantize", "--type", "q8_0", "-q", filepath.Join(dir, "hf"), q8); code != 0 {
+		t.Fatalf("exit %d: %s %s", code, so, se)
+	}
+	for _, typ := range []string{"q4_0", "nf4"} {
+		out := filepath.Join(tmp, "out-"+typ)
+		_, se, code := runCLI(t, "quantize", "--type", typ, "-q", q8, out)
+		if code == 0 || !strings.Contains(se, q8) || !strings.Contains(se, ".weight is Q8_0") || !strings.Contains(se, "--allow-requantize") {
+			t.Fatalf("%s: exit %d, stderr %q", typ, code, se)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Fatalf("%s: refused quantization left %s (%v)", typ, out, err)
+		}
+		if so, se, code := runCLI(t, "quantize", "--type", typ, "-q", "--allow-requantize", q8, out); code != 0 {
+			t.Fatalf("%s --allow-requantize: exit %d: %s %s", typ, code, so, se)
+		}
+	}
+	c, err := loader.Open(filepath.Join(tmp, "out-q4_0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if tq := c.Tensors["blk.0.attn_q.weight"]; tq.Type != int4.Q4_0 {
+		t.Errorf("requantized attn_q is %v, want Q4_0", tq.Type)
+	}
+	if so, se, code := runCLI(t, "quantize", "--type", "q8_0", "-q", q8, filepath.Join(tmp, "same.gguf")); code != 0 {
+		t.Fatalf("q8_0 from q8_0: exit %d: %s %s", code, so, se)
+	}
+}
+
 // TestQuantizeNF4FromGGUF writes the NF4 directory from the GGUF stories260K (Q/K rows
 // in the interleaved layout): after the inverse permutation its quantized projections
 // equal those written from the HF directory byte for byte.
