@@ -20,7 +20,7 @@ func archKT(i *impl) {
 	i.kt.setGemm(int4.NF4, gemmSpec{kern: nf4Gemm8x4AVX2Go, il: nf4Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
 	i.kt.set(int4.FP4, fp4RowsAVX2Go, nil)
 	i.kt.setGemm(int4.FP4, gemmSpec{kern: fp4Gemm8x4AVX2Go, il: fp4Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
-	i.kt.set(int4.Q4_K, q4kRowsAVX2Go, q4kRows4AVX2Go)
+	q4kArchKT(i)
 	i.kt.set(int4.Q6_K, q6kRowsAVX2Go, q6kRows4AVX2Go)
 	i.kt.f16 = f16RowsAVX2Go
 }

@@ -231,7 +231,7 @@ func TestBnb4ActError(t *testing.T) {
 	}
 }
 
-// TestKTGemmMatchesGeneric runs every IQ4_NL/NF4/FP4 GEMM kernel on a tile built by the
+// TestKTGemmMatchesGeneric runs every IQ4_NL/NF4/FP4/Q4_K GEMM kernel on a tile built by the
 // generic builder (fewer than 8 valid rows repeat the last one) against the generic
 // one-row kernel per token, within float summation-order rounding, and checks the
 // implementation's tile builder byte for byte against the generic one (with a guard).
@@ -243,9 +243,13 @@ func TestKTGemmMatchesGeneric(t *testing.T) {
 			if g.kern == nil {
 				continue
 			}
-			il := map[int4.Type]tileBuilder{int4.IQ4_NL: decodeTileIQ4NL, int4.NF4: decodeTileNF4, int4.FP4: decodeTileFP4}[typ]
+			il := map[int4.Type]tileBuilder{int4.IQ4_NL: decodeTileIQ4NL, int4.NF4: decodeTileNF4, int4.FP4: decodeTileFP4, int4.Q4_K: q4kTile8}[typ]
+			colList := []int{32, 64, 96, 2048, 5632}
+			if typ == int4.Q4_K {
+				colList = []int{256, 512, 2304, 5632}
+			}
 			for _, rows := range []int{1, 3, 8} {
-				for _, cols := range []int{32, 64, 96, 2048, 5632} {
+				for _, cols := range colList {
 					nb := cols / qBlock
 					data := randKTRows(r, typ, rows, cols)
 					rb, _ := int4.RowBytes(typ, cols)

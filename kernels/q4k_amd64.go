@@ -2,6 +2,8 @@
 
 package kernels
 
+import "github.com/edgerun/edgerun/int4"
+
 // q4kRowsAVX2 computes, for r < rows, with row = w[r·rowBytes:] and nb/8 Q4_K
 // super-blocks of 144 bytes:
 //
@@ -39,30 +41,71 @@ func q4kRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y [
 	q4kRowsAVX2(&w[0], rowBytes, len(y), &q[0], &d[0], &c[0], nb, &y[0])
 }
 
-// q4kRows4AVX2 is q4kRowsAVX2 for the four activation rows of a group (q8Act.pack4),
-// bit for bit:
-//
-//	for r := 0; r < rows; r++ {
-//		for t := 0; t < 4; t++ {
-//			y[t·ystride/4 + r] = q4kRowsAVX2 result for weight row r and group row t
-//		}
-//	}
-//
-// ystride is in bytes; rows ≥ 1, nb ≥ 8 and a multiple of 8.
+// q4kRows8AVX2 computes groups·8 rows of nsb super-blocks (see q4k8_amd64.s): row r of
+// each group of 8 as q4kGemm8x4AVX2 does for a tile row and a token, bit for bit.
+// groups ≥ 1, nsb ≥ 1.
 //
 //go:noescape
-func q4kRows4AVX2(w *byte, rowBytes, rows int, xg *byte, nb int, y *float32, ystride int)
+func q4kRows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nsb int, y *float32)
 
-func q4kRows4AVX2Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
-	nb &^= 7
-	if rows <= 0 || nb <= 0 {
-		for t := 0; t < 4 && rows > 0; t++ {
-			clear(y[t*ystride : t*ystride+rows])
-		}
+// q4kGemm8x4AVX2 is the Q4_K gemmKernel over nb ≥ 1 tile columns (q4kTileBlockBytes).
+//
+//go:noescape
+func q4kGemm8x4AVX2(w *byte, nb int, xg *byte, out *float32)
+
+// q4kTile8AVX2 is q4kTile8 for 8 valid rows and nsb ≥ 1 super-blocks.
+//
+//go:noescape
+func q4kTile8AVX2(w *byte, rowBytes, nsb int, dst *byte)
+
+// q4kArchKT registers the Q4_K kernels of the "avx2" implementation: the 8-row decode
+// kernel (the one-row kernel for the last rows%8) and the 8×4 GEMM for prefill, which
+// replaces the 4-token kernel (that one does not agree bit for bit with the 8-row
+// kernel).
+func q4kArchKT(i *impl) {
+	i.kt.set(int4.Q4_K, q4kRows8AVX2Go, nil)
+	i.kt.setGemm(int4.Q4_K, gemmSpec{kern: q4kGemm8x4AVX2Go, il: q4kTile8AVX2Go, blkSize: q4kTileBlockBytes})
+}
+
+// q4kRows8AVX2Go runs the 8-row kernel on the aligned groups of 8 rows and the one-row
+// kernel on the rest.
+func q4kRows8AVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	nb := len(d) &^ 7
+	if len(y) == 0 || nb == 0 {
+		clear(y)
 		return
 	}
-	_ = w[(rows-1)*rowBytes+nb/8*144-1]
-	_ = g[nb*g4BlockBytes-1]
-	_ = y[3*ystride+rows-1]
-	q4kRows4AVX2(&w[0], rowBytes, rows, &g[0], nb, &y[0], 4*ystride)
+	_ = w[(len(y)-1)*rowBytes+nb/8*144-1]
+	_ = q[nb*qBlock-1]
+	_ = c[nb*8-1]
+	g := len(y) / 8
+	if g > 0 {
+		q4kRows8AVX2(&w[0], rowBytes, g, &q[0], &d[0], &c[0], nb/8, &y[0])
+	}
+	if rest := len(y) - 8*g; rest > 0 {
+		q4kRowsAVX2(&w[8*g*rowBytes], rowBytes, rest, &q[0], &d[0], &c[0], nb, &y[8*g])
+	}
+}
+
+// q4kTile8AVX2Go builds a Q4_K GEMM tile: q4kTile8AVX2 for full tiles, q4kTile8 for
+// the last rows%8.
+func q4kTile8AVX2Go(w []byte, rowBytes, rows, nb int, dst []byte) {
+	if rows < 8 || nb < 8 {
+		q4kTile8(w, rowBytes, rows, nb, dst)
+		return
+	}
+	_ = w[7*rowBytes+nb/8*144-1]
+	_ = dst[nb/8*8*q4kTileBlockBytes-1]
+	q4kTile8AVX2(&w[0], rowBytes, nb/8, &dst[0])
+}
+
+// q4kGemm8x4AVX2Go checks the sizes and runs q4kGemm8x4AVX2.
+func q4kGemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
+	if nb <= 0 {
+		*out = [32]float32{}
+		return
+	}
+	_ = w[nb*q4kTileBlockBytes-1]
+	_ = g[nb*gqBlockBytes-1]
+	q4kGemm8x4AVX2(&w[0], nb, &g[0], &out[0])
 }

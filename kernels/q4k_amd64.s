@@ -5,8 +5,7 @@
 // Q4_K × q8 kernel (AVX2); see q4k.go. Per super-block the eight 6-bit scales and mins
 // are unpacked with integer shifts and masks (ggml's get_scale_min_k4 for all eight at
 // once), converted and multiplied by d (dmin) and by the eight activation scales into
-// the frame: A_j at 16+4j(SP), B_j/8 at 48+4j(SP). The 4-token kernel keeps d·sc_j and
-// dmin·m_j/8 there and multiplies them by each token's scale.
+// the frame: A_j at 16+4j(SP), B_j/8 at 48+4j(SP).
 
 DATA q4kEighth<>+0(SB)/8, $0x3e0000003e000000
 DATA q4kEighth<>+8(SB)/8, $0x3e0000003e000000
@@ -133,113 +132,5 @@ q4ksuper:
 	ADDQ   R8, SI
 	DECQ   CX
 	JNZ    q4krow
-	VZEROUPPER
-	RET
-
-// Q4K4TOK accumulates sub-block j (nibbles in Y8, d·sc_j in all lanes of Y9, dmin·m_j/8
-// in Y10) for token t of the group at R13 into acc. Clobbers Y11..Y13.
-#define Q4K4TOK(xo, co, do, acc) \
-	VPMADDUBSW   xo(R13), Y8, Y11 \
-	VPMADDWD     Y14, Y11, Y11 \
-	VCVTDQ2PS    Y11, Y11 \
-	VMOVUPS      do(R13), Y12 \
-	VMULPS       Y9, Y12, Y13 \
-	VFMADD231PS  Y11, Y13, acc \
-	VCVTDQ2PS    co(R13), Y11 \
-	VMULPS       Y10, Y12, Y13 \
-	VFNMADD231PS Y11, Y13, acc
-
-// Q4K4SUB accumulates sub-block j (block offset bo = 384j in the group) for the four
-// tokens into acc0..acc3.
-#define Q4K4SUB(bo, so, acc0, acc1, acc2, acc3) \
-	VBROADCASTSS (16+so)(SP), Y9 \
-	VBROADCASTSS (48+so)(SP), Y10 \
-	Q4K4TOK(bo, bo+128, bo+256, acc0) \
-	Q4K4TOK(bo+32, bo+160, bo+288, acc1) \
-	Q4K4TOK(bo+64, bo+192, bo+320, acc2) \
-	Q4K4TOK(bo+96, bo+224, bo+352, acc3)
-
-// Q4K4CHUNK accumulates the two sub-blocks of chunk c (qs at qoff(BX); sub-block 2c at
-// block offset bo, 2c+1 at bo+384).
-#define Q4K4CHUNK(qoff, bo, so) \
-	VPAND  qoff(BX), Y15, Y8 \
-	Q4K4SUB(bo, so, Y0, Y1, Y2, Y3) \
-	VMOVDQU qoff(BX), Y8 \
-	VPSRLW $4, Y8, Y8 \
-	VPAND  Y15, Y8, Y8 \
-	Q4K4SUB(bo+384, so+4, Y4, Y5, Y6, Y7)
-
-// func q4kRows4AVX2(w *byte, rowBytes, rows int, xg *byte, nb int, y *float32, ystride int)
-TEXT ·q4kRows4AVX2(SB), NOSPLIT, $80-56
-	MOVQ w+0(FP), SI
-	MOVQ rowBytes+8(FP), R8
-	MOVQ rows+16(FP), CX
-	MOVQ y+40(FP), DI
-
-	MOVL         $0x0f0f0f0f, AX
-	MOVQ         AX, X15
-	VPBROADCASTD X15, Y15
-	MOVL         $0x00010001, AX
-	MOVQ         AX, X14
-	VPBROADCASTD X14, Y14
-
-q4k4row:
-	VXORPS Y0, Y0, Y0           // tokens 0..3, even sub-blocks
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4           // tokens 0..3, odd sub-blocks
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ   SI, BX
-	MOVQ   xg+24(FP), R13
-	MOVQ   nb+32(FP), DX
-	SHRQ   $3, DX
-
-q4k4super:
-	Q4KSCALES
-	VPMOVZXBD    0(SP), Y8
-	VCVTDQ2PS    Y8, Y8
-	VPBROADCASTW 0(BX), X9
-	VCVTPH2PS    X9, Y9
-	VMULPS       Y9, Y8, Y8     // d·sc_j
-	VMOVUPS      Y8, 16(SP)
-	VPMOVZXBD    8(SP), Y8
-	VCVTDQ2PS    Y8, Y8
-	VPBROADCASTW 2(BX), X9
-	VCVTPH2PS    X9, Y9
-	VMULPS       Y9, Y8, Y8
-	VMULPS       q4kEighth<>(SB), Y8, Y8 // dmin·m_j/8
-	VMOVUPS      Y8, 48(SP)
-
-	Q4K4CHUNK(16, 0, 0)
-	Q4K4CHUNK(48, 768, 8)
-	Q4K4CHUNK(80, 1536, 16)
-	Q4K4CHUNK(112, 2304, 24)
-
-	ADDQ $144, BX
-	ADDQ $3072, R13
-	DECQ DX
-	JNZ  q4k4super
-
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y2, Y2
-	VADDPS Y7, Y3, Y3
-	Q4K_HSUM(Y0, X0)
-	Q4K_HSUM(Y1, X1)
-	Q4K_HSUM(Y2, X2)
-	Q4K_HSUM(Y3, X3)
-	MOVQ   ystride+48(FP), R10
-	LEAQ   (DI)(R10*2), AX
-	VMOVSS X0, (DI)
-	VMOVSS X1, (DI)(R10*1)
-	VMOVSS X2, (AX)
-	VMOVSS X3, (AX)(R10*1)
-	ADDQ   $4, DI
-	ADDQ   R8, SI
-	DECQ   CX
-	JNZ    q4k4row
 	VZEROUPPER
 	RET
