@@ -106,12 +106,6 @@ const nibTileBlockBytes = 544
 // tab nil the block holds 32 int8 weights at qoff (Q8_0) instead of nibbles.
 func decodeTile8(w []byte, rowBytes, rows, nb int, dst []byte, bb, qoff int, f16 bool, tab *[32]int8) {
 	dst = dst[:nb*nibTileBlockBytes]
-	abs := func(v int8) byte {
-		if v < 0 {
-			return byte(-v)
-		}
-		return byte(v)
-	}
 	for r := 0; r < 8; r++ {
 		src := w[min(r, rows-1)*rowBytes:][: nb*bb : nb*bb]
 		for b := 0; b < nb; b++ {
@@ -132,8 +126,8 @@ func decodeTile8(w []byte, rowBytes, rows, nb int, dst []byte, bb, qoff int, f16
 						c := blk[qoff+4*k+i]
 						lo, hi = tab[c&15], tab[c>>4]
 					}
-					v[4*r+i], v[32+4*r+i] = abs(lo), byte(lo)
-					v[64+4*r+i], v[96+4*r+i] = abs(hi), byte(hi)
+					v[4*r+i], v[32+4*r+i] = absI8(lo), byte(lo)
+					v[64+4*r+i], v[96+4*r+i] = absI8(hi), byte(hi)
 				}
 			}
 		}
@@ -227,8 +221,10 @@ func (j *mulJob) gemmRows(lo, hi, w int) {
 			}
 		}
 		for i := first; i < j.n; i++ {
-			q, d, c := j.p.act.row(i)
-			j.kern(m.Data[r0*rb:r1*rb], rb, q, d, c, j.y[i*m.Rows+r0:i*m.Rows+r1])
+			// Tokens below 4·groups come here only with the last Rows%8 rows, which
+			// the one-row kernels run without prepared activation blocks (MatMul
+			// prepares the tokens from 4·groups on).
+			j.rows.run(&j.p.act, i, m.Data[r0*rb:r1*rb], rb, j.y[i*m.Rows+r0:i*m.Rows+r1])
 		}
 	}
 }

@@ -34,6 +34,56 @@ type q8Act struct {
 	c    []int32   // n·cols/32·8: c[b·8+j] = 8·Σ q[b·32+4j : b·32+4j+4] (Q4_0's -8 offset)
 	g    []byte    // groups of 4 rows interleaved per block (see pack4), for rows4Kernel
 	gq   []byte    // groups of 4 rows for the GEMM kernels (see packGQ)
+
+	// prep holds, per layout, rows prepared for the kernels that read them so (see
+	// actPrep and prepare); quantize invalidates them.
+	prep []prepSlot
+}
+
+// prepSlot is one layout's prepared copy of the rows [from, to) of a q8Act.
+type prepSlot struct {
+	kind     *actPrep
+	buf      []byte
+	from, to int
+}
+
+// prepare makes rows [from, to) of a, prepared by k, available to prepped. Each
+// layout has its own buffer, reused across calls; rows already prepared for the
+// current quantization are not prepared again (the fused products' matrices of one
+// type share them).
+func (a *q8Act) prepare(k *actPrep, from, to int) {
+	var s *prepSlot
+	for i := range a.prep {
+		if a.prep[i].kind == k {
+			s = &a.prep[i]
+			break
+		}
+	}
+	if s == nil {
+		a.prep = append(a.prep, prepSlot{kind: k})
+		s = &a.prep[len(a.prep)-1]
+	}
+	if s.from <= from && to <= s.to {
+		return
+	}
+	size := (to - from) * a.cols / qBlock * prepBlockBytes
+	if cap(s.buf) < size {
+		s.buf = make([]byte, size)
+	}
+	s.buf = s.buf[:size]
+	k.fill(a.q[from*a.cols:to*a.cols], s.buf)
+	s.from, s.to = from, to
+}
+
+// prepped returns the blocks of row i prepared by k, or nil when they are not.
+func (a *q8Act) prepped(k *actPrep, i int) []byte {
+	for _, s := range a.prep {
+		if s.kind == k && s.from <= i && i < s.to {
+			n := a.cols / qBlock * prepBlockBytes
+			return s.buf[(i-s.from)*n : (i-s.from+1)*n]
+		}
+	}
+	return nil
 }
 
 // g4BlockBytes is the size of one block of a 4-row group: for t < 4, row t's 32 int8
@@ -86,6 +136,9 @@ func (a *q8Act) quantize(x []float32, n, cols int) {
 	}
 	a.q, a.d, a.c = a.q[:n*cols], a.d[:nb], a.c[:nb*8]
 	active.q8Quant(x[:n*cols], a.q, a.d, a.c)
+	for i := range a.prep {
+		a.prep[i].from, a.prep[i].to = 0, 0
+	}
 }
 
 // q8QuantGeneric is the specification of the activation quantizer: for each block b of
@@ -218,14 +271,39 @@ func kernel4For(t int4.Type) rows4Kernel {
 }
 
 // kernelFor returns the quantized-activation kernel for t, or nil when t uses the float path.
-func kernelFor(t int4.Type) rowsKernel {
+func kernelFor(t int4.Type) rowsKernel { return rowsFnFor(t).kern }
+
+// rowsFn is what MatMul and the fused products run over weight rows for one token: the
+// type's one-row kernel, or, when it has one, its kernel on the activation blocks
+// prepared by prep (see ktPair).
+type rowsFn struct {
+	kern  rowsKernel // nil: the float path
+	kernP rowsPKernel
+	prep  *actPrep
+}
+
+// rowsFnFor returns the active implementation's rowsFn for t.
+func rowsFnFor(t int4.Type) rowsFn {
 	switch t {
 	case int4.Q4_0:
-		return active.q4_0
+		return rowsFn{kern: active.q4_0}
 	case int4.Q8_0:
-		return active.q8_0
+		return rowsFn{kern: active.q8_0}
 	}
-	return active.kt.rows(t)
+	p := active.kt.q[t]
+	return rowsFn{kern: p.rows, kernP: p.rowsP, prep: p.prep}
+}
+
+// run computes y over the weight rows w with activation row i of a, whose prepared
+// blocks (a.prepare) it reads when f has a kernel for them: they may be missing only
+// where that kernel does not read them (fewer than 8 rows on AVX2).
+func (f *rowsFn) run(a *q8Act, i int, w []byte, rowBytes int, y []float32) {
+	q, d, c := a.row(i)
+	if f.kernP != nil {
+		f.kernP(w, rowBytes, q, d, c, a.prepped(f.prep, i), y)
+		return
+	}
+	f.kern(w, rowBytes, q, d, c, y)
 }
 
 // q4_0RowsGeneric is the specification of the Q4_0 × q8 kernel: per block,

@@ -25,10 +25,71 @@ type ktKernels struct {
 // ktPair is a type's one-row kernel, the 4-token kernel that agrees with it bit for bit,
 // and the optional prefill GEMM (gemm.go) whose results agree with it bit for bit on
 // aligned groups of 8 rows.
+//
+// A type whose kernels read the activation blocks in a prepared form (actPrep) also has
+// prep and rowsP: MatMul and the fused products prepare each token row once, before
+// their pool loop, and call rowsP with it; rows is then rowsP behind a preparation of
+// its own per call (preparedRows), for the tests and other callers.
 type ktPair struct {
 	rows  rowsKernel
 	rows4 rows4Kernel
 	gemm  gemmSpec
+	prep  *actPrep
+	rowsP rowsPKernel
+}
+
+// rowsPKernel is a rowsKernel that also receives the activation row's blocks prepared
+// by the type's actPrep (xp, prepBlockBytes a block).
+type rowsPKernel func(w []byte, rowBytes int, q []int8, d []float32, c []int32, xp []byte, y []float32)
+
+// prepBlockBytes is the size of one prepared activation block.
+const prepBlockBytes = 64
+
+// actPrep is a layout of prepared activation blocks (prepBlockBytes per block of 32
+// values): spec is its definition in Go, fill writes the same bytes (spec itself or a
+// faster equal version). fill(q, dst) prepares the len(q)/32 blocks of q into dst.
+// Types sharing an actPrep share one prepared copy of the activation row.
+type actPrep struct {
+	spec, fill func(q []int8, dst []byte)
+}
+
+// setPrep registers weight type t's kernel rowsP on the activation blocks prepared by
+// prep; its one-row kernel becomes preparedRows(prep, rowsP).
+func (k *ktKernels) setPrep(t int4.Type, prep *actPrep, rowsP rowsPKernel) {
+	k.set(t, preparedRows(prep, rowsP), nil)
+	p := k.q[t]
+	p.prep, p.rowsP = prep, rowsP
+	k.q[t] = p
+}
+
+// preparedRows returns the rowsKernel that prepares the activation blocks into a buffer
+// it allocates and runs k on them: the same results as MatMul's calls of k, for callers
+// that do not prepare the blocks once per token row themselves (tests).
+func preparedRows(prep *actPrep, k rowsPKernel) rowsKernel {
+	return func(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+		xp := make([]byte, len(d)*prepBlockBytes)
+		prep.fill(q[:len(d)*qBlock], xp)
+		k(w, rowBytes, q, d, c, xp, y)
+	}
+}
+
+// absBlocks is actPrep's definition for the codebook kernels (IQ4_NL): per block b,
+// dst[64b+j] = q[32b+j] and dst[64b+32+j] = |q[32b+j]| for j < 32.
+func absBlocks(q []int8, dst []byte) {
+	for b := 0; b < len(q)/qBlock; b++ {
+		o := dst[b*prepBlockBytes : (b+1)*prepBlockBytes : (b+1)*prepBlockBytes]
+		for j, v := range q[b*qBlock : (b+1)*qBlock] {
+			o[j], o[32+j] = byte(v), absI8(v)
+		}
+	}
+}
+
+// absI8 returns |v| as a byte (128 for -128).
+func absI8(v int8) byte {
+	if v < 0 {
+		return byte(-v)
+	}
+	return byte(v)
 }
 
 // set registers the kernels of weight type t.
@@ -72,8 +133,10 @@ func registerKT(i, prev *impl) {
 	archKT(i)
 	for t, p := range prev.kt.q {
 		if _, ok := i.kt.q[t]; !ok {
-			i.kt.set(t, p.rows, p.rows4)
-			i.kt.setGemm(t, p.gemm)
+			if i.kt.q == nil {
+				i.kt.q = map[int4.Type]ktPair{}
+			}
+			i.kt.q[t] = p // with its GEMM and preparation
 		}
 	}
 	if i.kt.f16 == nil {

@@ -2,7 +2,11 @@
 
 package kernels
 
-import "github.com/edgerun/edgerun/int4"
+import (
+	"encoding/binary"
+
+	"github.com/edgerun/edgerun/int4"
+)
 
 // archKT sets the AVX2 kernels on the "avx2" implementation (registered only when the
 // CPU has AVX2, FMA and F16C, which these kernels need too).
@@ -10,15 +14,16 @@ func archKT(i *impl) {
 	if i.name != "avx2" {
 		return
 	}
-	// IQ4_NL, NF4 and FP4: the 8-row decode kernels (nib8_amd64.s) with the one-row
-	// kernel for the last rows%8, and the 8×4 GEMM for prefill; their 4-token kernels
-	// are not used (the GEMM replaces them, and they do not agree bit for bit with the
-	// 8-row kernels).
-	i.kt.set(int4.IQ4_NL, iq4nlRowsAVX2Go, nil)
+	// IQ4_NL, NF4 and FP4: the 8-row decode kernels (nib8_amd64.s) on the activation
+	// blocks prepared once per token row (with their magnitudes; NF4/FP4 permuted to
+	// their nibble order), the one-row kernel for the last rows%8, and the 8×4 GEMM for
+	// prefill; their 4-token kernels are not used (the GEMM replaces them, and they do
+	// not agree bit for bit with the 8-row kernels).
+	i.kt.setPrep(int4.IQ4_NL, absPrepAVX2, iq4nlRowsAVX2Go)
 	i.kt.setGemm(int4.IQ4_NL, gemmSpec{kern: iq4nlGemm8x4AVX2Go, il: iq4nlTile8AVX2Go, blkSize: nibTileBlockBytes})
-	i.kt.set(int4.NF4, nf4RowsAVX2Go, nil)
+	i.kt.setPrep(int4.NF4, permPrepAVX2, nf4RowsAVX2Go)
 	i.kt.setGemm(int4.NF4, gemmSpec{kern: nf4Gemm8x4AVX2Go, il: nf4Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
-	i.kt.set(int4.FP4, fp4RowsAVX2Go, nil)
+	i.kt.setPrep(int4.FP4, permPrepAVX2, fp4RowsAVX2Go)
 	i.kt.setGemm(int4.FP4, gemmSpec{kern: fp4Gemm8x4AVX2Go, il: fp4Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
 	q4kArchKT(i)
 	i.kt.set(int4.Q6_K, q6kRowsAVX2Go, q6kRows4AVX2Go)
@@ -45,11 +50,12 @@ func archKT(i *impl) {
 //go:noescape
 func iq4nlRowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
 
-// iq4nlRows8AVX2 computes groups·8 rows (see nib8_amd64.s): row r of each group of 8
-// as nibGemm8x4AVX2 does for a tile row and a token, bit for bit. groups ≥ 1, nb ≥ 1.
+// iq4nlRows8AVX2 computes groups·8 rows (see nib8_amd64.s) from the activation blocks
+// prepared by absBlocks (xa): row r of each group of 8 as nibGemm8x4AVX2 does for a
+// tile row and a token, bit for bit. groups ≥ 1, nb ≥ 1.
 //
 //go:noescape
-func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
+func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xa *byte, xd *float32, nb int, y *float32, tab *int8)
 
 // nibGemm8x4AVX2 is the gemmKernel of IQ4_NL, NF4 and FP4 over nb ≥ 1 block columns
 // of a decoded tile (nibTileBlockBytes; see nib8_amd64.s): out[8t+r] =
@@ -58,17 +64,39 @@ func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int
 //go:noescape
 func nibGemm8x4AVX2(w *byte, nb int, xg *byte, out *float32, post float32)
 
-// absBlocksAVX2 writes, per activation block b < nb of xq, the block and its
-// magnitudes, 64 bytes, at dst+64·b.
+// prepBlocksAVX2 writes, per activation block b < nb of xq, the block rearranged by
+// tab (see nib8_amd64.s: its in-lane byte shuffle, then its dword permutation) and the
+// magnitudes of the result, 64 bytes, at dst+64·b.
 //
 //go:noescape
-func absBlocksAVX2(xq *int8, nb int, dst *byte)
+func prepBlocksAVX2(xq *int8, nb int, dst *byte, tab *byte)
 
-// iq4nlRows8PAVX2 is iq4nlRows8AVX2 reading the activation blocks as absBlocksAVX2
-// wrote them.
-//
-//go:noescape
-func iq4nlRows8PAVX2(w *byte, rowBytes, groups int, xa *byte, xd *float32, nb int, y *float32, tab *int8)
+// prepTabAVX2 returns prepBlocksAVX2's table: the byte shuffle sh in both 128-bit lanes,
+// then the dword order perm.
+func prepTabAVX2(sh [16]byte, perm [8]uint32) (t [64]byte) {
+	copy(t[:16], sh[:])
+	copy(t[16:32], sh[:])
+	for i, v := range perm {
+		binary.LittleEndian.PutUint32(t[32+4*i:], v)
+	}
+	return t
+}
+
+// prepIdentity is prepBlocksAVX2's table that leaves the block as it is (absBlocks).
+var prepIdentity = prepTabAVX2([16]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, [8]uint32{0, 1, 2, 3, 4, 5, 6, 7})
+
+// absPrepAVX2 prepares the activation blocks of the IQ4_NL kernels.
+var absPrepAVX2 = &actPrep{spec: absBlocks, fill: func(q []int8, dst []byte) { prepBlocksAVX2Go(q, dst, &prepIdentity) }}
+
+// prepBlocksAVX2Go checks the sizes and runs prepBlocksAVX2 over the blocks of q.
+func prepBlocksAVX2Go(q []int8, dst []byte, tab *[64]byte) {
+	nb := len(q) / qBlock
+	if nb == 0 {
+		return
+	}
+	_ = dst[nb*prepBlockBytes-1]
+	prepBlocksAVX2(&q[0], nb, &dst[0], &tab[0])
+}
 
 // iq4nlTile8AVX2 is decodeTileIQ4NL for 8 valid rows and nb ≥ 1 blocks.
 //
@@ -85,9 +113,9 @@ func iq4nlTile8AVX2Go(w []byte, rowBytes, rows, nb int, dst []byte) {
 	iq4nlTile8AVX2(&w[0], rowBytes, nb, &dst[0], &iq4nlTab[0])
 }
 
-// iq4nlRowsAVX2Go runs the 8-row kernel on the aligned groups of 8 rows and the
-// one-row kernel on the rest.
-func iq4nlRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
+// iq4nlRowsAVX2Go runs the 8-row kernel on the aligned groups of 8 rows (with the
+// prepared blocks xa) and the one-row kernel on the rest (with q).
+func iq4nlRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, xa []byte, y []float32) {
 	nb := len(d)
 	if len(y) == 0 || nb == 0 {
 		clear(y)
@@ -96,16 +124,9 @@ func iq4nlRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y
 	_ = w[(len(y)-1)*rowBytes+nb*18-1]
 	_ = q[nb*qBlock-1]
 	g := len(y) / 8
-	if g > 1 && nb <= 64 { // up to 2048 columns: a smaller buffer to zero
-		var xa [64 * 64]byte
-		absBlocksAVX2(&q[0], nb, &xa[0])
-		iq4nlRows8PAVX2(&w[0], rowBytes, g, &xa[0], &d[0], nb, &y[0], &iq4nlTab[0])
-	} else if g > 1 && nb <= bnbPermMaxBlocks {
-		var xa [bnbPermMaxBlocks * 64]byte
-		absBlocksAVX2(&q[0], nb, &xa[0])
-		iq4nlRows8PAVX2(&w[0], rowBytes, g, &xa[0], &d[0], nb, &y[0], &iq4nlTab[0])
-	} else if g > 0 {
-		iq4nlRows8AVX2(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0], &iq4nlTab[0])
+	if g > 0 {
+		_ = xa[nb*prepBlockBytes-1]
+		iq4nlRows8AVX2(&w[0], rowBytes, g, &xa[0], &d[0], nb, &y[0], &iq4nlTab[0])
 	}
 	if rest := len(y) - 8*g; rest > 0 {
 		iq4nlRowsAVX2(&w[8*g*rowBytes], rowBytes, rest, &q[0], &d[0], nb, &y[8*g], &iq4nlTab[0])

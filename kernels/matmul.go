@@ -67,15 +67,21 @@ func (p *Pool) MatMul(m *Matrix, x []float32, n int, y []float32) {
 	defer p.mu.Unlock()
 	j := &p.mul
 	*j = mulJob{p: p, m: m, x: x, y: y, n: n}
-	if k := kernelFor(m.Type); k != nil && m.Cols%qBlock == 0 && m.Cols > 0 {
+	if f := rowsFnFor(m.Type); f.kern != nil && m.Cols%qBlock == 0 && m.Cols > 0 {
 		p.act.quantize(x, n, m.Cols)
-		j.kern = k
+		j.rows = f
+		first := 0 // the first token every row runs on the one-row kernel for
 		if g := gemmFor(m.Type); g.kern != nil && n >= 4 {
 			p.act.packGQ(n/4, g.perm)
 			j.g = g
+			first = n &^ 3
 		} else if k4 := kernel4For(m.Type); k4 != nil && n >= 4 {
 			p.act.pack4(n / 4)
 			j.kern4 = k4
+			first = n &^ 3
+		}
+		if f.prep != nil {
+			p.act.prepare(f.prep, first, n)
 		}
 	}
 	p.run(m.Rows, rowGrain, j)
@@ -88,8 +94,8 @@ type mulJob struct {
 	m     *Matrix
 	x, y  []float32
 	n     int
-	kern  rowsKernel  // nil: float path
-	kern4 rows4Kernel // nil: kern per token
+	rows  rowsFn      // rows.kern nil: float path
+	kern4 rows4Kernel // nil: rows per token
 	g     gemmSpec    // g.kern non-nil: gemmRows (prefill)
 }
 
@@ -99,10 +105,9 @@ func (j *mulJob) run(lo, hi, w int) {
 	switch {
 	case j.g.kern != nil:
 		j.gemmRows(lo, hi, w)
-	case j.kern != nil && j.n == 1:
-		q, d, c := j.p.act.row(0)
-		j.kern(m.Data[lo*rb:hi*rb], rb, q, d, c, j.y[lo:hi])
-	case j.kern != nil:
+	case j.rows.kern != nil && j.n == 1:
+		j.rows.run(&j.p.act, 0, m.Data[lo*rb:hi*rb], rb, j.y[lo:hi])
+	case j.rows.kern != nil:
 		n4 := 0
 		if j.kern4 != nil {
 			n4 = j.n &^ 3
@@ -114,8 +119,7 @@ func (j *mulJob) run(lo, hi, w int) {
 				j.kern4(m.Data[r0*rb:r1*rb], rb, r1-r0, j.p.act.group(i/4), nb, j.y[i*m.Rows+r0:], m.Rows)
 			}
 			for i := n4; i < j.n; i++ {
-				q, d, c := j.p.act.row(i)
-				j.kern(m.Data[r0*rb:r1*rb], rb, q, d, c, j.y[i*m.Rows+r0:i*m.Rows+r1])
+				j.rows.run(&j.p.act, i, m.Data[r0*rb:r1*rb], rb, j.y[i*m.Rows+r0:i*m.Rows+r1])
 			}
 		}
 	case m.Type == int4.F32:

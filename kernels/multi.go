@@ -20,11 +20,11 @@ const maxMulti = 4
 // multiJob is the loop body of MatMulMulti and MatVecSwiGLU; one lives in each Pool.
 type multiJob struct {
 	p     *Pool
-	k     int                  // matrices
-	parts [maxMulti]MatOut     // the matrices and outputs
-	kerns [maxMulti]rowsKernel // their kernels
-	off   [maxMulti + 1]int    // part i owns loop indices [off[i], off[i]+Rows) (off[i] a multiple of rowGrain)
-	glu   bool                 // MatVecSwiGLU: parts 0 and 1 are gate and up over the same indices
+	k     int               // matrices
+	parts [maxMulti]MatOut  // the matrices and outputs
+	rows  [maxMulti]rowsFn  // their kernels
+	off   [maxMulti + 1]int // part i owns loop indices [off[i], off[i]+Rows) (off[i] a multiple of rowGrain)
+	glu   bool              // MatVecSwiGLU: parts 0 and 1 are gate and up over the same indices
 }
 
 // fusable reports whether n tokens of x (len cols·n) can run through the matrices in
@@ -61,8 +61,7 @@ func (p *Pool) MatMulMulti(x []float32, n int, parts ...MatOut) {
 	cols := parts[0].M.Cols
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	j := p.bindMulti(parts, false)
-	p.act.quantize(x[:cols], 1, cols)
+	j := p.bindMulti(x[:cols], parts, false)
 	p.run(j.off[j.k], rowGrain, j)
 	p.mj = multiJob{}
 }
@@ -82,32 +81,36 @@ func (p *Pool) MatVecSwiGLU(gate, up *Matrix, x, g, u []float32) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	j := p.bindMulti(parts[:], true)
-	p.act.quantize(x[:gate.Cols], 1, gate.Cols)
+	j := p.bindMulti(x[:gate.Cols], parts[:], true)
 	p.run(gate.Rows, rowGrain, j)
 	p.mj = multiJob{}
 }
 
-// bindMulti fills the pool's multiJob for parts (p.mu held).
-func (p *Pool) bindMulti(parts []MatOut, glu bool) *multiJob {
+// bindMulti fills the pool's multiJob for parts and quantizes (and prepares, for the
+// parts' kernels that read prepared blocks) the input row x (p.mu held).
+func (p *Pool) bindMulti(x []float32, parts []MatOut, glu bool) *multiJob {
 	j := &p.mj
 	*j = multiJob{p: p, k: len(parts), glu: glu}
+	p.act.quantize(x, 1, len(x))
 	for i, pt := range parts {
 		j.parts[i] = MatOut{pt.M, pt.Y[:pt.M.Rows]}
-		j.kerns[i] = kernelFor(pt.M.Type)
+		j.rows[i] = rowsFnFor(pt.M.Type)
+		if pr := j.rows[i].prep; pr != nil {
+			p.act.prepare(pr, 0, 1)
+		}
 		j.off[i+1] = j.off[i] + (pt.M.Rows+rowGrain-1)/rowGrain*rowGrain
 	}
 	return j
 }
 
 func (j *multiJob) run(lo, hi, _ int) {
-	q, d, c := j.p.act.row(0)
+	act := &j.p.act
 	if j.glu {
 		g, u := &j.parts[0], &j.parts[1]
 		rb := g.M.RowBytes
-		j.kerns[0](g.M.Data[lo*rb:hi*rb], rb, q, d, c, g.Y[lo:hi])
+		j.rows[0].run(act, 0, g.M.Data[lo*rb:hi*rb], rb, g.Y[lo:hi])
 		rb = u.M.RowBytes
-		j.kerns[1](u.M.Data[lo*rb:hi*rb], rb, q, d, c, u.Y[lo:hi])
+		j.rows[1].run(act, 0, u.M.Data[lo*rb:hi*rb], rb, u.Y[lo:hi])
 		SwiGLU(g.Y[lo:hi], u.Y[lo:hi])
 		return
 	}
@@ -120,7 +123,7 @@ func (j *multiJob) run(lo, hi, _ int) {
 		r0, r1 := a-j.off[i], min(b-j.off[i], pt.M.Rows)
 		if r0 < r1 {
 			rb := pt.M.RowBytes
-			j.kerns[i](pt.M.Data[r0*rb:r1*rb], rb, q, d, c, pt.Y[r0:r1])
+			j.rows[i].run(act, 0, pt.M.Data[r0*rb:r1*rb], rb, pt.Y[r0:r1])
 		}
 	}
 }

@@ -61,6 +61,7 @@ func TestMatMulMultiEqualsMatMul(t *testing.T) {
 			{[]int4.Type{int4.Q4_0, int4.Q4_0, int4.Q4_0}, []int{256, 32, 32}, 256, 1},
 			{[]int4.Type{int4.Q4_0, int4.Q4_0, int4.Q4_0}, []int{61, 13, 5}, 64, 1},
 			{[]int4.Type{int4.Q4_0, int4.Q8_0, int4.IQ4_NL}, []int{40, 7, 9}, 96, 1},
+			{[]int4.Type{int4.NF4, int4.IQ4_NL, int4.FP4, int4.NF4}, []int{24, 9, 16, 8}, 96, 1},
 			{[]int4.Type{int4.Q4_K, int4.Q6_K}, []int{19, 33}, 256, 1},
 			{[]int4.Type{int4.Q4_0, int4.F32}, []int{24, 8}, 64, 1},
 			{[]int4.Type{int4.Q4_0, int4.Q4_0, int4.Q4_0}, []int{24, 8, 8}, 64, 5},
@@ -92,7 +93,7 @@ func TestMatMulMultiEqualsMatMul(t *testing.T) {
 		for _, tc := range []struct {
 			typ        int4.Type
 			rows, cols int
-		}{{int4.Q4_0, 176, 64}, {int4.Q4_0, 37, 96}, {int4.IQ4_NL, 64, 64}, {int4.Q8_0, 9, 32}, {int4.F16, 24, 64}} {
+		}{{int4.Q4_0, 176, 64}, {int4.Q4_0, 37, 96}, {int4.IQ4_NL, 64, 64}, {int4.NF4, 40, 64}, {int4.Q8_0, 9, 32}, {int4.F16, 24, 64}} {
 			gate, up := randMatrix(t, r, tc.typ, tc.rows, tc.cols), randMatrix(t, r, tc.typ, tc.rows, tc.cols)
 			x := randVec(r, tc.cols)
 			g, gok := guarded(tc.rows)
@@ -115,21 +116,24 @@ func TestMatMulMultiEqualsMatMul(t *testing.T) {
 	}
 }
 
-// TestMatMulMultiNoAllocs checks that the fused decode products do not allocate.
+// TestMatMulMultiNoAllocs checks that the fused decode products do not allocate (also
+// with kernels on prepared activation blocks, of two layouts in one call).
 func TestMatMulMultiNoAllocs(t *testing.T) {
 	r := rand.New(rand.NewPCG(33, 34))
 	p := NewPool(2)
 	defer p.Close()
 	const cols = 256
-	q, k, v := randMatrix(t, r, int4.Q4_0, 64, cols), randMatrix(t, r, int4.Q4_0, 16, cols), randMatrix(t, r, int4.Q4_0, 16, cols)
-	x := randVec(r, cols)
-	yq, yk, yv := make([]float32, 64), make([]float32, 16), make([]float32, 16)
-	if a := testing.AllocsPerRun(50, func() {
-		p.MatMulMulti(x, 1, MatOut{q, yq}, MatOut{k, yk}, MatOut{v, yv})
-	}); a != 0 {
-		t.Errorf("MatMulMulti allocates %v times per call", a)
-	}
-	if a := testing.AllocsPerRun(50, func() { p.MatVecSwiGLU(q, q, x, yq, yq) }); a != 0 {
-		t.Errorf("MatVecSwiGLU allocates %v times per call", a)
+	for _, typ := range []int4.Type{int4.Q4_0, int4.IQ4_NL, int4.NF4} {
+		q, k, v := randMatrix(t, r, typ, 64, cols), randMatrix(t, r, int4.Q4_0, 16, cols), randMatrix(t, r, int4.FP4, 16, cols)
+		x := randVec(r, cols)
+		yq, yk, yv := make([]float32, 64), make([]float32, 16), make([]float32, 16)
+		if a := testing.AllocsPerRun(50, func() {
+			p.MatMulMulti(x, 1, MatOut{q, yq}, MatOut{k, yk}, MatOut{v, yv})
+		}); a != 0 {
+			t.Errorf("%v: MatMulMulti allocates %v times per call", typ, a)
+		}
+		if a := testing.AllocsPerRun(50, func() { p.MatVecSwiGLU(q, q, x, yq, yq) }); a != 0 {
+			t.Errorf("%v: MatVecSwiGLU allocates %v times per call", typ, a)
+		}
 	}
 }

@@ -22,8 +22,8 @@
 // NF4/FP4 blocks hold element 2i in the high nibble of byte i and 2i+1 in the low one;
 // the kernels see low nibbles as the block's first 16 values and high nibbles as the
 // last 16, so they take the activation block permuted to match: xp[j] = x[2j+1],
-// xp[16+j] = x[2j] (the decode kernel permutes each block itself; the GEMM gets groups
-// packed that way, q8Act.packGQ).
+// xp[16+j] = x[2j] (the decode kernels read the blocks prepared once per token row,
+// prepBlocksAVX2; the GEMM gets groups packed that way, q8Act.packGQ).
 
 // NIB8_K turns the transposed quant bytes yk (bytes 4k..4k+3 of the 8 rows) into the 8
 // rows' int32 dot products with the activation groups at xlo (low nibbles) and xhi
@@ -91,6 +91,18 @@
 	VMOVD        AX, X14 \
 	VPBROADCASTD X14, Y14
 
+// F32X4X2 loads the float32 scales of the 8 rows' current blocks (NF4/FP4: the absmax
+// at the block's start; rows as for NIB8_LOAD) into X4 (rows 0..3) and X5 (rows 4..7).
+#define F32X4X2 \
+	VMOVD   (BX), X4 \
+	VPINSRD $1, (BX)(R8*1), X4, X4 \
+	VPINSRD $2, (BX)(R8*2), X4, X4 \
+	VPINSRD $3, (BX)(R11*1), X4, X4 \
+	VMOVD   (R12), X5 \
+	VPINSRD $1, (R12)(R8*1), X5, X5 \
+	VPINSRD $2, (R12)(R8*2), X5, X5 \
+	VPINSRD $3, (R12)(R11*1), X5, X5
+
 // NIB8_PREFETCH prefetches the next group of 8 rows, 8·(BX-SI) bytes into it.
 #define NIB8_PREFETCH \
 	MOVQ       BX, AX \
@@ -101,77 +113,37 @@
 	PREFETCHT0 64(AX) \
 	PREFETCHT0 128(AX)
 
-// func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
-TEXT ·iq4nlRows8AVX2(SB), NOSPLIT, $32-64
-	MOVQ rowBytes+8(FP), R8
-	LEAQ (R8)(R8*2), R11
-	MOVQ w+0(FP), SI
-	MOVQ groups+16(FP), R14
-	MOVQ y+48(FP), DI
-	MOVQ tab+56(FP), AX
-	VMOVDQU (AX), Y12
-	NIB8_CONSTS
-iq8grp:
-	VXORPS Y13, Y13, Y13
-	MOVQ   SI, BX
-	LEAQ   (SI)(R8*4), R12
-	LEAQ   (SI)(R8*8), R13
-	MOVQ   xq+24(FP), R9
-	MOVQ   xd+32(FP), R10
-	MOVQ   nb+40(FP), CX
-iq8blk:
-	PREFETCHT0 (R13)
-	PREFETCHT0 64(R13)
-	PREFETCHT0 128(R13)
-	ADDQ       $144, R13
-	VPABSB       (R9), Y8
-	VMOVDQU      Y8, 0(SP)
-	NIB8_LOAD(2)
-	NIB8_DOT(0(R9), 0(SP))
-	VCVTDQ2PS    Y0, Y0
-	F16X8_SCALES
-	VBROADCASTSS (R10), Y5
-	VMULPS       Y4, Y5, Y5
-	VFMADD231PS  Y0, Y5, Y13
-	ADDQ         $18, BX
-	ADDQ         $18, R12
-	ADDQ         $32, R9
-	ADDQ         $4, R10
-	DECQ         CX
-	JNZ          iq8blk
-	VMOVUPS      Y13, (DI)
-	ADDQ         $32, DI
-	LEAQ         (SI)(R8*8), SI
-	DECQ         R14
-	JNZ          iq8grp
-	VZEROUPPER
-	RET
-
-// func absBlocksAVX2(xq *int8, nb int, dst *byte)
+// func prepBlocksAVX2(xq *int8, nb int, dst *byte, tab *byte)
 //
-// Writes per activation block the 32 bytes x and their magnitudes |x|, 64 bytes a
-// block, what iq4nlRows8PAVX2 reads.
-TEXT ·absBlocksAVX2(SB), NOSPLIT, $0-24
+// Writes per activation block the 32 bytes x rearranged by tab (VPSHUFB by tab[0:32]
+// within each 128-bit lane, then VPERMD by the dwords at tab[32:64]) and their
+// magnitudes, 64 bytes a block: what the decode kernels below read.
+TEXT ·prepBlocksAVX2(SB), NOSPLIT, $0-32
 	MOVQ    xq+0(FP), SI
 	MOVQ    nb+8(FP), CX
 	MOVQ    dst+16(FP), DI
-abblk:
+	MOVQ    tab+24(FP), AX
+	VMOVDQU (AX), Y1
+	VMOVDQU 32(AX), Y2
+prepblk:
 	VMOVDQU (SI), Y0
+	VPSHUFB Y1, Y0, Y0
+	VPERMD  Y0, Y2, Y0
 	VMOVDQU Y0, (DI)
 	VPABSB  Y0, Y0
 	VMOVDQU Y0, 32(DI)
 	ADDQ    $32, SI
 	ADDQ    $64, DI
 	DECQ    CX
-	JNZ     abblk
+	JNZ     prepblk
 	VZEROUPPER
 	RET
 
-// func iq4nlRows8PAVX2(w *byte, rowBytes, groups int, xa *byte, xd *float32, nb int, y *float32, tab *int8)
+// func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xa *byte, xd *float32, nb int, y *float32, tab *int8)
 //
-// iq4nlRows8AVX2 reading each activation block with its magnitudes as absBlocksAVX2
-// wrote them (xa) instead of computing |x| once per block and group of 8 rows.
-TEXT ·iq4nlRows8PAVX2(SB), NOSPLIT, $0-64
+// Decode over groups of 8 IQ4_NL rows, each activation block read with its magnitudes
+// as prepBlocksAVX2 wrote them (xa, 64 bytes a block).
+TEXT ·iq4nlRows8AVX2(SB), NOSPLIT, $0-64
 	MOVQ rowBytes+8(FP), R8
 	LEAQ (R8)(R8*2), R11
 	MOVQ w+0(FP), SI
@@ -214,106 +186,12 @@ ip8blk:
 	VZEROUPPER
 	RET
 
-// bnbperm is the in-lane byte shuffle that puts a lane's odd elements first, then its
-// even ones; VPERMQ $0xd8 then gives xp (see the top of this file).
-DATA bnbperm<>+0(SB)/8, $0x0f0d0b0907050301
-DATA bnbperm<>+8(SB)/8, $0x0e0c0a0806040200
-DATA bnbperm<>+16(SB)/8, $0x0f0d0b0907050301
-DATA bnbperm<>+24(SB)/8, $0x0e0c0a0806040200
-GLOBL bnbperm<>(SB), RODATA|NOPTR, $32
-
-// func bnb4Rows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)
+// func bnb4Rows8AVX2(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
 //
-// As iq4nlRows8AVX2 for 20-byte NF4/FP4 blocks (float32 absmax scales, codes at 4),
-// the activation block permuted into the frame (0(SP); its magnitudes at 32(SP)), and the 8 results multiplied
-// by post at the end.
-TEXT ·bnb4Rows8AVX2(SB), NOSPLIT, $64-68
-	MOVQ rowBytes+8(FP), R8
-	LEAQ (R8)(R8*2), R11
-	MOVQ w+0(FP), SI
-	MOVQ groups+16(FP), R14
-	MOVQ y+48(FP), DI
-	MOVQ tab+56(FP), AX
-	VMOVDQU (AX), Y12
-	NIB8_CONSTS
-bn8grp:
-	VXORPS Y13, Y13, Y13
-	MOVQ   SI, BX
-	LEAQ   (SI)(R8*4), R12
-	LEAQ   (SI)(R8*8), R13
-	MOVQ   xq+24(FP), R9
-	MOVQ   xd+32(FP), R10
-	MOVQ   nb+40(FP), CX
-bn8blk:
-	PREFETCHT0 (R13)
-	PREFETCHT0 64(R13)
-	PREFETCHT0 128(R13)
-	ADDQ       $160, R13
-	VMOVDQU      (R9), Y8
-	VPSHUFB      bnbperm<>(SB), Y8, Y8
-	VPERMQ       $0xd8, Y8, Y8
-	VMOVDQU      Y8, 0(SP)
-	VPABSB       Y8, Y8
-	VMOVDQU      Y8, 32(SP)
-	NIB8_LOAD(4)
-	NIB8_DOT(0(SP), 32(SP))
-	VCVTDQ2PS    Y0, Y0
-	VMOVD        (BX), X4
-	VPINSRD      $1, (BX)(R8*1), X4, X4
-	VPINSRD      $2, (BX)(R8*2), X4, X4
-	VPINSRD      $3, (BX)(R11*1), X4, X4
-	VMOVD        (R12), X5
-	VPINSRD      $1, (R12)(R8*1), X5, X5
-	VPINSRD      $2, (R12)(R8*2), X5, X5
-	VPINSRD      $3, (R12)(R11*1), X5, X5
-	VINSERTI128  $1, X5, Y4, Y4
-	VBROADCASTSS (R10), Y5
-	VMULPS       Y4, Y5, Y5
-	VFMADD231PS  Y0, Y5, Y13
-	ADDQ         $20, BX
-	ADDQ         $20, R12
-	ADDQ         $32, R9
-	ADDQ         $4, R10
-	DECQ         CX
-	JNZ          bn8blk
-	VBROADCASTSS post+64(FP), Y4
-	VMULPS       Y4, Y13, Y13
-	VMOVUPS      Y13, (DI)
-	ADDQ         $32, DI
-	LEAQ         (SI)(R8*8), SI
-	DECQ         R14
-	JNZ          bn8grp
-	VZEROUPPER
-	RET
-
-// func bnb4PermAVX2(xq *int8, nb int, dst *byte)
-//
-// Writes per activation block the 32 bytes xp (see the top of this file) and their
-// magnitudes |xp|: 64 bytes a block, what bnb4Rows8PAVX2 reads.
-TEXT ·bnb4PermAVX2(SB), NOSPLIT, $0-24
-	MOVQ    xq+0(FP), SI
-	MOVQ    nb+8(FP), CX
-	MOVQ    dst+16(FP), DI
-	VMOVDQU bnbperm<>(SB), Y1
-bnpblk:
-	VMOVDQU (SI), Y0
-	VPSHUFB Y1, Y0, Y0
-	VPERMQ  $0xd8, Y0, Y0
-	VMOVDQU Y0, (DI)
-	VPABSB  Y0, Y0
-	VMOVDQU Y0, 32(DI)
-	ADDQ    $32, SI
-	ADDQ    $64, DI
-	DECQ    CX
-	JNZ     bnpblk
-	VZEROUPPER
-	RET
-
-// func bnb4Rows8PAVX2(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
-//
-// bnb4Rows8AVX2 with the activation blocks permuted once per call by bnb4PermAVX2
-// (xp: 64 bytes a block) instead of once per block and group of 8 rows.
-TEXT ·bnb4Rows8PAVX2(SB), NOSPLIT, $0-68
+// As iq4nlRows8AVX2 for 20-byte NF4/FP4 blocks (float32 absmax scales, codes at 4), the
+// activation blocks permuted (xp with |xp|, 64 bytes a block, from prepBlocksAVX2), and
+// the 8 results multiplied by post at the end.
+TEXT ·bnb4Rows8AVX2(SB), NOSPLIT, $0-68
 	MOVQ rowBytes+8(FP), R8
 	LEAQ (R8)(R8*2), R11
 	MOVQ w+0(FP), SI
@@ -338,14 +216,7 @@ bp8blk:
 	NIB8_LOAD(4)
 	NIB8_DOT(0(R9), 32(R9))
 	VCVTDQ2PS    Y0, Y0
-	VMOVD        (BX), X4
-	VPINSRD      $1, (BX)(R8*1), X4, X4
-	VPINSRD      $2, (BX)(R8*2), X4, X4
-	VPINSRD      $3, (BX)(R11*1), X4, X4
-	VMOVD        (R12), X5
-	VPINSRD      $1, (R12)(R8*1), X5, X5
-	VPINSRD      $2, (R12)(R8*2), X5, X5
-	VPINSRD      $3, (R12)(R11*1), X5, X5
+	F32X4X2
 	VINSERTI128  $1, X5, Y4, Y4
 	VBROADCASTSS (R10), Y5
 	VMULPS       Y4, Y5, Y5
@@ -518,14 +389,7 @@ btl8blk:
 	NIB8_PREFETCH
 	NIB8_LOAD(4)
 	TILE_ALLK
-	VMOVD       (BX), X4
-	VPINSRD     $1, (BX)(R8*1), X4, X4
-	VPINSRD     $2, (BX)(R8*2), X4, X4
-	VPINSRD     $3, (BX)(R11*1), X4, X4
-	VMOVD       (R12), X5
-	VPINSRD     $1, (R12)(R8*1), X5, X5
-	VPINSRD     $2, (R12)(R8*2), X5, X5
-	VPINSRD     $3, (R12)(R11*1), X5, X5
+	F32X4X2
 	VMOVDQU     X4, (DI)
 	VMOVDQU     X5, 16(DI)
 	ADDQ        $20, BX
