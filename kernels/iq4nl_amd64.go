@@ -26,7 +26,7 @@ func archKT(i *impl) {
 	i.kt.setPrep(int4.FP4, permPrepAVX2, fp4RowsAVX2Go)
 	i.kt.setGemm(int4.FP4, gemmSpec{kern: fp4Gemm8x4AVX2Go, il: fp4Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
 	q4kArchKT(i)
-	i.kt.set(int4.Q6_K, q6kRowsAVX2Go, q6kRows4AVX2Go)
+	q6kArchKT(i)
 	i.kt.f16 = f16RowsAVX2Go
 }
 

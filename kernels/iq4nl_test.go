@@ -243,9 +243,9 @@ func TestKTGemmMatchesGeneric(t *testing.T) {
 			if g.kern == nil {
 				continue
 			}
-			il := map[int4.Type]tileBuilder{int4.IQ4_NL: decodeTileIQ4NL, int4.NF4: decodeTileNF4, int4.FP4: decodeTileFP4, int4.Q4_K: q4kTile8}[typ]
+			il := map[int4.Type]tileBuilder{int4.IQ4_NL: decodeTileIQ4NL, int4.NF4: decodeTileNF4, int4.FP4: decodeTileFP4, int4.Q4_K: q4kTile8, int4.Q6_K: q6kTile8}[typ]
 			colList := []int{32, 64, 96, 2048, 5632}
-			if typ == int4.Q4_K {
+			if typ == int4.Q4_K || typ == int4.Q6_K {
 				colList = []int{256, 512, 2304, 5632}
 			}
 			for _, rows := range []int{1, 3, 8} {

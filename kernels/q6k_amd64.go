@@ -2,6 +2,8 @@
 
 package kernels
 
+import "github.com/edgerun/edgerun/int4"
+
 // q6kRowsAVX2 computes, for r < rows, with row = w[r·rowBytes:] and nb/8 Q6_K
 // super-blocks of 210 bytes:
 //
@@ -22,7 +24,17 @@ package kernels
 //go:noescape
 func q6kRowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, y *float32)
 
-func q6kRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
+// q6kRows8AVX2 computes groups·8 Q6_K rows (see q6k8_amd64.s): row r of each group of 8
+// as q6kGemm8x4AVX2 does on its tile for a tile row and a token, bit for bit. xc are the
+// activation's lane sums (q8Act: 8·Σ of each 4 elements). groups ≥ 1, nb ≥ 8 and a
+// multiple of 8.
+//
+//go:noescape
+func q6kRows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
+
+// q6kRows8AVX2Go is the avx2 Q6_K rowsKernel: the 8-row kernel on the aligned groups
+// of 8 rows and the one-row kernel on the rest.
+func q6kRows8AVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
 	nb := len(d) &^ 7
 	if len(y) == 0 || nb == 0 {
 		clear(y)
@@ -30,33 +42,51 @@ func q6kRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y [
 	}
 	_ = w[(len(y)-1)*rowBytes+nb/8*210-1]
 	_ = q[nb*qBlock-1]
-	q6kRowsAVX2(&w[0], rowBytes, len(y), &q[0], &d[0], nb, &y[0])
+	_ = c[nb*8-1]
+	g := len(y) / 8
+	if g > 0 {
+		q6kRows8AVX2(&w[0], rowBytes, g, &q[0], &d[0], &c[0], nb, &y[0])
+	}
+	if rest := len(y) - 8*g; rest > 0 {
+		q6kRowsAVX2(&w[8*g*rowBytes], rowBytes, rest, &q[0], &d[0], nb, &y[8*g])
+	}
 }
 
-// q6kRows4AVX2 is q6kRowsAVX2 for the four activation rows of a group (q8Act.pack4),
-// bit for bit:
-//
-//	for r := 0; r < rows; r++ {
-//		for t := 0; t < 4; t++ {
-//			y[t·ystride/4 + r] = q6kRowsAVX2 result for weight row r and group row t
-//		}
-//	}
-//
-// ystride is in bytes; rows ≥ 1, nb ≥ 8 and a multiple of 8.
+// q6kArchKT registers the avx2 Q6_K kernels on i: the 8-row decode kernel (with the
+// one-row kernel for the last rows%8) and the 8×4 GEMM for prefill, which replaces the
+// 4-token kernel (q6kRows4AVX2 agrees with the one-row kernel, not the 8-row one).
+func q6kArchKT(i *impl) {
+	i.kt.set(int4.Q6_K, q6kRows8AVX2Go, nil)
+	i.kt.setGemm(int4.Q6_K, gemmSpec{kern: q6kGemm8x4AVX2Go, il: q6kTile8AVX2Go, blkSize: q6kTileBlockBytes})
+}
+
+// q6kGemm8x4AVX2 is the Q6_K gemmKernel over nb ≥ 1 block columns of a decoded tile
+// (q6kTileBlockBytes; see q6k8_amd64.s).
 //
 //go:noescape
-func q6kRows4AVX2(w *byte, rowBytes, rows int, xg *byte, nb int, y *float32, ystride int)
+func q6kGemm8x4AVX2(w *byte, nb int, xg *byte, out *float32)
 
-func q6kRows4AVX2Go(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
-	nb &^= 7
-	if rows <= 0 || nb <= 0 {
-		for t := 0; t < 4 && rows > 0; t++ {
-			clear(y[t*ystride : t*ystride+rows])
-		}
+func q6kGemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
+	if nb <= 0 {
+		*out = [32]float32{}
 		return
 	}
-	_ = w[(rows-1)*rowBytes+nb/8*210-1]
-	_ = g[nb*g4BlockBytes-1]
-	_ = y[3*ystride+rows-1]
-	q6kRows4AVX2(&w[0], rowBytes, rows, &g[0], nb, &y[0], 4*ystride)
+	_ = w[nb*q6kTileBlockBytes-1]
+	_ = g[nb*gqBlockBytes-1]
+	q6kGemm8x4AVX2(&w[0], nb, &g[0], &out[0])
+}
+
+// q6kTile8AVX2 is q6kTile8 for 8 valid rows and nb ≥ 8 blocks (a multiple of 8).
+//
+//go:noescape
+func q6kTile8AVX2(w *byte, rowBytes, nb int, dst *byte)
+
+func q6kTile8AVX2Go(w []byte, rowBytes, rows, nb int, dst []byte) {
+	if rows < 8 || nb < 8 || nb%8 != 0 {
+		q6kTile8(w, rowBytes, rows, nb, dst)
+		return
+	}
+	_ = w[7*rowBytes+nb/8*210-1]
+	_ = dst[nb*q6kTileBlockBytes-1]
+	q6kTile8AVX2(&w[0], rowBytes, nb, &dst[0])
 }
