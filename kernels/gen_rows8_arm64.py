@@ -414,6 +414,192 @@ def q8quant(name):
     g("RET")
     raw("")
 
+def kq8rows8(name, q6, neon):
+    # K-quant decode, 8 rows × 1 token (super-blocks of 256 elements = 8 activation
+    # blocks), rows in vector lanes as in rows8: each row's integer block sums are reduced
+    # across rows with pairwise adds so the per-block scale and float work is done for 4
+    # rows per instruction. neon: widening multiplies (SMULL/SMLAL into int16), else SDOT.
+    # Row r's block sums are computed in lane r%4 of rowgroup r/4 only, so a row run alone
+    # (zero row stride) gets the result it gets in a full group.
+    #
+    # Q4_K (q6 False), per sub-block j = activation block b and row r:
+    #   S = Σ n_e·q_e (exact), acc_r = fma(acc_r, d_r·xd_b, float(sc_rj·S))
+    #                          acc_r = fma(acc_r, -(dmin_r·u_b), float(m_rj))
+    #   with u_b = float(Σ q_e)·xd_b (Σq = Σxc/8, exact).
+    # Q6_K (q6 True), per block b and row r (q_e the unsigned 6-bit values):
+    #   s = sc_{2b}·(S0 - 32·X0) + sc_{2b+1}·(S1 - 32·X1) exactly (S_g = Σ_g q_e·x_e,
+    #   X_g = Σ_g x_e over the block's halves), acc_r = fma(acc_r, d_r·xd_b, float(s)).
+    raw("// func %s(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)" % name)
+    raw("TEXT ·%s(SB), NOSPLIT, $0-64" % name)
+    g("MOVD w+0(FP), R0"); g("MOVD rowBytes+8(FP), R1"); g("MOVD groups+16(FP), R2")
+    g("MOVD xq+24(FP), R3"); g("MOVD xd+32(FP), R4"); g("MOVD xc+40(FP), R5")
+    g("MOVD nb+48(FP), R6"); g("MOVD y+56(FP), R7")
+    g("LSR $3, R6, R6                  // super-blocks")
+    g("VMOVI $15, V30.B16")
+    if q6:
+        g("VMOVI $63, V31.B16")
+        g("VMOVI $48, V21.B16")
+    else:
+        # V11: TBL indices gathering byte j of each 32-bit lane (zero-extended) for j = 0;
+        # V15: 1 per 32-bit lane (the index of j+1 is the index of j plus 1)
+        g("MOVD $0x8080800480808000, R21")
+        g("VMOV R21, V11.D[0]")
+        g("MOVD $0x8080800c80808008, R21")
+        g("VMOV R21, V11.D[1]")
+        w("movi v15.4s, #1")
+    raw("")
+    raw("%s_group:" % name)
+    g("MOVD R0, R8")
+    for r in range(1, 8):
+        g("ADD R1, R%d, R%d" % (7 + r, 8 + r))
+    g("MOVD R3, R16"); g("MOVD R4, R17"); g("MOVD R5, R19"); g("MOVD R6, R20")
+    g("VEOR V16.B16, V16.B16, V16.B16"); g("VEOR V17.B16, V17.B16, V17.B16")
+    raw("")
+    raw("%s_super:" % name)
+    if q6:
+        # raw scale bytes: V22+k (rows 0..3), V26+k (rows 4..7), lane r = sc[4k..4k+3] of
+        # row r; d of the 8 rows (fp16) into V12.
+        for r in range(8):
+            g("ADD $192, R%d, R21" % (8 + r))
+            base = 22 if r < 4 else 26
+            w("ld4 {v%d.s, v%d.s, v%d.s, v%d.s}[%d], [x21], #16" % (base, base + 1, base + 2, base + 3, r % 4))
+            w("ld1 {v12.h}[%d], [x21]" % r)
+        w("fcvtl v18.4s, v12.4h"); w("fcvtl2 v19.4s, v12.8h")
+    else:
+        # lane r of V4..V7: bytes 0..3 (d, dmin), 4..7, 8..11, 12..15 of row r's super-block
+        for grp in range(2):
+            for r in range(4):
+                w("ld4 {v4.s, v5.s, v6.s, v7.s}[%d], [x%d]" % (r, 8 + 4 * grp + r))
+            if grp == 0:
+                w("mov v8.16b, v4.16b")
+                w("movi v9.16b, #63")
+            sc03, sc47, m03, m47 = (22, 23, 24, 25) if grp == 0 else (26, 27, 28, 29)
+            w("ushr v10.16b, v5.16b, #6")
+            w("and v%d.16b, v7.16b, v30.16b" % sc47)
+            w("sli v%d.16b, v10.16b, #4" % sc47)       # sc 4..7
+            w("ushr v10.16b, v6.16b, #6")
+            w("ushr v%d.16b, v7.16b, #4" % m47)
+            w("sli v%d.16b, v10.16b, #4" % m47)        # m 4..7
+            w("and v%d.16b, v5.16b, v9.16b" % sc03)    # sc 0..3
+            w("and v%d.16b, v6.16b, v9.16b" % m03)     # m 0..3
+        w("uzp1 v12.8h, v8.8h, v4.8h"); w("uzp2 v13.8h, v8.8h, v4.8h")
+        w("fcvtl v18.4s, v12.4h"); w("fcvtl2 v19.4s, v12.8h")   # d
+        w("fcvtl v20.4s, v13.4h"); w("fcvtl2 v21.4s, v13.8h")   # dmin
+        w("mov v31.16b, v11.16b")
+    for b in range(8):
+        raw("\t// block %d" % b)
+        g("VLD1.P 32(R16), [V0.B16, V1.B16]")
+        g("FMOVS.P 4(R17), F2")
+        g("VLD1.P 32(R19), [V4.S4, V5.S4]")
+        if q6:
+            w("addp v4.4s, v4.4s, v5.4s"); w("addp v3.4s, v4.4s, v4.4s")
+            w("shl v3.4s, v3.4s, #2")                  # 32·X0, 32·X1
+        else:
+            w("add v4.4s, v4.4s, v5.4s"); w("addv s3, v4.4s")
+            w("scvtf s3, s3, #3")                       # Σq (exact)
+            w("fmul s3, s3, s2")                        # u = Σq·xd
+        if not q6 and b == 4:
+            w("mov v31.16b, v11.16b")
+        for grp in range(2):
+            acc, rD = 16 + grp, 18 + grp
+            if q6:
+                raw_ = (22 if grp == 0 else 26) + b // 2
+                c0 = 2 * (b % 2)
+                # sign-extended scales 2b, 2b+1 of the 4 rows into V14, V15
+                w("shl v14.4s, v%d.4s, #%d" % (raw_, 24 - 8 * c0)); w("sshr v14.4s, v14.4s, #24")
+                if c0 + 1 == 3:
+                    w("sshr v15.4s, v%d.4s, #24" % raw_)
+                else:
+                    w("shl v15.4s, v%d.4s, #%d" % (raw_, 24 - 8 * (c0 + 1))); w("sshr v15.4s, v15.4s, #24")
+            # per row: block sums into P registers, reduced in pairs
+            # q4k: one accumulator per row (V8, V9, V10 rotating); q6k: two (groups 0, 1)
+            for r in range(4):
+                x = 8 + 4 * grp + r
+                if q6:
+                    h, k = b // 4, b % 4
+                    w("ldp q6, q7, [x%d, #%d]" % (x, 64 * h + 32 * (k & 1)))
+                    w("ldp q4, q5, [x%d, #%d]" % (x, 128 + 32 * h))
+                    for v, l in ((4, 6), (5, 7)):
+                        if k == 0:
+                            w("shl v%d.16b, v%d.16b, #4" % (v, v)); w("bit v%d.16b, v%d.16b, v30.16b" % (v, l)); w("and v%d.16b, v%d.16b, v31.16b" % (v, v))
+                        elif k == 1:
+                            w("shl v%d.16b, v%d.16b, #2" % (v, v)); w("bit v%d.16b, v%d.16b, v30.16b" % (v, l)); w("and v%d.16b, v%d.16b, v31.16b" % (v, v))
+                        elif k == 2:
+                            w("and v%d.16b, v%d.16b, v21.16b" % (v, v)); w("sri v%d.16b, v%d.16b, #4" % (v, l))
+                        else:
+                            w("ushr v%d.16b, v%d.16b, #2" % (v, v)); w("sri v%d.16b, v%d.16b, #4" % (v, l))
+                    # G0 of row r in V8+2(r%2), G1 in V9+2(r%2); pairs reduced into V12/V13 (rows 0,1)
+                    p0, p1 = 8 + 2 * (r % 2), 9 + 2 * (r % 2)
+                    if neon:
+                        w("smull v%d.8h, v4.8b, v0.8b" % p0); w("smlal2 v%d.8h, v4.16b, v0.16b" % p0)
+                        w("smull v%d.8h, v5.8b, v1.8b" % p1); w("smlal2 v%d.8h, v5.16b, v1.16b" % p1)
+                    else:
+                        w("movi v%d.4s, #0" % p0); w("movi v%d.4s, #0" % p1)
+                        w("sdot v%d.4s, v4.16b, v0.16b" % p0); w("sdot v%d.4s, v5.16b, v1.16b" % p1)
+                    if r % 2 == 1:
+                        d0, d1 = (12, 13) if r == 1 else (8, 9)
+                        if neon:
+                            w("addp v8.8h, v8.8h, v10.8h"); w("addp v9.8h, v9.8h, v11.8h")
+                            w("saddlp v%d.4s, v8.8h" % d0); w("saddlp v%d.4s, v9.8h" % d1)
+                        else:
+                            w("addp v%d.4s, v8.4s, v10.4s" % d0); w("addp v%d.4s, v9.4s, v11.4s" % d1)
+                    if r == 3:
+                        w("addp v12.4s, v12.4s, v8.4s"); w("addp v13.4s, v13.4s, v9.4s")
+                else:
+                    j = b
+                    w("ldp q6, q7, [x%d, #%d]" % (x, 16 + 32 * (j // 2)))
+                    if j % 2 == 0:
+                        w("and v6.16b, v6.16b, v30.16b"); w("and v7.16b, v7.16b, v30.16b")
+                    else:
+                        w("ushr v6.16b, v6.16b, #4"); w("ushr v7.16b, v7.16b, #4")
+                    p = [8, 9, 9, 10][r]
+                    if neon:
+                        w("smull v%d.8h, v6.8b, v0.8b" % p); w("smlal2 v%d.8h, v6.16b, v0.16b" % p)
+                        w("smlal v%d.8h, v7.8b, v1.8b" % p); w("smlal2 v%d.8h, v7.16b, v1.16b" % p)
+                        if r == 1:
+                            w("addp v8.8h, v8.8h, v9.8h")
+                        if r == 3:
+                            w("addp v9.8h, v9.8h, v10.8h"); w("addp v8.8h, v8.8h, v9.8h")
+                            w("saddlp v8.4s, v8.8h")
+                    else:
+                        w("movi v%d.4s, #0" % p)
+                        w("sdot v%d.4s, v6.16b, v0.16b" % p); w("sdot v%d.4s, v7.16b, v1.16b" % p)
+                        if r == 1:
+                            w("addp v8.4s, v8.4s, v9.4s")
+                        if r == 3:
+                            w("addp v9.4s, v9.4s, v10.4s"); w("addp v8.4s, v8.4s, v9.4s")
+            if q6:
+                w("mul v12.4s, v12.4s, v14.4s"); w("mla v12.4s, v13.4s, v15.4s")
+                w("mls v12.4s, v14.4s, v3.s[0]"); w("mls v12.4s, v15.4s, v3.s[1]")
+                w("scvtf v12.4s, v12.4s")
+                w("fmul v20.4s, v%d.4s, v2.s[0]" % rD)
+                w("fmla v%d.4s, v20.4s, v12.4s" % acc)
+            else:
+                sc = (22 if grp == 0 else 26) + (0 if j < 4 else 1)
+                m = sc + 2
+                w("tbl v12.16b, {v%d.16b}, v31.16b" % sc)
+                w("mul v8.4s, v8.4s, v12.4s")            # sc·S, exact in int32 and float
+                w("scvtf v8.4s, v8.4s")
+                w("fmul v13.4s, v%d.4s, v2.s[0]" % rD)
+                w("fmla v%d.4s, v13.4s, v8.4s" % acc)
+                w("tbl v12.16b, {v%d.16b}, v31.16b" % m)
+                w("ucvtf v12.4s, v12.4s")
+                w("fmul v13.4s, v%d.4s, v3.s[0]" % (20 + grp))
+                w("fmls v%d.4s, v13.4s, v12.4s" % acc)
+        if not q6:
+            w("add v31.4s, v31.4s, v15.4s")
+    for r in range(8):
+        g("ADD $%d, R%d, R%d" % (210 if q6 else 144, 8 + r, 8 + r))
+    g("SUBS $1, R20, R20")
+    g("BNE %s_super" % name)
+    raw("")
+    g("VST1.P [V16.S4, V17.S4], 32(R7)")
+    g("ADD R1<<3, R0, R0")
+    g("SUBS $1, R2, R2")
+    g("BNE %s_group" % name)
+    g("RET")
+    raw("")
+
 raw("// Generated by gen_rows8_arm64.py (python3 gen_rows8_arm64.py > rows8_arm64.s; needs llvm-mc):")
 raw("// edit the generator. Each WORD is the instruction in its comment as llvm-mc encodes it")
 raw("// (the Go assembler lacks SDOT, lane loads, FCVTL and by-element FMUL).")
@@ -437,5 +623,9 @@ rows4x4neon("nibRows4x4NEON")
 rows4x4neon("bnbRows4x4NEON", bnb=True)
 rows8("q8_0Rows8NEON", False, neon=True, q8=True)
 rows4x4neon("q8_0Rows4x4NEON", q8=True)
+kq8rows8("q4kRows8NEON", False, True)
+kq8rows8("q4kRows8SDOT", False, False)
+kq8rows8("q6kRows8NEON", True, True)
+kq8rows8("q6kRows8SDOT", True, False)
 encode()
 sys.stdout.write("\n".join(out) + "\n")

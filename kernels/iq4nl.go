@@ -115,8 +115,7 @@ var ktSpec = ktKernels{f16: f16RowsGeneric, q: map[int4.Type]ktPair{
 // genericKT are genericImpl's kernels: only F16's. In plain Go the quantized-activation
 // kernels are about 2× slower than the float path (int4.DotRow on the float32
 // activations, which is also exact), so where an implementation has no SIMD kernel for
-// a type (purego, 32-bit ARM, and Q4_K/Q6_K on arm64 without the dot-product extension)
-// MatMul keeps taking the float path for it.
+// a type (purego, 32-bit ARM) MatMul keeps taking the float path for it.
 var genericKT = ktKernels{f16: f16RowsGeneric}
 
 // rows returns the one-row kernel for t, or nil when t is not one of these types.

@@ -4,15 +4,19 @@ package kernels
 
 import "github.com/edgerun/edgerun/int4"
 
-// archKT sets the NEON F16, IQ4_NL, NF4 and FP4 kernels on the "neon" implementation
-// (neon-dotprod inherits the F16 one) and the dot-product kernels on "neon-dotprod"
-// (registered only when the CPU has the dot-product extension and fp16 conversions).
+// archKT sets the NEON F16, IQ4_NL, NF4, FP4, Q4_K and Q6_K kernels on the "neon"
+// implementation (neon-dotprod inherits the F16 one) and the dot-product kernels on
+// "neon-dotprod" (registered only when the CPU has the dot-product extension and fp16
+// conversions). The K-quants have 8-row decode kernels only (kquant_arm64.go): prefill
+// runs them per token, which is what keeps it bit for bit with decode.
 func archKT(i *impl) {
 	if i.name == "neon" {
 		i.kt.f16 = f16RowsNEONGo
 		i.kt.set(int4.IQ4_NL, iq4nlRowsNEON8Go, iq4nlRows4NEON4Go)
 		i.kt.set(int4.NF4, nf4RowsNEON8Go, nf4Rows4NEON4Go)
 		i.kt.set(int4.FP4, fp4RowsNEON8Go, fp4Rows4NEON4Go)
+		i.kt.set(int4.Q4_K, q4kRowsNEON8Go, nil)
+		i.kt.set(int4.Q6_K, q6kRowsNEON8Go, nil)
 	}
 	if i.name != "neon-dotprod" {
 		return
@@ -20,8 +24,8 @@ func archKT(i *impl) {
 	i.kt.set(int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRows4SDOT8Go)
 	i.kt.set(int4.NF4, nf4RowsSDOT8Go, nf4Rows4SDOT8Go)
 	i.kt.set(int4.FP4, fp4RowsSDOT8Go, fp4Rows4SDOT8Go)
-	i.kt.set(int4.Q4_K, q4kRowsSDOTGo, q4kRows4SDOTGo)
-	i.kt.set(int4.Q6_K, q6kRowsSDOTGo, q6kRows4SDOTGo)
+	i.kt.set(int4.Q4_K, q4kRowsSDOT8Go, nil)
+	i.kt.set(int4.Q6_K, q6kRowsSDOT8Go, nil)
 }
 
 // iq4nlRowsSDOT computes, for r < rows, with row = w[r·rowBytes:], nb IQ4_NL blocks of
@@ -48,46 +52,6 @@ func iq4nlRowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, a
 //go:noescape
 func bnb4RowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32, tab *int8)
 
-// q4kRowsSDOT computes, for r < rows, with row = w[r·rowBytes:] and nb/8 Q4_K
-// super-blocks of 144 bytes, four float32 lanes per row into acc[4r:4r+4]:
-//
-//	for k := 0; k < nb/8; k++ {
-//		for j := 0; j < 8; j++ { // sub-block j = activation block b = 8k+j
-//			A := (d·float32(sc_j))·xd[b]; B := ((dmin·float32(m_j))·0.125)·xd[b]
-//			for l := 0; l < 4; l++ { // SDOT lane l: elements 4l..4l+3 and 16+4l..16+4l+3
-//				s := Σ over the lane's 8 elements of int32(n_e)·int32(xq[32b+e])
-//				acc[4r+l] += A·float32(s)                        // fused
-//				acc[4r+l] -= B·float32(xc[8b+l] + xc[8b+4+l])    // fused
-//			}
-//		}
-//	}
-//
-// rows ≥ 1, nb ≥ 8 and a multiple of 8.
-//
-//go:noescape
-func q4kRowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, xc *int32, nb int, acc *float32)
-
-// q6kRowsSDOT computes, for r < rows, with row = w[r·rowBytes:] and nb/8 Q6_K
-// super-blocks of 210 bytes, four float32 lanes per row into acc[4r:4r+4]:
-//
-//	for k := 0; k < nb/8; k++ {
-//		for j := 0; j < 8; j++ { // activation block b = 8k+j
-//			for l := 0; l < 4; l++ { // SDOT lane l: elements 4l..4l+3 (scale 2j) and 16+4l..16+4l+3 (scale 2j+1)
-//				s := sc[2j]·Σ_{e=4l}^{4l+3} (q_e-32)·xq[32b+e] + sc[2j+1]·Σ_{e=16+4l}^{16+4l+3} (q_e-32)·xq[32b+e]
-//				acc[4r+l] += (xd[b]·d) · float32(s) // fused multiply-add
-//			}
-//		}
-//	}
-//
-// with q_e the 6-bit values of block j (q6kQuants). rows ≥ 1, nb ≥ 8 and a multiple of 8.
-//
-//go:noescape
-func q6kRowsSDOT(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, acc *float32)
-
-func q6kRowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
-	ktSDOTGo(kindQ6K, w, rowBytes, q, d, c, y)
-}
-
 // ktSDOTRows is the row count the wrappers hand to the assembly at once.
 const ktSDOTRows = 16
 
@@ -98,14 +62,8 @@ const (
 	kindIQ4NL ktSDOTKind = iota
 	kindNF4
 	kindFP4
-	kindQ4K
-	kindQ6K
 	kindQ4_0Tab // Q4_0 through the IQ4_NL kernels with q4_0Values as the table
 )
-
-func q4kRowsSDOTGo(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
-	ktSDOTGo(kindQ4K, w, rowBytes, q, d, c, y)
-}
 
 // ktSDOTGo calls the kernel of kind on ktSDOTRows rows at a time and adds each row's
 // four lanes as (a0+a1)+(a2+a3) (times the table's 1/s for NF4/FP4, bnb4.go).
@@ -119,12 +77,6 @@ func ktSDOTGo(kind ktSDOTKind, w []byte, rowBytes int, q []int8, d []float32, c 
 		if kind == kindNF4 {
 			scale = nf4Tab.post
 		}
-	case kindQ4K:
-		nb &^= 7
-		used = nb / 8 * 144
-	case kindQ6K:
-		nb &^= 7
-		used = nb / 8 * 210
 	}
 	if len(y) == 0 || nb == 0 {
 		clear(y)
@@ -143,10 +95,6 @@ func ktSDOTGo(kind ktSDOTKind, w []byte, rowBytes int, q []int8, d []float32, c 
 			bnb4RowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0], &nf4Split[0])
 		case kindFP4:
 			bnb4RowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0], &fp4Split[0])
-		case kindQ4K:
-			q4kRowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], &c[0], nb, &acc[0])
-		case kindQ6K:
-			q6kRowsSDOT(&w[r0*rowBytes], rowBytes, n, &q[0], &d[0], nb, &acc[0])
 		}
 		for i := 0; i < n; i++ {
 			y[r0+i] = ((acc[4*i] + acc[4*i+1]) + (acc[4*i+2] + acc[4*i+3])) * scale
@@ -168,27 +116,6 @@ func iq4nlRows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32,
 //go:noescape
 func bnb4Rows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32, tab *int8)
 
-// q4kRows4SDOT is q4kRowsSDOT for the four activation rows of a group, as
-// iq4nlRows4SDOT is for iq4nlRowsSDOT (each token's A and B are the same float32
-// products). rows ≥ 1, nb ≥ 8 and a multiple of 8.
-//
-//go:noescape
-func q4kRows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32)
-
-func q4kRows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
-	ktRows4SDOTGo(kindQ4K, w, rowBytes, rows, g, nb&^7, y, ystride)
-}
-
-// q6kRows4SDOT is q6kRowsSDOT for the four activation rows of a group, as
-// iq4nlRows4SDOT is for iq4nlRowsSDOT. rows ≥ 1, nb ≥ 8 and a multiple of 8.
-//
-//go:noescape
-func q6kRows4SDOT(w *byte, rowBytes, rows int, xg *byte, nb int, acc *float32)
-
-func q6kRows4SDOTGo(w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
-	ktRows4SDOTGo(kindQ6K, w, rowBytes, rows, g, nb&^7, y, ystride)
-}
-
 // ktRows4SDOTGo calls the 4-token kernel of kind on ktSDOTRows rows at a time and
 // reduces each row's and token's lanes exactly as ktSDOTGo does.
 func ktRows4SDOTGo(kind ktSDOTKind, w []byte, rowBytes, rows int, g []byte, nb int, y []float32, ystride int) {
@@ -205,10 +132,6 @@ func ktRows4SDOTGo(kind ktSDOTKind, w []byte, rowBytes, rows int, g []byte, nb i
 		if kind == kindNF4 {
 			scale = nf4Tab.post
 		}
-	case kindQ4K:
-		used = nb / 8 * 144
-	case kindQ6K:
-		used = nb / 8 * 210
 	}
 	_ = w[(rows-1)*rowBytes+used-1]
 	_ = g[nb*g4BlockBytes-1]
@@ -225,10 +148,6 @@ func ktRows4SDOTGo(kind ktSDOTKind, w []byte, rowBytes, rows int, g []byte, nb i
 			bnb4Rows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0], &nf4Split[0])
 		case kindFP4:
 			bnb4Rows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0], &fp4Split[0])
-		case kindQ4K:
-			q4kRows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0])
-		case kindQ6K:
-			q6kRows4SDOT(&w[r0*rowBytes], rowBytes, n, &g[0], nb, &acc[0])
 		}
 		for i := 0; i < n; i++ {
 			for t := 0; t < 4; t++ {

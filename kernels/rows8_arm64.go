@@ -8,6 +8,7 @@ package kernels
 //	Q4_0, IQ4_NL      8-row decode, 8-row×4-token    8-row decode, 4-row×4-token
 //	NF4, FP4          8-row decode, 8-row×4-token    8-row decode, 4-row×4-token
 //	Q8_0              8-row decode, 8-row×4-token    8-row decode, 4-row×4-token
+//	Q4_K, Q6_K        8-row decode                   8-row decode   (kquant_arm64.go)
 //
 // Decode (one token) reads 8 weight rows at once so each activation block is loaded
 // once for 8 rows; each row's block dot product is one SDOT pair (or SMULL/SMLAL and
@@ -395,6 +396,10 @@ const (
 	bnbNEON8                     // bnbRows8NEON with an NF4/FP4 table
 	q8_0NEON8                    // q8_0Rows8NEON
 	q8_0SDOT8                    // q8_0Rows8SDOT
+	q4kNEON8                     // q4kRows8NEON
+	q4kSDOT8                     // q4kRows8SDOT
+	q6kNEON8                     // q6kRows8NEON
+	q6kSDOT8                     // q6kRows8SDOT
 )
 
 // rows8Go is the rowsKernel around the multi-row decode kernel k (tab: nibNEON8's
@@ -407,16 +412,28 @@ func rows8Go(k rows8Kernel, tab *int8, bnb *bnb4Table, w []byte, rowBytes int, q
 		clear(y)
 		return
 	}
-	bs := 18
+	used := nb * 18 // bytes of a row the kernel reads
 	switch k {
 	case bnbNEON8:
-		bs = 20
+		used = nb * 20
 	case q8_0NEON8, q8_0SDOT8:
-		bs = 34
-	case q4_0NEON8:
+		used = nb * 34
+	case q4kNEON8, q4kSDOT8, q6kNEON8, q6kSDOT8:
+		nb &^= 7 // whole super-blocks of 256 (K-quant rows always are)
+		if nb == 0 {
+			clear(y)
+			return
+		}
+		used = nb / 8 * 144
+		if k == q6kNEON8 || k == q6kSDOT8 {
+			used = nb / 8 * 210
+		}
+	}
+	switch k {
+	case q4_0NEON8, q4kNEON8, q4kSDOT8, q6kNEON8, q6kSDOT8:
 		_ = c[nb*8-1]
 	}
-	_ = w[(len(y)-1)*rowBytes+nb*bs-1]
+	_ = w[(len(y)-1)*rowBytes+used-1]
 	_ = q[nb*qBlock-1]
 	call := func(w *byte, rowBytes, groups int, y *float32) {
 		switch k {
@@ -430,6 +447,14 @@ func rows8Go(k rows8Kernel, tab *int8, bnb *bnb4Table, w []byte, rowBytes int, q
 			q8_0Rows8NEON(w, rowBytes, groups, &q[0], &d[0], nb, y)
 		case q8_0SDOT8:
 			q8_0Rows8SDOT(w, rowBytes, groups, &q[0], &d[0], nb, y)
+		case q4kNEON8:
+			q4kRows8NEON(w, rowBytes, groups, &q[0], &d[0], &c[0], nb, y)
+		case q4kSDOT8:
+			q4kRows8SDOT(w, rowBytes, groups, &q[0], &d[0], &c[0], nb, y)
+		case q6kNEON8:
+			q6kRows8NEON(w, rowBytes, groups, &q[0], &d[0], &c[0], nb, y)
+		case q6kSDOT8:
+			q6kRows8SDOT(w, rowBytes, groups, &q[0], &d[0], &c[0], nb, y)
 		}
 	}
 	g := len(y) / 8

@@ -2326,3 +2326,3813 @@ q8_0Rows4x4NEON_block:
 	BNE q8_0Rows4x4NEON_group
 	RET
 
+// func q4kRows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
+TEXT ·q4kRows8NEON(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD xc+40(FP), R5
+	MOVD nb+48(FP), R6
+	MOVD y+56(FP), R7
+	LSR $3, R6, R6                  // super-blocks
+	VMOVI $15, V30.B16
+	MOVD $0x8080800480808000, R21
+	VMOV R21, V11.D[0]
+	MOVD $0x8080800c80808008, R21
+	VMOV R21, V11.D[1]
+	WORD $0x4f00042f // movi v15.4s, #1
+
+q4kRows8NEON_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R17
+	MOVD R5, R19
+	MOVD R6, R20
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+
+q4kRows8NEON_super:
+	WORD $0x0d60a104 // ld4 {v4.s, v5.s, v6.s, v7.s}[0], [x8]
+	WORD $0x0d60b124 // ld4 {v4.s, v5.s, v6.s, v7.s}[1], [x9]
+	WORD $0x4d60a144 // ld4 {v4.s, v5.s, v6.s, v7.s}[2], [x10]
+	WORD $0x4d60b164 // ld4 {v4.s, v5.s, v6.s, v7.s}[3], [x11]
+	WORD $0x4ea41c88 // mov v8.16b, v4.16b
+	WORD $0x4f01e7e9 // movi v9.16b, #63
+	WORD $0x6f0a04aa // ushr v10.16b, v5.16b, #6
+	WORD $0x4e3e1cf7 // and v23.16b, v7.16b, v30.16b
+	WORD $0x6f0c5557 // sli v23.16b, v10.16b, #4
+	WORD $0x6f0a04ca // ushr v10.16b, v6.16b, #6
+	WORD $0x6f0c04f9 // ushr v25.16b, v7.16b, #4
+	WORD $0x6f0c5559 // sli v25.16b, v10.16b, #4
+	WORD $0x4e291cb6 // and v22.16b, v5.16b, v9.16b
+	WORD $0x4e291cd8 // and v24.16b, v6.16b, v9.16b
+	WORD $0x0d60a184 // ld4 {v4.s, v5.s, v6.s, v7.s}[0], [x12]
+	WORD $0x0d60b1a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[1], [x13]
+	WORD $0x4d60a1c4 // ld4 {v4.s, v5.s, v6.s, v7.s}[2], [x14]
+	WORD $0x4d60b1e4 // ld4 {v4.s, v5.s, v6.s, v7.s}[3], [x15]
+	WORD $0x6f0a04aa // ushr v10.16b, v5.16b, #6
+	WORD $0x4e3e1cfb // and v27.16b, v7.16b, v30.16b
+	WORD $0x6f0c555b // sli v27.16b, v10.16b, #4
+	WORD $0x6f0a04ca // ushr v10.16b, v6.16b, #6
+	WORD $0x6f0c04fd // ushr v29.16b, v7.16b, #4
+	WORD $0x6f0c555d // sli v29.16b, v10.16b, #4
+	WORD $0x4e291cba // and v26.16b, v5.16b, v9.16b
+	WORD $0x4e291cdc // and v28.16b, v6.16b, v9.16b
+	WORD $0x4e44190c // uzp1 v12.8h, v8.8h, v4.8h
+	WORD $0x4e44590d // uzp2 v13.8h, v8.8h, v4.8h
+	WORD $0x0e217992 // fcvtl v18.4s, v12.4h
+	WORD $0x4e217993 // fcvtl2 v19.4s, v12.8h
+	WORD $0x0e2179b4 // fcvtl v20.4s, v13.4h
+	WORD $0x4e2179b5 // fcvtl2 v21.4s, v13.8h
+	WORD $0x4eab1d7f // mov v31.16b, v11.16b
+	// block 0
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad409d06 // ldp q6, q7, [x8, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad409d26 // ldp q6, q7, [x9, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad409d46 // ldp q6, q7, [x10, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad409d66 // ldp q6, q7, [x11, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f02cc // tbl v12.16b, {v22.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad409d86 // ldp q6, q7, [x12, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad409da6 // ldp q6, q7, [x13, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad409dc6 // ldp q6, q7, [x14, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad409de6 // ldp q6, q7, [x15, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f034c // tbl v12.16b, {v26.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 1
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad409d06 // ldp q6, q7, [x8, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad409d26 // ldp q6, q7, [x9, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad409d46 // ldp q6, q7, [x10, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad409d66 // ldp q6, q7, [x11, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f02cc // tbl v12.16b, {v22.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad409d86 // ldp q6, q7, [x12, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad409da6 // ldp q6, q7, [x13, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad409dc6 // ldp q6, q7, [x14, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad409de6 // ldp q6, q7, [x15, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f034c // tbl v12.16b, {v26.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 2
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad419d06 // ldp q6, q7, [x8, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad419d26 // ldp q6, q7, [x9, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad419d46 // ldp q6, q7, [x10, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad419d66 // ldp q6, q7, [x11, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f02cc // tbl v12.16b, {v22.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad419d86 // ldp q6, q7, [x12, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad419da6 // ldp q6, q7, [x13, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad419dc6 // ldp q6, q7, [x14, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad419de6 // ldp q6, q7, [x15, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f034c // tbl v12.16b, {v26.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 3
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad419d06 // ldp q6, q7, [x8, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad419d26 // ldp q6, q7, [x9, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad419d46 // ldp q6, q7, [x10, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad419d66 // ldp q6, q7, [x11, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f02cc // tbl v12.16b, {v22.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad419d86 // ldp q6, q7, [x12, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad419da6 // ldp q6, q7, [x13, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad419dc6 // ldp q6, q7, [x14, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad419de6 // ldp q6, q7, [x15, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f034c // tbl v12.16b, {v26.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 4
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0x4eab1d7f // mov v31.16b, v11.16b
+	WORD $0xad429d06 // ldp q6, q7, [x8, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad429d26 // ldp q6, q7, [x9, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad429d46 // ldp q6, q7, [x10, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad429d66 // ldp q6, q7, [x11, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f02ec // tbl v12.16b, {v23.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad429d86 // ldp q6, q7, [x12, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad429da6 // ldp q6, q7, [x13, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad429dc6 // ldp q6, q7, [x14, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad429de6 // ldp q6, q7, [x15, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f036c // tbl v12.16b, {v27.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 5
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad429d06 // ldp q6, q7, [x8, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad429d26 // ldp q6, q7, [x9, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad429d46 // ldp q6, q7, [x10, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad429d66 // ldp q6, q7, [x11, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f02ec // tbl v12.16b, {v23.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad429d86 // ldp q6, q7, [x12, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad429da6 // ldp q6, q7, [x13, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad429dc6 // ldp q6, q7, [x14, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad429de6 // ldp q6, q7, [x15, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f036c // tbl v12.16b, {v27.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 6
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad439d06 // ldp q6, q7, [x8, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad439d26 // ldp q6, q7, [x9, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad439d46 // ldp q6, q7, [x10, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad439d66 // ldp q6, q7, [x11, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f02ec // tbl v12.16b, {v23.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad439d86 // ldp q6, q7, [x12, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad439da6 // ldp q6, q7, [x13, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad439dc6 // ldp q6, q7, [x14, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad439de6 // ldp q6, q7, [x15, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f036c // tbl v12.16b, {v27.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 7
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad439d06 // ldp q6, q7, [x8, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad439d26 // ldp q6, q7, [x9, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad439d46 // ldp q6, q7, [x10, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad439d66 // ldp q6, q7, [x11, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f02ec // tbl v12.16b, {v23.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad439d86 // ldp q6, q7, [x12, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad439da6 // ldp q6, q7, [x13, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad439dc6 // ldp q6, q7, [x14, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad439de6 // ldp q6, q7, [x15, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e1f036c // tbl v12.16b, {v27.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	ADD $144, R8, R8
+	ADD $144, R9, R9
+	ADD $144, R10, R10
+	ADD $144, R11, R11
+	ADD $144, R12, R12
+	ADD $144, R13, R13
+	ADD $144, R14, R14
+	ADD $144, R15, R15
+	SUBS $1, R20, R20
+	BNE q4kRows8NEON_super
+
+	VST1.P [V16.S4, V17.S4], 32(R7)
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE q4kRows8NEON_group
+	RET
+
+// func q4kRows8SDOT(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
+TEXT ·q4kRows8SDOT(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD xc+40(FP), R5
+	MOVD nb+48(FP), R6
+	MOVD y+56(FP), R7
+	LSR $3, R6, R6                  // super-blocks
+	VMOVI $15, V30.B16
+	MOVD $0x8080800480808000, R21
+	VMOV R21, V11.D[0]
+	MOVD $0x8080800c80808008, R21
+	VMOV R21, V11.D[1]
+	WORD $0x4f00042f // movi v15.4s, #1
+
+q4kRows8SDOT_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R17
+	MOVD R5, R19
+	MOVD R6, R20
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+
+q4kRows8SDOT_super:
+	WORD $0x0d60a104 // ld4 {v4.s, v5.s, v6.s, v7.s}[0], [x8]
+	WORD $0x0d60b124 // ld4 {v4.s, v5.s, v6.s, v7.s}[1], [x9]
+	WORD $0x4d60a144 // ld4 {v4.s, v5.s, v6.s, v7.s}[2], [x10]
+	WORD $0x4d60b164 // ld4 {v4.s, v5.s, v6.s, v7.s}[3], [x11]
+	WORD $0x4ea41c88 // mov v8.16b, v4.16b
+	WORD $0x4f01e7e9 // movi v9.16b, #63
+	WORD $0x6f0a04aa // ushr v10.16b, v5.16b, #6
+	WORD $0x4e3e1cf7 // and v23.16b, v7.16b, v30.16b
+	WORD $0x6f0c5557 // sli v23.16b, v10.16b, #4
+	WORD $0x6f0a04ca // ushr v10.16b, v6.16b, #6
+	WORD $0x6f0c04f9 // ushr v25.16b, v7.16b, #4
+	WORD $0x6f0c5559 // sli v25.16b, v10.16b, #4
+	WORD $0x4e291cb6 // and v22.16b, v5.16b, v9.16b
+	WORD $0x4e291cd8 // and v24.16b, v6.16b, v9.16b
+	WORD $0x0d60a184 // ld4 {v4.s, v5.s, v6.s, v7.s}[0], [x12]
+	WORD $0x0d60b1a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[1], [x13]
+	WORD $0x4d60a1c4 // ld4 {v4.s, v5.s, v6.s, v7.s}[2], [x14]
+	WORD $0x4d60b1e4 // ld4 {v4.s, v5.s, v6.s, v7.s}[3], [x15]
+	WORD $0x6f0a04aa // ushr v10.16b, v5.16b, #6
+	WORD $0x4e3e1cfb // and v27.16b, v7.16b, v30.16b
+	WORD $0x6f0c555b // sli v27.16b, v10.16b, #4
+	WORD $0x6f0a04ca // ushr v10.16b, v6.16b, #6
+	WORD $0x6f0c04fd // ushr v29.16b, v7.16b, #4
+	WORD $0x6f0c555d // sli v29.16b, v10.16b, #4
+	WORD $0x4e291cba // and v26.16b, v5.16b, v9.16b
+	WORD $0x4e291cdc // and v28.16b, v6.16b, v9.16b
+	WORD $0x4e44190c // uzp1 v12.8h, v8.8h, v4.8h
+	WORD $0x4e44590d // uzp2 v13.8h, v8.8h, v4.8h
+	WORD $0x0e217992 // fcvtl v18.4s, v12.4h
+	WORD $0x4e217993 // fcvtl2 v19.4s, v12.8h
+	WORD $0x0e2179b4 // fcvtl v20.4s, v13.4h
+	WORD $0x4e2179b5 // fcvtl2 v21.4s, v13.8h
+	WORD $0x4eab1d7f // mov v31.16b, v11.16b
+	// block 0
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad409d06 // ldp q6, q7, [x8, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad409d26 // ldp q6, q7, [x9, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad409d46 // ldp q6, q7, [x10, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad409d66 // ldp q6, q7, [x11, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f02cc // tbl v12.16b, {v22.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad409d86 // ldp q6, q7, [x12, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad409da6 // ldp q6, q7, [x13, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad409dc6 // ldp q6, q7, [x14, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad409de6 // ldp q6, q7, [x15, #16]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f034c // tbl v12.16b, {v26.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 1
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad409d06 // ldp q6, q7, [x8, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad409d26 // ldp q6, q7, [x9, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad409d46 // ldp q6, q7, [x10, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad409d66 // ldp q6, q7, [x11, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f02cc // tbl v12.16b, {v22.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad409d86 // ldp q6, q7, [x12, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad409da6 // ldp q6, q7, [x13, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad409dc6 // ldp q6, q7, [x14, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad409de6 // ldp q6, q7, [x15, #16]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f034c // tbl v12.16b, {v26.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 2
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad419d06 // ldp q6, q7, [x8, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad419d26 // ldp q6, q7, [x9, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad419d46 // ldp q6, q7, [x10, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad419d66 // ldp q6, q7, [x11, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f02cc // tbl v12.16b, {v22.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad419d86 // ldp q6, q7, [x12, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad419da6 // ldp q6, q7, [x13, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad419dc6 // ldp q6, q7, [x14, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad419de6 // ldp q6, q7, [x15, #48]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f034c // tbl v12.16b, {v26.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 3
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad419d06 // ldp q6, q7, [x8, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad419d26 // ldp q6, q7, [x9, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad419d46 // ldp q6, q7, [x10, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad419d66 // ldp q6, q7, [x11, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f02cc // tbl v12.16b, {v22.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad419d86 // ldp q6, q7, [x12, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad419da6 // ldp q6, q7, [x13, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad419dc6 // ldp q6, q7, [x14, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad419de6 // ldp q6, q7, [x15, #48]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f034c // tbl v12.16b, {v26.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 4
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0x4eab1d7f // mov v31.16b, v11.16b
+	WORD $0xad429d06 // ldp q6, q7, [x8, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad429d26 // ldp q6, q7, [x9, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad429d46 // ldp q6, q7, [x10, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad429d66 // ldp q6, q7, [x11, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f02ec // tbl v12.16b, {v23.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad429d86 // ldp q6, q7, [x12, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad429da6 // ldp q6, q7, [x13, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad429dc6 // ldp q6, q7, [x14, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad429de6 // ldp q6, q7, [x15, #80]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f036c // tbl v12.16b, {v27.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 5
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad429d06 // ldp q6, q7, [x8, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad429d26 // ldp q6, q7, [x9, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad429d46 // ldp q6, q7, [x10, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad429d66 // ldp q6, q7, [x11, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f02ec // tbl v12.16b, {v23.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad429d86 // ldp q6, q7, [x12, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad429da6 // ldp q6, q7, [x13, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad429dc6 // ldp q6, q7, [x14, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad429de6 // ldp q6, q7, [x15, #80]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f036c // tbl v12.16b, {v27.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 6
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad439d06 // ldp q6, q7, [x8, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad439d26 // ldp q6, q7, [x9, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad439d46 // ldp q6, q7, [x10, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad439d66 // ldp q6, q7, [x11, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f02ec // tbl v12.16b, {v23.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad439d86 // ldp q6, q7, [x12, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad439da6 // ldp q6, q7, [x13, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad439dc6 // ldp q6, q7, [x14, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad439de6 // ldp q6, q7, [x15, #112]
+	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
+	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f036c // tbl v12.16b, {v27.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	// block 7
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad439d06 // ldp q6, q7, [x8, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad439d26 // ldp q6, q7, [x9, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad439d46 // ldp q6, q7, [x10, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad439d66 // ldp q6, q7, [x11, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f02ec // tbl v12.16b, {v23.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82924d // fmul v13.4s, v18.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
+	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0xad439d86 // ldp q6, q7, [x12, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad439da6 // ldp q6, q7, [x13, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad439dc6 // ldp q6, q7, [x14, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad439de6 // ldp q6, q7, [x15, #112]
+	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
+	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4e1f036c // tbl v12.16b, {v27.16b}, v31.16b
+	WORD $0x4eac9d08 // mul v8.4s, v8.4s, v12.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82926d // fmul v13.4s, v19.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
+	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
+	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
+	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
+	ADD $144, R8, R8
+	ADD $144, R9, R9
+	ADD $144, R10, R10
+	ADD $144, R11, R11
+	ADD $144, R12, R12
+	ADD $144, R13, R13
+	ADD $144, R14, R14
+	ADD $144, R15, R15
+	SUBS $1, R20, R20
+	BNE q4kRows8SDOT_super
+
+	VST1.P [V16.S4, V17.S4], 32(R7)
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE q4kRows8SDOT_group
+	RET
+
+// func q6kRows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
+TEXT ·q6kRows8NEON(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD xc+40(FP), R5
+	MOVD nb+48(FP), R6
+	MOVD y+56(FP), R7
+	LSR $3, R6, R6                  // super-blocks
+	VMOVI $15, V30.B16
+	VMOVI $63, V31.B16
+	VMOVI $48, V21.B16
+
+q6kRows8NEON_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R17
+	MOVD R5, R19
+	MOVD R6, R20
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+
+q6kRows8NEON_super:
+	ADD $192, R8, R21
+	WORD $0x0dffa2b6 // ld4 {v22.s, v23.s, v24.s, v25.s}[0], [x21], #16
+	WORD $0x0d4042ac // ld1 {v12.h}[0], [x21]
+	ADD $192, R9, R21
+	WORD $0x0dffb2b6 // ld4 {v22.s, v23.s, v24.s, v25.s}[1], [x21], #16
+	WORD $0x0d404aac // ld1 {v12.h}[1], [x21]
+	ADD $192, R10, R21
+	WORD $0x4dffa2b6 // ld4 {v22.s, v23.s, v24.s, v25.s}[2], [x21], #16
+	WORD $0x0d4052ac // ld1 {v12.h}[2], [x21]
+	ADD $192, R11, R21
+	WORD $0x4dffb2b6 // ld4 {v22.s, v23.s, v24.s, v25.s}[3], [x21], #16
+	WORD $0x0d405aac // ld1 {v12.h}[3], [x21]
+	ADD $192, R12, R21
+	WORD $0x0dffa2ba // ld4 {v26.s, v27.s, v28.s, v29.s}[0], [x21], #16
+	WORD $0x4d4042ac // ld1 {v12.h}[4], [x21]
+	ADD $192, R13, R21
+	WORD $0x0dffb2ba // ld4 {v26.s, v27.s, v28.s, v29.s}[1], [x21], #16
+	WORD $0x4d404aac // ld1 {v12.h}[5], [x21]
+	ADD $192, R14, R21
+	WORD $0x4dffa2ba // ld4 {v26.s, v27.s, v28.s, v29.s}[2], [x21], #16
+	WORD $0x4d4052ac // ld1 {v12.h}[6], [x21]
+	ADD $192, R15, R21
+	WORD $0x4dffb2ba // ld4 {v26.s, v27.s, v28.s, v29.s}[3], [x21], #16
+	WORD $0x4d405aac // ld1 {v12.h}[7], [x21]
+	WORD $0x0e217992 // fcvtl v18.4s, v12.4h
+	WORD $0x4e217993 // fcvtl2 v19.4s, v12.8h
+	// block 0
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f3856ce // shl v14.4s, v22.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f3056cf // shl v15.4s, v22.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad401d06 // ldp q6, q7, [x8, #0]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad401d26 // ldp q6, q7, [x9, #0]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad401d46 // ldp q6, q7, [x10, #0]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad401d66 // ldp q6, q7, [x11, #0]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f38574e // shl v14.4s, v26.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f30574f // shl v15.4s, v26.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad401d86 // ldp q6, q7, [x12, #0]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad401da6 // ldp q6, q7, [x13, #0]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad401dc6 // ldp q6, q7, [x14, #0]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad401de6 // ldp q6, q7, [x15, #0]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 1
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f2856ce // shl v14.4s, v22.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f2806cf // sshr v15.4s, v22.4s, #24
+	WORD $0xad411d06 // ldp q6, q7, [x8, #32]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad411d26 // ldp q6, q7, [x9, #32]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad411d46 // ldp q6, q7, [x10, #32]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad411d66 // ldp q6, q7, [x11, #32]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f28574e // shl v14.4s, v26.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f28074f // sshr v15.4s, v26.4s, #24
+	WORD $0xad411d86 // ldp q6, q7, [x12, #32]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad411da6 // ldp q6, q7, [x13, #32]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad411dc6 // ldp q6, q7, [x14, #32]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad411de6 // ldp q6, q7, [x15, #32]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 2
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f3856ee // shl v14.4s, v23.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f3056ef // shl v15.4s, v23.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad401d06 // ldp q6, q7, [x8, #0]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad401d26 // ldp q6, q7, [x9, #0]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad401d46 // ldp q6, q7, [x10, #0]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad401d66 // ldp q6, q7, [x11, #0]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f38576e // shl v14.4s, v27.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f30576f // shl v15.4s, v27.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad401d86 // ldp q6, q7, [x12, #0]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad401da6 // ldp q6, q7, [x13, #0]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad401dc6 // ldp q6, q7, [x14, #0]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad401de6 // ldp q6, q7, [x15, #0]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 3
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f2856ee // shl v14.4s, v23.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f2806ef // sshr v15.4s, v23.4s, #24
+	WORD $0xad411d06 // ldp q6, q7, [x8, #32]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad411d26 // ldp q6, q7, [x9, #32]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad411d46 // ldp q6, q7, [x10, #32]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad411d66 // ldp q6, q7, [x11, #32]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f28576e // shl v14.4s, v27.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f28076f // sshr v15.4s, v27.4s, #24
+	WORD $0xad411d86 // ldp q6, q7, [x12, #32]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad411da6 // ldp q6, q7, [x13, #32]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad411dc6 // ldp q6, q7, [x14, #32]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad411de6 // ldp q6, q7, [x15, #32]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 4
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f38570e // shl v14.4s, v24.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f30570f // shl v15.4s, v24.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad421d06 // ldp q6, q7, [x8, #64]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad421d26 // ldp q6, q7, [x9, #64]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad421d46 // ldp q6, q7, [x10, #64]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad421d66 // ldp q6, q7, [x11, #64]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f38578e // shl v14.4s, v28.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f30578f // shl v15.4s, v28.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad421d86 // ldp q6, q7, [x12, #64]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad421da6 // ldp q6, q7, [x13, #64]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad421dc6 // ldp q6, q7, [x14, #64]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad421de6 // ldp q6, q7, [x15, #64]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 5
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f28570e // shl v14.4s, v24.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f28070f // sshr v15.4s, v24.4s, #24
+	WORD $0xad431d06 // ldp q6, q7, [x8, #96]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad431d26 // ldp q6, q7, [x9, #96]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad431d46 // ldp q6, q7, [x10, #96]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad431d66 // ldp q6, q7, [x11, #96]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f28578e // shl v14.4s, v28.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f28078f // sshr v15.4s, v28.4s, #24
+	WORD $0xad431d86 // ldp q6, q7, [x12, #96]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad431da6 // ldp q6, q7, [x13, #96]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad431dc6 // ldp q6, q7, [x14, #96]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad431de6 // ldp q6, q7, [x15, #96]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 6
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f38572e // shl v14.4s, v25.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f30572f // shl v15.4s, v25.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad421d06 // ldp q6, q7, [x8, #64]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad421d26 // ldp q6, q7, [x9, #64]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad421d46 // ldp q6, q7, [x10, #64]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad421d66 // ldp q6, q7, [x11, #64]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f3857ae // shl v14.4s, v29.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f3057af // shl v15.4s, v29.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad421d86 // ldp q6, q7, [x12, #64]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad421da6 // ldp q6, q7, [x13, #64]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad421dc6 // ldp q6, q7, [x14, #64]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad421de6 // ldp q6, q7, [x15, #64]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 7
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f28572e // shl v14.4s, v25.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f28072f // sshr v15.4s, v25.4s, #24
+	WORD $0xad431d06 // ldp q6, q7, [x8, #96]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad431d26 // ldp q6, q7, [x9, #96]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad431d46 // ldp q6, q7, [x10, #96]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad431d66 // ldp q6, q7, [x11, #96]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f2857ae // shl v14.4s, v29.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f2807af // sshr v15.4s, v29.4s, #24
+	WORD $0xad431d86 // ldp q6, q7, [x12, #96]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad431da6 // ldp q6, q7, [x13, #96]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad431dc6 // ldp q6, q7, [x14, #96]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c088 // smull v8.8h, v4.8b, v0.8b
+	WORD $0x4e208088 // smlal2 v8.8h, v4.16b, v0.16b
+	WORD $0x0e21c0a9 // smull v9.8h, v5.8b, v1.8b
+	WORD $0x4e2180a9 // smlal2 v9.8h, v5.16b, v1.16b
+	WORD $0xad431de6 // ldp q6, q7, [x15, #96]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x0e20c08a // smull v10.8h, v4.8b, v0.8b
+	WORD $0x4e20808a // smlal2 v10.8h, v4.16b, v0.16b
+	WORD $0x0e21c0ab // smull v11.8h, v5.8b, v1.8b
+	WORD $0x4e2180ab // smlal2 v11.8h, v5.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	ADD $210, R8, R8
+	ADD $210, R9, R9
+	ADD $210, R10, R10
+	ADD $210, R11, R11
+	ADD $210, R12, R12
+	ADD $210, R13, R13
+	ADD $210, R14, R14
+	ADD $210, R15, R15
+	SUBS $1, R20, R20
+	BNE q6kRows8NEON_super
+
+	VST1.P [V16.S4, V17.S4], 32(R7)
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE q6kRows8NEON_group
+	RET
+
+// func q6kRows8SDOT(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
+TEXT ·q6kRows8SDOT(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD xc+40(FP), R5
+	MOVD nb+48(FP), R6
+	MOVD y+56(FP), R7
+	LSR $3, R6, R6                  // super-blocks
+	VMOVI $15, V30.B16
+	VMOVI $63, V31.B16
+	VMOVI $48, V21.B16
+
+q6kRows8SDOT_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R17
+	MOVD R5, R19
+	MOVD R6, R20
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+
+q6kRows8SDOT_super:
+	ADD $192, R8, R21
+	WORD $0x0dffa2b6 // ld4 {v22.s, v23.s, v24.s, v25.s}[0], [x21], #16
+	WORD $0x0d4042ac // ld1 {v12.h}[0], [x21]
+	ADD $192, R9, R21
+	WORD $0x0dffb2b6 // ld4 {v22.s, v23.s, v24.s, v25.s}[1], [x21], #16
+	WORD $0x0d404aac // ld1 {v12.h}[1], [x21]
+	ADD $192, R10, R21
+	WORD $0x4dffa2b6 // ld4 {v22.s, v23.s, v24.s, v25.s}[2], [x21], #16
+	WORD $0x0d4052ac // ld1 {v12.h}[2], [x21]
+	ADD $192, R11, R21
+	WORD $0x4dffb2b6 // ld4 {v22.s, v23.s, v24.s, v25.s}[3], [x21], #16
+	WORD $0x0d405aac // ld1 {v12.h}[3], [x21]
+	ADD $192, R12, R21
+	WORD $0x0dffa2ba // ld4 {v26.s, v27.s, v28.s, v29.s}[0], [x21], #16
+	WORD $0x4d4042ac // ld1 {v12.h}[4], [x21]
+	ADD $192, R13, R21
+	WORD $0x0dffb2ba // ld4 {v26.s, v27.s, v28.s, v29.s}[1], [x21], #16
+	WORD $0x4d404aac // ld1 {v12.h}[5], [x21]
+	ADD $192, R14, R21
+	WORD $0x4dffa2ba // ld4 {v26.s, v27.s, v28.s, v29.s}[2], [x21], #16
+	WORD $0x4d4052ac // ld1 {v12.h}[6], [x21]
+	ADD $192, R15, R21
+	WORD $0x4dffb2ba // ld4 {v26.s, v27.s, v28.s, v29.s}[3], [x21], #16
+	WORD $0x4d405aac // ld1 {v12.h}[7], [x21]
+	WORD $0x0e217992 // fcvtl v18.4s, v12.4h
+	WORD $0x4e217993 // fcvtl2 v19.4s, v12.8h
+	// block 0
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f3856ce // shl v14.4s, v22.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f3056cf // shl v15.4s, v22.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad401d06 // ldp q6, q7, [x8, #0]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad401d26 // ldp q6, q7, [x9, #0]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad401d46 // ldp q6, q7, [x10, #0]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad401d66 // ldp q6, q7, [x11, #0]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f38574e // shl v14.4s, v26.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f30574f // shl v15.4s, v26.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad401d86 // ldp q6, q7, [x12, #0]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad401da6 // ldp q6, q7, [x13, #0]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad401dc6 // ldp q6, q7, [x14, #0]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad401de6 // ldp q6, q7, [x15, #0]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 1
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f2856ce // shl v14.4s, v22.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f2806cf // sshr v15.4s, v22.4s, #24
+	WORD $0xad411d06 // ldp q6, q7, [x8, #32]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad411d26 // ldp q6, q7, [x9, #32]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad411d46 // ldp q6, q7, [x10, #32]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad411d66 // ldp q6, q7, [x11, #32]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f28574e // shl v14.4s, v26.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f28074f // sshr v15.4s, v26.4s, #24
+	WORD $0xad411d86 // ldp q6, q7, [x12, #32]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad411da6 // ldp q6, q7, [x13, #32]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad411dc6 // ldp q6, q7, [x14, #32]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad411de6 // ldp q6, q7, [x15, #32]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 2
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f3856ee // shl v14.4s, v23.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f3056ef // shl v15.4s, v23.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad401d06 // ldp q6, q7, [x8, #0]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad401d26 // ldp q6, q7, [x9, #0]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad401d46 // ldp q6, q7, [x10, #0]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad401d66 // ldp q6, q7, [x11, #0]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f38576e // shl v14.4s, v27.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f30576f // shl v15.4s, v27.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad401d86 // ldp q6, q7, [x12, #0]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad401da6 // ldp q6, q7, [x13, #0]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad401dc6 // ldp q6, q7, [x14, #0]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad401de6 // ldp q6, q7, [x15, #0]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 3
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f2856ee // shl v14.4s, v23.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f2806ef // sshr v15.4s, v23.4s, #24
+	WORD $0xad411d06 // ldp q6, q7, [x8, #32]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad411d26 // ldp q6, q7, [x9, #32]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad411d46 // ldp q6, q7, [x10, #32]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad411d66 // ldp q6, q7, [x11, #32]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f28576e // shl v14.4s, v27.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f28076f // sshr v15.4s, v27.4s, #24
+	WORD $0xad411d86 // ldp q6, q7, [x12, #32]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad411da6 // ldp q6, q7, [x13, #32]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad411dc6 // ldp q6, q7, [x14, #32]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad411de6 // ldp q6, q7, [x15, #32]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 4
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f38570e // shl v14.4s, v24.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f30570f // shl v15.4s, v24.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad421d06 // ldp q6, q7, [x8, #64]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad421d26 // ldp q6, q7, [x9, #64]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad421d46 // ldp q6, q7, [x10, #64]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad421d66 // ldp q6, q7, [x11, #64]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f38578e // shl v14.4s, v28.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f30578f // shl v15.4s, v28.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad421d86 // ldp q6, q7, [x12, #64]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad421da6 // ldp q6, q7, [x13, #64]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad421dc6 // ldp q6, q7, [x14, #64]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad421de6 // ldp q6, q7, [x15, #64]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 5
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f28570e // shl v14.4s, v24.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f28070f // sshr v15.4s, v24.4s, #24
+	WORD $0xad431d06 // ldp q6, q7, [x8, #96]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad431d26 // ldp q6, q7, [x9, #96]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad431d46 // ldp q6, q7, [x10, #96]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad431d66 // ldp q6, q7, [x11, #96]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f28578e // shl v14.4s, v28.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f28078f // sshr v15.4s, v28.4s, #24
+	WORD $0xad431d86 // ldp q6, q7, [x12, #96]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad431da6 // ldp q6, q7, [x13, #96]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad431dc6 // ldp q6, q7, [x14, #96]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad431de6 // ldp q6, q7, [x15, #96]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 6
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f38572e // shl v14.4s, v25.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f30572f // shl v15.4s, v25.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad421d06 // ldp q6, q7, [x8, #64]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad421d26 // ldp q6, q7, [x9, #64]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad421d46 // ldp q6, q7, [x10, #64]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad421d66 // ldp q6, q7, [x11, #64]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f3857ae // shl v14.4s, v29.4s, #24
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f3057af // shl v15.4s, v29.4s, #16
+	WORD $0x4f2805ef // sshr v15.4s, v15.4s, #24
+	WORD $0xad421d86 // ldp q6, q7, [x12, #64]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad421da6 // ldp q6, q7, [x13, #64]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad421dc6 // ldp q6, q7, [x14, #64]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad421de6 // ldp q6, q7, [x15, #64]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x4e351c84 // and v4.16b, v4.16b, v21.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e351ca5 // and v5.16b, v5.16b, v21.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	// block 7
+	VLD1.P 32(R16), [V0.B16, V1.B16]
+	FMOVS.P 4(R17), F2
+	VLD1.P 32(R19), [V4.S4, V5.S4]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0x4f28572e // shl v14.4s, v25.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f28072f // sshr v15.4s, v25.4s, #24
+	WORD $0xad431d06 // ldp q6, q7, [x8, #96]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad431d26 // ldp q6, q7, [x9, #96]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad431d46 // ldp q6, q7, [x10, #96]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad431d66 // ldp q6, q7, [x11, #96]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829254 // fmul v20.4s, v18.4s, v2.s[0]
+	WORD $0x4e2cce90 // fmla v16.4s, v20.4s, v12.4s
+	WORD $0x4f2857ae // shl v14.4s, v29.4s, #8
+	WORD $0x4f2805ce // sshr v14.4s, v14.4s, #24
+	WORD $0x4f2807af // sshr v15.4s, v29.4s, #24
+	WORD $0xad431d86 // ldp q6, q7, [x12, #96]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad431da6 // ldp q6, q7, [x13, #96]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad431dc6 // ldp q6, q7, [x14, #96]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e809488 // sdot v8.4s, v4.16b, v0.16b
+	WORD $0x4e8194a9 // sdot v9.4s, v5.16b, v1.16b
+	WORD $0xad431de6 // ldp q6, q7, [x15, #96]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e80948a // sdot v10.4s, v4.16b, v0.16b
+	WORD $0x4e8194ab // sdot v11.4s, v5.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eae9d8c // mul v12.4s, v12.4s, v14.4s
+	WORD $0x4eaf95ac // mla v12.4s, v13.4s, v15.4s
+	WORD $0x6f8341cc // mls v12.4s, v14.4s, v3.s[0]
+	WORD $0x6fa341ec // mls v12.4s, v15.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f829274 // fmul v20.4s, v19.4s, v2.s[0]
+	WORD $0x4e2cce91 // fmla v17.4s, v20.4s, v12.4s
+	ADD $210, R8, R8
+	ADD $210, R9, R9
+	ADD $210, R10, R10
+	ADD $210, R11, R11
+	ADD $210, R12, R12
+	ADD $210, R13, R13
+	ADD $210, R14, R14
+	ADD $210, R15, R15
+	SUBS $1, R20, R20
+	BNE q6kRows8SDOT_super
+
+	VST1.P [V16.S4, V17.S4], 32(R7)
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE q6kRows8SDOT_group
+	RET
+
