@@ -424,7 +424,7 @@ def kq8rows8(name, q6, neon):
     #
     # Q4_K (q6 False), per sub-block j = activation block b and row r:
     #   S = Σ n_e·q_e (exact), acc_r = fma(acc_r, d_r·xd_b, float(sc_rj·S))
-    #                          acc_r = fma(acc_r, -(dmin_r·u_b), float(m_rj))
+    #                          acc_r = fma(acc_r, -(dmin_r·float(m_rj)), u_b)
     #   with u_b = float(Σ q_e)·xd_b (Σq = Σxc/8, exact).
     # Q6_K (q6 True), per block b and row r (q_e the unsigned 6-bit values):
     #   s = sc_{2b}·(S0 - 32·X0) + sc_{2b+1}·(S1 - 32·X1) exactly (S_g = Σ_g q_e·x_e,
@@ -584,8 +584,8 @@ def kq8rows8(name, q6, neon):
                 w("fmla v%d.4s, v13.4s, v8.4s" % acc)
                 w("tbl v12.16b, {v%d.16b}, v31.16b" % m)
                 w("ucvtf v12.4s, v12.4s")
-                w("fmul v13.4s, v%d.4s, v3.s[0]" % (20 + grp))
-                w("fmls v%d.4s, v13.4s, v12.4s" % acc)
+                w("fmul v12.4s, v12.4s, v%d.4s" % (20 + grp))  # dmin·m
+                w("fmls v%d.4s, v12.4s, v3.s[0]" % acc)
         if not q6:
             w("add v31.4s, v31.4s, v15.4s")
     for r in range(8):
@@ -594,6 +594,192 @@ def kq8rows8(name, q6, neon):
     g("BNE %s_super" % name)
     raw("")
     g("VST1.P [V16.S4, V17.S4], 32(R7)")
+    g("ADD R1<<3, R0, R0")
+    g("SUBS $1, R2, R2")
+    g("BNE %s_group" % name)
+    g("RET")
+    raw("")
+
+def kq8rows8x4(name, q6, neon):
+    # K-quant prefill, 8 rows × the 4 tokens of a q8Act.pack4 group, bit for bit with
+    # kq8rows8 per token: per super-block the rows' scales are unpacked once into the
+    # scratch buffer (per block: the 4 scale vectors the decode kernel forms), per block the
+    # 8 rows' weights are decoded once into it (8 × 32 bytes), and per token the decode
+    # kernel's integer and float steps run on them, in the same order.
+    # scratch: 512 bytes of scales (64 a block), then 256 of decoded weights.
+    raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, scratch *byte)" % name)
+    raw("TEXT ·%s(SB), NOSPLIT, $0-64" % name)
+    g("MOVD w+0(FP), R0"); g("MOVD rowBytes+8(FP), R1"); g("MOVD groups+16(FP), R2")
+    g("MOVD xg+24(FP), R3"); g("MOVD nb+32(FP), R4"); g("MOVD y+40(FP), R5")
+    g("MOVD ystride+48(FP), R6"); g("MOVD scratch+56(FP), R7")
+    g("LSR $3, R4, R4                  // super-blocks")
+    g("VMOVI $15, V30.B16")
+    if q6:
+        g("VMOVI $63, V31.B16")
+        g("VMOVI $48, V15.B16")
+    else:
+        g("MOVD $0x8080800480808000, R21")
+        g("VMOV R21, V11.D[0]")
+        g("MOVD $0x8080800c80808008, R21")
+        g("VMOV R21, V11.D[1]")
+    raw("")
+    raw("%s_group:" % name)
+    g("MOVD R0, R8")
+    for r in range(1, 8):
+        g("ADD R1, R%d, R%d" % (7 + r, 8 + r))
+    g("MOVD R3, R16"); g("MOVD R4, R20")
+    for a in range(16, 24):
+        g("VEOR V%d.B16, V%d.B16, V%d.B16" % (a, a, a))
+    raw("")
+    raw("%s_super:" % name)
+    if q6:
+        for grp in range(2):
+            for r in range(4):
+                x = 8 + 4 * grp + r
+                g("ADD $192, R%d, R21" % x)
+                w("ld4 {v4.s, v5.s, v6.s, v7.s}[%d], [x21], #16" % r)
+                w("ld1 {v12.h}[%d], [x21]" % (4 * grp + r))
+            for i in range(16):  # scale i of the 4 rows, sign-extended, to block i/2's slot
+                k, c = i // 4, i % 4
+                if c == 3:
+                    w("sshr v13.4s, v%d.4s, #24" % (4 + k))
+                else:
+                    w("shl v13.4s, v%d.4s, #%d" % (4 + k, 24 - 8 * c)); w("sshr v13.4s, v13.4s, #24")
+                w("str q13, [x7, #%d]" % (64 * (i // 2) + 16 * (2 * grp + i % 2)))
+        w("fcvtl v24.4s, v12.4h"); w("fcvtl2 v25.4s, v12.8h")
+    else:
+        for grp in range(2):
+            for r in range(4):
+                w("ld4 {v4.s, v5.s, v6.s, v7.s}[%d], [x%d]" % (r, 8 + 4 * grp + r))
+            if grp == 0:
+                w("mov v8.16b, v4.16b")
+                w("movi v9.16b, #63")
+            sc03, sc47, m03, m47 = (26, 27, 28, 29) if grp == 0 else (0, 1, 2, 3)
+            w("ushr v10.16b, v5.16b, #6")
+            w("and v%d.16b, v7.16b, v30.16b" % sc47)
+            w("sli v%d.16b, v10.16b, #4" % sc47)
+            w("ushr v10.16b, v6.16b, #6")
+            w("ushr v%d.16b, v7.16b, #4" % m47)
+            w("sli v%d.16b, v10.16b, #4" % m47)
+            w("and v%d.16b, v5.16b, v9.16b" % sc03)
+            w("and v%d.16b, v6.16b, v9.16b" % m03)
+        w("uzp1 v12.8h, v8.8h, v4.8h"); w("uzp2 v13.8h, v8.8h, v4.8h")
+        w("fcvtl v24.4s, v12.4h"); w("fcvtl2 v25.4s, v12.8h")   # d
+        w("fcvtl v14.4s, v13.4h"); w("fcvtl2 v15.4s, v13.8h")   # dmin
+        w("movi v9.4s, #1")
+        w("mov v31.16b, v11.16b")
+        for j in range(8):
+            if j == 4:
+                w("mov v31.16b, v11.16b")
+            o = 0 if j < 4 else 1
+            w("tbl v4.16b, {v%d.16b}, v31.16b" % (26 + o))
+            w("tbl v5.16b, {v%d.16b}, v31.16b" % (0 + o))
+            w("tbl v6.16b, {v%d.16b}, v31.16b" % (28 + o))
+            w("tbl v7.16b, {v%d.16b}, v31.16b" % (2 + o))
+            w("ucvtf v6.4s, v6.4s"); w("ucvtf v7.4s, v7.4s")
+            w("fmul v6.4s, v6.4s, v14.4s"); w("fmul v7.4s, v7.4s, v15.4s")   # dmin·m
+            w("stp q4, q5, [x7, #%d]" % (64 * j)); w("stp q6, q7, [x7, #%d]" % (64 * j + 32))
+            w("add v31.4s, v31.4s, v9.4s")
+    for b in range(8):
+        raw("\t// block %d: decode the 8 rows' weights into the scratch buffer" % b)
+        for r in range(8):
+            x = 8 + r
+            if q6:
+                h, k = b // 4, b % 4
+                w("ldp q6, q7, [x%d, #%d]" % (x, 64 * h + 32 * (k & 1)))
+                w("ldp q4, q5, [x%d, #%d]" % (x, 128 + 32 * h))
+                for v, l in ((4, 6), (5, 7)):
+                    if k == 0:
+                        w("shl v%d.16b, v%d.16b, #4" % (v, v)); w("bit v%d.16b, v%d.16b, v30.16b" % (v, l)); w("and v%d.16b, v%d.16b, v31.16b" % (v, v))
+                    elif k == 1:
+                        w("shl v%d.16b, v%d.16b, #2" % (v, v)); w("bit v%d.16b, v%d.16b, v30.16b" % (v, l)); w("and v%d.16b, v%d.16b, v31.16b" % (v, v))
+                    elif k == 2:
+                        w("and v%d.16b, v%d.16b, v15.16b" % (v, v)); w("sri v%d.16b, v%d.16b, #4" % (v, l))
+                    else:
+                        w("ushr v%d.16b, v%d.16b, #2" % (v, v)); w("sri v%d.16b, v%d.16b, #4" % (v, l))
+            else:
+                w("ldp q4, q5, [x%d, #%d]" % (x, 16 + 32 * (b // 2)))
+                if b % 2 == 0:
+                    w("and v4.16b, v4.16b, v30.16b"); w("and v5.16b, v5.16b, v30.16b")
+                else:
+                    w("ushr v4.16b, v4.16b, #4"); w("ushr v5.16b, v5.16b, #4")
+            w("stp q4, q5, [x7, #%d]" % (512 + 32 * r))
+        w("ldp q26, q27, [x7, #%d]" % (64 * b)); w("ldp q28, q29, [x7, #%d]" % (64 * b + 32))
+        for t in range(4):
+            raw("\t// token %d" % t)
+            w("ldp q0, q1, [x16, #%d]" % (32 * t))
+            w("ldr s2, [x16, #%d]" % (256 + 32 * t))
+            w("ldp q4, q5, [x16, #%d]" % (128 + 32 * t))
+            if q6:
+                w("addp v4.4s, v4.4s, v5.4s"); w("addp v3.4s, v4.4s, v4.4s")
+                w("shl v3.4s, v3.4s, #2")
+            else:
+                w("add v4.4s, v4.4s, v5.4s"); w("addv s3, v4.4s")
+                w("scvtf s3, s3, #3")
+                w("fmul s3, s3, s2")
+            for grp in range(2):
+                acc, rD = 16 + 2 * t + grp, 24 + grp
+                for r in range(4):
+                    w("ldp q6, q7, [x7, #%d]" % (512 + 32 * (4 * grp + r)))
+                    if q6:
+                        p0, p1 = 8 + 2 * (r % 2), 9 + 2 * (r % 2)
+                        if neon:
+                            w("smull v%d.8h, v6.8b, v0.8b" % p0); w("smlal2 v%d.8h, v6.16b, v0.16b" % p0)
+                            w("smull v%d.8h, v7.8b, v1.8b" % p1); w("smlal2 v%d.8h, v7.16b, v1.16b" % p1)
+                        else:
+                            w("movi v%d.4s, #0" % p0); w("movi v%d.4s, #0" % p1)
+                            w("sdot v%d.4s, v6.16b, v0.16b" % p0); w("sdot v%d.4s, v7.16b, v1.16b" % p1)
+                        if r % 2 == 1:
+                            d0, d1 = (12, 13) if r == 1 else (8, 9)
+                            if neon:
+                                w("addp v8.8h, v8.8h, v10.8h"); w("addp v9.8h, v9.8h, v11.8h")
+                                w("saddlp v%d.4s, v8.8h" % d0); w("saddlp v%d.4s, v9.8h" % d1)
+                            else:
+                                w("addp v%d.4s, v8.4s, v10.4s" % d0); w("addp v%d.4s, v9.4s, v11.4s" % d1)
+                        if r == 3:
+                            w("addp v12.4s, v12.4s, v8.4s"); w("addp v13.4s, v13.4s, v9.4s")
+                    else:
+                        p = [8, 9, 9, 10][r]
+                        if neon:
+                            w("smull v%d.8h, v6.8b, v0.8b" % p); w("smlal2 v%d.8h, v6.16b, v0.16b" % p)
+                            w("smlal v%d.8h, v7.8b, v1.8b" % p); w("smlal2 v%d.8h, v7.16b, v1.16b" % p)
+                            if r == 1:
+                                w("addp v8.8h, v8.8h, v9.8h")
+                            if r == 3:
+                                w("addp v9.8h, v9.8h, v10.8h"); w("addp v8.8h, v8.8h, v9.8h")
+                                w("saddlp v8.4s, v8.8h")
+                        else:
+                            w("movi v%d.4s, #0" % p)
+                            w("sdot v%d.4s, v6.16b, v0.16b" % p); w("sdot v%d.4s, v7.16b, v1.16b" % p)
+                            if r == 1:
+                                w("addp v8.4s, v8.4s, v9.4s")
+                            if r == 3:
+                                w("addp v9.4s, v9.4s, v10.4s"); w("addp v8.4s, v8.4s, v9.4s")
+                if q6:
+                    sc0, sc1 = 26 + 2 * grp, 27 + 2 * grp
+                    w("mul v12.4s, v12.4s, v%d.4s" % sc0); w("mla v12.4s, v13.4s, v%d.4s" % sc1)
+                    w("mls v12.4s, v%d.4s, v3.s[0]" % sc0); w("mls v12.4s, v%d.4s, v3.s[1]" % sc1)
+                    w("scvtf v12.4s, v12.4s")
+                    w("fmul v14.4s, v%d.4s, v2.s[0]" % rD)
+                    w("fmla v%d.4s, v14.4s, v12.4s" % acc)
+                else:
+                    w("mul v8.4s, v8.4s, v%d.4s" % (26 + grp))
+                    w("scvtf v8.4s, v8.4s")
+                    w("fmul v13.4s, v%d.4s, v2.s[0]" % rD)
+                    w("fmla v%d.4s, v13.4s, v8.4s" % acc)
+                    w("fmls v%d.4s, v%d.4s, v3.s[0]" % (acc, 28 + grp))
+        g("ADD $384, R16")
+    for r in range(8):
+        g("ADD $%d, R%d, R%d" % (210 if q6 else 144, 8 + r, 8 + r))
+    g("SUBS $1, R20, R20")
+    g("BNE %s_super" % name)
+    raw("")
+    g("MOVD R5, R21")
+    for t in range(4):
+        g("VST1 [V%d.S4, V%d.S4], (R21)" % (16 + 2 * t, 17 + 2 * t))
+        if t < 3:
+            g("ADD R6, R21, R21")
+    g("ADD $32, R5, R5")
     g("ADD R1<<3, R0, R0")
     g("SUBS $1, R2, R2")
     g("BNE %s_group" % name)
@@ -627,5 +813,9 @@ kq8rows8("q4kRows8NEON", False, True)
 kq8rows8("q4kRows8SDOT", False, False)
 kq8rows8("q6kRows8NEON", True, True)
 kq8rows8("q6kRows8SDOT", True, False)
+kq8rows8x4("q4kRows8x4NEON", False, True)
+kq8rows8x4("q4kRows8x4SDOT", False, False)
+kq8rows8x4("q6kRows8x4NEON", True, True)
+kq8rows8x4("q6kRows8x4SDOT", True, False)
 encode()
 sys.stdout.write("\n".join(out) + "\n")

@@ -73,3 +73,53 @@ func TestKQuantRows8(t *testing.T) {
 		}
 	}
 }
+
+// TestKQuantRows8x4 checks the Q4_K/Q6_K 8×4 prefill kernels (NEON and, when the CPU
+// has it, SDOT) against their decode kernels token by token, bit for bit, with guards
+// around each token's outputs, on every tail length and padded strides.
+func TestKQuantRows8x4(t *testing.T) {
+	r := rand.New(rand.NewPCG(93, 94))
+	type kern struct {
+		typ int4.Type
+		k   rowsKernel
+		k4  rows4Kernel
+	}
+	kerns := []kern{{int4.Q4_K, q4kRowsNEON8Go, q4kRows4NEON8Go}, {int4.Q6_K, q6kRowsNEON8Go, q6kRows4NEON8Go}}
+	if cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP {
+		kerns = append(kerns, kern{int4.Q4_K, q4kRowsSDOT8Go, q4kRows4SDOT8Go}, kern{int4.Q6_K, q6kRowsSDOT8Go, q6kRows4SDOT8Go})
+	}
+	for _, kk := range kerns {
+		for _, rows := range []int{1, 5, 8, 9, 16, 23} {
+			for _, cols := range []int{256, 768} {
+				nb := cols / qBlock
+				rb := nb/8*kk.typ.BlockBytes() + 48*(rows%3) // sometimes a longer stride
+				data := paddedRows(r, kk.typ, rows, cols, rb)
+				var a q8Act
+				a.quantize(randActs(r, 4, cols), 4, cols)
+				a.pack4(1)
+				const g = 3
+				stride := rows + 2*g
+				y := make([]float32, 4*stride+g)
+				for i := range y {
+					y[i] = -7.5
+				}
+				kk.k4(data, rb, rows, a.group(0), nb, y[g:], stride)
+				want := make([]float32, rows)
+				for tok := 0; tok < 4; tok++ {
+					q, d, c := a.row(tok)
+					kk.k(data, rb, q, d, c, want)
+					for i := 0; i < rows; i++ {
+						if math.Float32bits(y[g+tok*stride+i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s rows=%d cols=%d token %d row %d: 8x4 %g, decode %g", funcName(kk.k4), rows, cols, tok, i, y[g+tok*stride+i], want[i])
+						}
+					}
+					for i := 0; i < g; i++ {
+						if y[tok*stride+i] != -7.5 || y[g+tok*stride+rows+i] != -7.5 {
+							t.Fatalf("%s rows=%d cols=%d token %d: wrote outside its outputs", funcName(kk.k4), rows, cols, tok)
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -8,7 +8,7 @@ package kernels
 //	Q4_0, IQ4_NL      8-row decode, 8-row×4-token    8-row decode, 4-row×4-token
 //	NF4, FP4          8-row decode, 8-row×4-token    8-row decode, 4-row×4-token
 //	Q8_0              8-row decode, 8-row×4-token    8-row decode, 4-row×4-token
-//	Q4_K, Q6_K        8-row decode                   8-row decode   (kquant_arm64.go)
+//	Q4_K, Q6_K        8-row decode, 8-row×4-token    8-row decode, 8-row×4-token (kquant_arm64.go)
 //
 // Decode (one token) reads 8 weight rows at once so each activation block is loaded
 // once for 8 rows; each row's block dot product is one SDOT pair (or SMULL/SMLAL and

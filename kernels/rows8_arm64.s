@@ -2441,8 +2441,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad409d86 // ldp q6, q7, [x12, #16]
 	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
 	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
@@ -2482,8 +2482,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 1
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -2532,8 +2532,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad409d86 // ldp q6, q7, [x12, #16]
 	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
 	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
@@ -2573,8 +2573,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 2
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -2623,8 +2623,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad419d86 // ldp q6, q7, [x12, #48]
 	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
 	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
@@ -2664,8 +2664,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 3
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -2714,8 +2714,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad419d86 // ldp q6, q7, [x12, #48]
 	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
 	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
@@ -2755,8 +2755,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 4
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -2806,8 +2806,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad429d86 // ldp q6, q7, [x12, #80]
 	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
 	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
@@ -2847,8 +2847,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 5
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -2897,8 +2897,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad429d86 // ldp q6, q7, [x12, #80]
 	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
 	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
@@ -2938,8 +2938,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 6
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -2988,8 +2988,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad439d86 // ldp q6, q7, [x12, #112]
 	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
 	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
@@ -3029,8 +3029,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 7
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -3079,8 +3079,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad439d86 // ldp q6, q7, [x12, #112]
 	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
 	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
@@ -3120,8 +3120,8 @@ q4kRows8NEON_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	ADD $144, R8, R8
 	ADD $144, R9, R9
@@ -3250,8 +3250,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad409d86 // ldp q6, q7, [x12, #16]
 	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
 	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
@@ -3286,8 +3286,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 1
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -3331,8 +3331,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad409d86 // ldp q6, q7, [x12, #16]
 	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
 	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
@@ -3367,8 +3367,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 2
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -3412,8 +3412,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad419d86 // ldp q6, q7, [x12, #48]
 	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
 	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
@@ -3448,8 +3448,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 3
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -3493,8 +3493,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f030c // tbl v12.16b, {v24.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad419d86 // ldp q6, q7, [x12, #48]
 	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
 	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
@@ -3529,8 +3529,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f038c // tbl v12.16b, {v28.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 4
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -3575,8 +3575,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad429d86 // ldp q6, q7, [x12, #80]
 	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
 	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
@@ -3611,8 +3611,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 5
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -3656,8 +3656,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad429d86 // ldp q6, q7, [x12, #80]
 	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
 	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
@@ -3692,8 +3692,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 6
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -3737,8 +3737,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad439d86 // ldp q6, q7, [x12, #112]
 	WORD $0x4e3e1cc6 // and v6.16b, v6.16b, v30.16b
 	WORD $0x4e3e1ce7 // and v7.16b, v7.16b, v30.16b
@@ -3773,8 +3773,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	// block 7
 	VLD1.P 32(R16), [V0.B16, V1.B16]
@@ -3818,8 +3818,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
 	WORD $0x4e1f032c // tbl v12.16b, {v25.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f83928d // fmul v13.4s, v20.4s, v3.s[0]
-	WORD $0x4eaccdb0 // fmls v16.4s, v13.4s, v12.4s
+	WORD $0x6e34dd8c // fmul v12.4s, v12.4s, v20.4s
+	WORD $0x4f835190 // fmls v16.4s, v12.4s, v3.s[0]
 	WORD $0xad439d86 // ldp q6, q7, [x12, #112]
 	WORD $0x6f0c04c6 // ushr v6.16b, v6.16b, #4
 	WORD $0x6f0c04e7 // ushr v7.16b, v7.16b, #4
@@ -3854,8 +3854,8 @@ q4kRows8SDOT_super:
 	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
 	WORD $0x4e1f03ac // tbl v12.16b, {v29.16b}, v31.16b
 	WORD $0x6e21d98c // ucvtf v12.4s, v12.4s
-	WORD $0x4f8392ad // fmul v13.4s, v21.4s, v3.s[0]
-	WORD $0x4eaccdb1 // fmls v17.4s, v13.4s, v12.4s
+	WORD $0x6e35dd8c // fmul v12.4s, v12.4s, v21.4s
+	WORD $0x4f835191 // fmls v17.4s, v12.4s, v3.s[0]
 	WORD $0x4eaf87ff // add v31.4s, v31.4s, v15.4s
 	ADD $144, R8, R8
 	ADD $144, R9, R9
@@ -6134,5 +6134,11223 @@ q6kRows8SDOT_super:
 	ADD R1<<3, R0, R0
 	SUBS $1, R2, R2
 	BNE q6kRows8SDOT_group
+	RET
+
+// func q4kRows8x4NEON(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, scratch *byte)
+TEXT ·q4kRows8x4NEON(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xg+24(FP), R3
+	MOVD nb+32(FP), R4
+	MOVD y+40(FP), R5
+	MOVD ystride+48(FP), R6
+	MOVD scratch+56(FP), R7
+	LSR $3, R4, R4                  // super-blocks
+	VMOVI $15, V30.B16
+	MOVD $0x8080800480808000, R21
+	VMOV R21, V11.D[0]
+	MOVD $0x8080800c80808008, R21
+	VMOV R21, V11.D[1]
+
+q4kRows8x4NEON_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R20
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+
+q4kRows8x4NEON_super:
+	WORD $0x0d60a104 // ld4 {v4.s, v5.s, v6.s, v7.s}[0], [x8]
+	WORD $0x0d60b124 // ld4 {v4.s, v5.s, v6.s, v7.s}[1], [x9]
+	WORD $0x4d60a144 // ld4 {v4.s, v5.s, v6.s, v7.s}[2], [x10]
+	WORD $0x4d60b164 // ld4 {v4.s, v5.s, v6.s, v7.s}[3], [x11]
+	WORD $0x4ea41c88 // mov v8.16b, v4.16b
+	WORD $0x4f01e7e9 // movi v9.16b, #63
+	WORD $0x6f0a04aa // ushr v10.16b, v5.16b, #6
+	WORD $0x4e3e1cfb // and v27.16b, v7.16b, v30.16b
+	WORD $0x6f0c555b // sli v27.16b, v10.16b, #4
+	WORD $0x6f0a04ca // ushr v10.16b, v6.16b, #6
+	WORD $0x6f0c04fd // ushr v29.16b, v7.16b, #4
+	WORD $0x6f0c555d // sli v29.16b, v10.16b, #4
+	WORD $0x4e291cba // and v26.16b, v5.16b, v9.16b
+	WORD $0x4e291cdc // and v28.16b, v6.16b, v9.16b
+	WORD $0x0d60a184 // ld4 {v4.s, v5.s, v6.s, v7.s}[0], [x12]
+	WORD $0x0d60b1a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[1], [x13]
+	WORD $0x4d60a1c4 // ld4 {v4.s, v5.s, v6.s, v7.s}[2], [x14]
+	WORD $0x4d60b1e4 // ld4 {v4.s, v5.s, v6.s, v7.s}[3], [x15]
+	WORD $0x6f0a04aa // ushr v10.16b, v5.16b, #6
+	WORD $0x4e3e1ce1 // and v1.16b, v7.16b, v30.16b
+	WORD $0x6f0c5541 // sli v1.16b, v10.16b, #4
+	WORD $0x6f0a04ca // ushr v10.16b, v6.16b, #6
+	WORD $0x6f0c04e3 // ushr v3.16b, v7.16b, #4
+	WORD $0x6f0c5543 // sli v3.16b, v10.16b, #4
+	WORD $0x4e291ca0 // and v0.16b, v5.16b, v9.16b
+	WORD $0x4e291cc2 // and v2.16b, v6.16b, v9.16b
+	WORD $0x4e44190c // uzp1 v12.8h, v8.8h, v4.8h
+	WORD $0x4e44590d // uzp2 v13.8h, v8.8h, v4.8h
+	WORD $0x0e217998 // fcvtl v24.4s, v12.4h
+	WORD $0x4e217999 // fcvtl2 v25.4s, v12.8h
+	WORD $0x0e2179ae // fcvtl v14.4s, v13.4h
+	WORD $0x4e2179af // fcvtl2 v15.4s, v13.8h
+	WORD $0x4f000429 // movi v9.4s, #1
+	WORD $0x4eab1d7f // mov v31.16b, v11.16b
+	WORD $0x4e1f0344 // tbl v4.16b, {v26.16b}, v31.16b
+	WORD $0x4e1f0005 // tbl v5.16b, {v0.16b}, v31.16b
+	WORD $0x4e1f0386 // tbl v6.16b, {v28.16b}, v31.16b
+	WORD $0x4e1f0047 // tbl v7.16b, {v2.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0014e4 // stp q4, q5, [x7, #0]
+	WORD $0xad011ce6 // stp q6, q7, [x7, #32]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4e1f0344 // tbl v4.16b, {v26.16b}, v31.16b
+	WORD $0x4e1f0005 // tbl v5.16b, {v0.16b}, v31.16b
+	WORD $0x4e1f0386 // tbl v6.16b, {v28.16b}, v31.16b
+	WORD $0x4e1f0047 // tbl v7.16b, {v2.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0214e4 // stp q4, q5, [x7, #64]
+	WORD $0xad031ce6 // stp q6, q7, [x7, #96]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4e1f0344 // tbl v4.16b, {v26.16b}, v31.16b
+	WORD $0x4e1f0005 // tbl v5.16b, {v0.16b}, v31.16b
+	WORD $0x4e1f0386 // tbl v6.16b, {v28.16b}, v31.16b
+	WORD $0x4e1f0047 // tbl v7.16b, {v2.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0414e4 // stp q4, q5, [x7, #128]
+	WORD $0xad051ce6 // stp q6, q7, [x7, #160]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4e1f0344 // tbl v4.16b, {v26.16b}, v31.16b
+	WORD $0x4e1f0005 // tbl v5.16b, {v0.16b}, v31.16b
+	WORD $0x4e1f0386 // tbl v6.16b, {v28.16b}, v31.16b
+	WORD $0x4e1f0047 // tbl v7.16b, {v2.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0614e4 // stp q4, q5, [x7, #192]
+	WORD $0xad071ce6 // stp q6, q7, [x7, #224]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4eab1d7f // mov v31.16b, v11.16b
+	WORD $0x4e1f0364 // tbl v4.16b, {v27.16b}, v31.16b
+	WORD $0x4e1f0025 // tbl v5.16b, {v1.16b}, v31.16b
+	WORD $0x4e1f03a6 // tbl v6.16b, {v29.16b}, v31.16b
+	WORD $0x4e1f0067 // tbl v7.16b, {v3.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0814e4 // stp q4, q5, [x7, #256]
+	WORD $0xad091ce6 // stp q6, q7, [x7, #288]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4e1f0364 // tbl v4.16b, {v27.16b}, v31.16b
+	WORD $0x4e1f0025 // tbl v5.16b, {v1.16b}, v31.16b
+	WORD $0x4e1f03a6 // tbl v6.16b, {v29.16b}, v31.16b
+	WORD $0x4e1f0067 // tbl v7.16b, {v3.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0a14e4 // stp q4, q5, [x7, #320]
+	WORD $0xad0b1ce6 // stp q6, q7, [x7, #352]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4e1f0364 // tbl v4.16b, {v27.16b}, v31.16b
+	WORD $0x4e1f0025 // tbl v5.16b, {v1.16b}, v31.16b
+	WORD $0x4e1f03a6 // tbl v6.16b, {v29.16b}, v31.16b
+	WORD $0x4e1f0067 // tbl v7.16b, {v3.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0c14e4 // stp q4, q5, [x7, #384]
+	WORD $0xad0d1ce6 // stp q6, q7, [x7, #416]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4e1f0364 // tbl v4.16b, {v27.16b}, v31.16b
+	WORD $0x4e1f0025 // tbl v5.16b, {v1.16b}, v31.16b
+	WORD $0x4e1f03a6 // tbl v6.16b, {v29.16b}, v31.16b
+	WORD $0x4e1f0067 // tbl v7.16b, {v3.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0e14e4 // stp q4, q5, [x7, #448]
+	WORD $0xad0f1ce6 // stp q6, q7, [x7, #480]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	// block 0: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad409504 // ldp q4, q5, [x8, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad409524 // ldp q4, q5, [x9, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad409544 // ldp q4, q5, [x10, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad409564 // ldp q4, q5, [x11, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad409584 // ldp q4, q5, [x12, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4095a4 // ldp q4, q5, [x13, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4095c4 // ldp q4, q5, [x14, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4095e4 // ldp q4, q5, [x15, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad406cfa // ldp q26, q27, [x7, #0]
+	WORD $0xad4174fc // ldp q28, q29, [x7, #32]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 1: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad409504 // ldp q4, q5, [x8, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad409524 // ldp q4, q5, [x9, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad409544 // ldp q4, q5, [x10, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad409564 // ldp q4, q5, [x11, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad409584 // ldp q4, q5, [x12, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4095a4 // ldp q4, q5, [x13, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4095c4 // ldp q4, q5, [x14, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4095e4 // ldp q4, q5, [x15, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad426cfa // ldp q26, q27, [x7, #64]
+	WORD $0xad4374fc // ldp q28, q29, [x7, #96]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 2: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad419504 // ldp q4, q5, [x8, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad419524 // ldp q4, q5, [x9, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad419544 // ldp q4, q5, [x10, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad419564 // ldp q4, q5, [x11, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad419584 // ldp q4, q5, [x12, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4195a4 // ldp q4, q5, [x13, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4195c4 // ldp q4, q5, [x14, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4195e4 // ldp q4, q5, [x15, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad446cfa // ldp q26, q27, [x7, #128]
+	WORD $0xad4574fc // ldp q28, q29, [x7, #160]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 3: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad419504 // ldp q4, q5, [x8, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad419524 // ldp q4, q5, [x9, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad419544 // ldp q4, q5, [x10, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad419564 // ldp q4, q5, [x11, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad419584 // ldp q4, q5, [x12, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4195a4 // ldp q4, q5, [x13, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4195c4 // ldp q4, q5, [x14, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4195e4 // ldp q4, q5, [x15, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad466cfa // ldp q26, q27, [x7, #192]
+	WORD $0xad4774fc // ldp q28, q29, [x7, #224]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 4: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad429504 // ldp q4, q5, [x8, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad429524 // ldp q4, q5, [x9, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad429544 // ldp q4, q5, [x10, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad429564 // ldp q4, q5, [x11, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad429584 // ldp q4, q5, [x12, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4295a4 // ldp q4, q5, [x13, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4295c4 // ldp q4, q5, [x14, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4295e4 // ldp q4, q5, [x15, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad486cfa // ldp q26, q27, [x7, #256]
+	WORD $0xad4974fc // ldp q28, q29, [x7, #288]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 5: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad429504 // ldp q4, q5, [x8, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad429524 // ldp q4, q5, [x9, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad429544 // ldp q4, q5, [x10, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad429564 // ldp q4, q5, [x11, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad429584 // ldp q4, q5, [x12, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4295a4 // ldp q4, q5, [x13, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4295c4 // ldp q4, q5, [x14, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4295e4 // ldp q4, q5, [x15, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad4a6cfa // ldp q26, q27, [x7, #320]
+	WORD $0xad4b74fc // ldp q28, q29, [x7, #352]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 6: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad439504 // ldp q4, q5, [x8, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad439524 // ldp q4, q5, [x9, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad439544 // ldp q4, q5, [x10, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad439564 // ldp q4, q5, [x11, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad439584 // ldp q4, q5, [x12, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4395a4 // ldp q4, q5, [x13, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4395c4 // ldp q4, q5, [x14, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4395e4 // ldp q4, q5, [x15, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad4c6cfa // ldp q26, q27, [x7, #384]
+	WORD $0xad4d74fc // ldp q28, q29, [x7, #416]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 7: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad439504 // ldp q4, q5, [x8, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad439524 // ldp q4, q5, [x9, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad439544 // ldp q4, q5, [x10, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad439564 // ldp q4, q5, [x11, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad439584 // ldp q4, q5, [x12, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4395a4 // ldp q4, q5, [x13, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4395c4 // ldp q4, q5, [x14, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4395e4 // ldp q4, q5, [x15, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad4e6cfa // ldp q26, q27, [x7, #448]
+	WORD $0xad4f74fc // ldp q28, q29, [x7, #480]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e2180e8 // smlal v8.8h, v7.8b, v1.8b
+	WORD $0x4e2180e8 // smlal2 v8.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c9 // smull v9.8h, v6.8b, v0.8b
+	WORD $0x4e2080c9 // smlal2 v9.8h, v6.16b, v0.16b
+	WORD $0x0e2180e9 // smlal v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e2180ea // smlal v10.8h, v7.8b, v1.8b
+	WORD $0x4e2180ea // smlal2 v10.8h, v7.16b, v1.16b
+	WORD $0x4e6abd29 // addp v9.8h, v9.8h, v10.8h
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	ADD $144, R8, R8
+	ADD $144, R9, R9
+	ADD $144, R10, R10
+	ADD $144, R11, R11
+	ADD $144, R12, R12
+	ADD $144, R13, R13
+	ADD $144, R14, R14
+	ADD $144, R15, R15
+	SUBS $1, R20, R20
+	BNE q4kRows8x4NEON_super
+
+	MOVD R5, R21
+	VST1 [V16.S4, V17.S4], (R21)
+	ADD R6, R21, R21
+	VST1 [V18.S4, V19.S4], (R21)
+	ADD R6, R21, R21
+	VST1 [V20.S4, V21.S4], (R21)
+	ADD R6, R21, R21
+	VST1 [V22.S4, V23.S4], (R21)
+	ADD $32, R5, R5
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE q4kRows8x4NEON_group
+	RET
+
+// func q4kRows8x4SDOT(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, scratch *byte)
+TEXT ·q4kRows8x4SDOT(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xg+24(FP), R3
+	MOVD nb+32(FP), R4
+	MOVD y+40(FP), R5
+	MOVD ystride+48(FP), R6
+	MOVD scratch+56(FP), R7
+	LSR $3, R4, R4                  // super-blocks
+	VMOVI $15, V30.B16
+	MOVD $0x8080800480808000, R21
+	VMOV R21, V11.D[0]
+	MOVD $0x8080800c80808008, R21
+	VMOV R21, V11.D[1]
+
+q4kRows8x4SDOT_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R20
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+
+q4kRows8x4SDOT_super:
+	WORD $0x0d60a104 // ld4 {v4.s, v5.s, v6.s, v7.s}[0], [x8]
+	WORD $0x0d60b124 // ld4 {v4.s, v5.s, v6.s, v7.s}[1], [x9]
+	WORD $0x4d60a144 // ld4 {v4.s, v5.s, v6.s, v7.s}[2], [x10]
+	WORD $0x4d60b164 // ld4 {v4.s, v5.s, v6.s, v7.s}[3], [x11]
+	WORD $0x4ea41c88 // mov v8.16b, v4.16b
+	WORD $0x4f01e7e9 // movi v9.16b, #63
+	WORD $0x6f0a04aa // ushr v10.16b, v5.16b, #6
+	WORD $0x4e3e1cfb // and v27.16b, v7.16b, v30.16b
+	WORD $0x6f0c555b // sli v27.16b, v10.16b, #4
+	WORD $0x6f0a04ca // ushr v10.16b, v6.16b, #6
+	WORD $0x6f0c04fd // ushr v29.16b, v7.16b, #4
+	WORD $0x6f0c555d // sli v29.16b, v10.16b, #4
+	WORD $0x4e291cba // and v26.16b, v5.16b, v9.16b
+	WORD $0x4e291cdc // and v28.16b, v6.16b, v9.16b
+	WORD $0x0d60a184 // ld4 {v4.s, v5.s, v6.s, v7.s}[0], [x12]
+	WORD $0x0d60b1a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[1], [x13]
+	WORD $0x4d60a1c4 // ld4 {v4.s, v5.s, v6.s, v7.s}[2], [x14]
+	WORD $0x4d60b1e4 // ld4 {v4.s, v5.s, v6.s, v7.s}[3], [x15]
+	WORD $0x6f0a04aa // ushr v10.16b, v5.16b, #6
+	WORD $0x4e3e1ce1 // and v1.16b, v7.16b, v30.16b
+	WORD $0x6f0c5541 // sli v1.16b, v10.16b, #4
+	WORD $0x6f0a04ca // ushr v10.16b, v6.16b, #6
+	WORD $0x6f0c04e3 // ushr v3.16b, v7.16b, #4
+	WORD $0x6f0c5543 // sli v3.16b, v10.16b, #4
+	WORD $0x4e291ca0 // and v0.16b, v5.16b, v9.16b
+	WORD $0x4e291cc2 // and v2.16b, v6.16b, v9.16b
+	WORD $0x4e44190c // uzp1 v12.8h, v8.8h, v4.8h
+	WORD $0x4e44590d // uzp2 v13.8h, v8.8h, v4.8h
+	WORD $0x0e217998 // fcvtl v24.4s, v12.4h
+	WORD $0x4e217999 // fcvtl2 v25.4s, v12.8h
+	WORD $0x0e2179ae // fcvtl v14.4s, v13.4h
+	WORD $0x4e2179af // fcvtl2 v15.4s, v13.8h
+	WORD $0x4f000429 // movi v9.4s, #1
+	WORD $0x4eab1d7f // mov v31.16b, v11.16b
+	WORD $0x4e1f0344 // tbl v4.16b, {v26.16b}, v31.16b
+	WORD $0x4e1f0005 // tbl v5.16b, {v0.16b}, v31.16b
+	WORD $0x4e1f0386 // tbl v6.16b, {v28.16b}, v31.16b
+	WORD $0x4e1f0047 // tbl v7.16b, {v2.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0014e4 // stp q4, q5, [x7, #0]
+	WORD $0xad011ce6 // stp q6, q7, [x7, #32]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4e1f0344 // tbl v4.16b, {v26.16b}, v31.16b
+	WORD $0x4e1f0005 // tbl v5.16b, {v0.16b}, v31.16b
+	WORD $0x4e1f0386 // tbl v6.16b, {v28.16b}, v31.16b
+	WORD $0x4e1f0047 // tbl v7.16b, {v2.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0214e4 // stp q4, q5, [x7, #64]
+	WORD $0xad031ce6 // stp q6, q7, [x7, #96]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4e1f0344 // tbl v4.16b, {v26.16b}, v31.16b
+	WORD $0x4e1f0005 // tbl v5.16b, {v0.16b}, v31.16b
+	WORD $0x4e1f0386 // tbl v6.16b, {v28.16b}, v31.16b
+	WORD $0x4e1f0047 // tbl v7.16b, {v2.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0414e4 // stp q4, q5, [x7, #128]
+	WORD $0xad051ce6 // stp q6, q7, [x7, #160]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4e1f0344 // tbl v4.16b, {v26.16b}, v31.16b
+	WORD $0x4e1f0005 // tbl v5.16b, {v0.16b}, v31.16b
+	WORD $0x4e1f0386 // tbl v6.16b, {v28.16b}, v31.16b
+	WORD $0x4e1f0047 // tbl v7.16b, {v2.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0614e4 // stp q4, q5, [x7, #192]
+	WORD $0xad071ce6 // stp q6, q7, [x7, #224]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4eab1d7f // mov v31.16b, v11.16b
+	WORD $0x4e1f0364 // tbl v4.16b, {v27.16b}, v31.16b
+	WORD $0x4e1f0025 // tbl v5.16b, {v1.16b}, v31.16b
+	WORD $0x4e1f03a6 // tbl v6.16b, {v29.16b}, v31.16b
+	WORD $0x4e1f0067 // tbl v7.16b, {v3.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0814e4 // stp q4, q5, [x7, #256]
+	WORD $0xad091ce6 // stp q6, q7, [x7, #288]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4e1f0364 // tbl v4.16b, {v27.16b}, v31.16b
+	WORD $0x4e1f0025 // tbl v5.16b, {v1.16b}, v31.16b
+	WORD $0x4e1f03a6 // tbl v6.16b, {v29.16b}, v31.16b
+	WORD $0x4e1f0067 // tbl v7.16b, {v3.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0a14e4 // stp q4, q5, [x7, #320]
+	WORD $0xad0b1ce6 // stp q6, q7, [x7, #352]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4e1f0364 // tbl v4.16b, {v27.16b}, v31.16b
+	WORD $0x4e1f0025 // tbl v5.16b, {v1.16b}, v31.16b
+	WORD $0x4e1f03a6 // tbl v6.16b, {v29.16b}, v31.16b
+	WORD $0x4e1f0067 // tbl v7.16b, {v3.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0c14e4 // stp q4, q5, [x7, #384]
+	WORD $0xad0d1ce6 // stp q6, q7, [x7, #416]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	WORD $0x4e1f0364 // tbl v4.16b, {v27.16b}, v31.16b
+	WORD $0x4e1f0025 // tbl v5.16b, {v1.16b}, v31.16b
+	WORD $0x4e1f03a6 // tbl v6.16b, {v29.16b}, v31.16b
+	WORD $0x4e1f0067 // tbl v7.16b, {v3.16b}, v31.16b
+	WORD $0x6e21d8c6 // ucvtf v6.4s, v6.4s
+	WORD $0x6e21d8e7 // ucvtf v7.4s, v7.4s
+	WORD $0x6e2edcc6 // fmul v6.4s, v6.4s, v14.4s
+	WORD $0x6e2fdce7 // fmul v7.4s, v7.4s, v15.4s
+	WORD $0xad0e14e4 // stp q4, q5, [x7, #448]
+	WORD $0xad0f1ce6 // stp q6, q7, [x7, #480]
+	WORD $0x4ea987ff // add v31.4s, v31.4s, v9.4s
+	// block 0: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad409504 // ldp q4, q5, [x8, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad409524 // ldp q4, q5, [x9, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad409544 // ldp q4, q5, [x10, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad409564 // ldp q4, q5, [x11, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad409584 // ldp q4, q5, [x12, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4095a4 // ldp q4, q5, [x13, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4095c4 // ldp q4, q5, [x14, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4095e4 // ldp q4, q5, [x15, #16]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad406cfa // ldp q26, q27, [x7, #0]
+	WORD $0xad4174fc // ldp q28, q29, [x7, #32]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 1: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad409504 // ldp q4, q5, [x8, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad409524 // ldp q4, q5, [x9, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad409544 // ldp q4, q5, [x10, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad409564 // ldp q4, q5, [x11, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad409584 // ldp q4, q5, [x12, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4095a4 // ldp q4, q5, [x13, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4095c4 // ldp q4, q5, [x14, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4095e4 // ldp q4, q5, [x15, #16]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad426cfa // ldp q26, q27, [x7, #64]
+	WORD $0xad4374fc // ldp q28, q29, [x7, #96]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 2: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad419504 // ldp q4, q5, [x8, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad419524 // ldp q4, q5, [x9, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad419544 // ldp q4, q5, [x10, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad419564 // ldp q4, q5, [x11, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad419584 // ldp q4, q5, [x12, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4195a4 // ldp q4, q5, [x13, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4195c4 // ldp q4, q5, [x14, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4195e4 // ldp q4, q5, [x15, #48]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad446cfa // ldp q26, q27, [x7, #128]
+	WORD $0xad4574fc // ldp q28, q29, [x7, #160]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 3: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad419504 // ldp q4, q5, [x8, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad419524 // ldp q4, q5, [x9, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad419544 // ldp q4, q5, [x10, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad419564 // ldp q4, q5, [x11, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad419584 // ldp q4, q5, [x12, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4195a4 // ldp q4, q5, [x13, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4195c4 // ldp q4, q5, [x14, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4195e4 // ldp q4, q5, [x15, #48]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad466cfa // ldp q26, q27, [x7, #192]
+	WORD $0xad4774fc // ldp q28, q29, [x7, #224]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 4: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad429504 // ldp q4, q5, [x8, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad429524 // ldp q4, q5, [x9, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad429544 // ldp q4, q5, [x10, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad429564 // ldp q4, q5, [x11, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad429584 // ldp q4, q5, [x12, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4295a4 // ldp q4, q5, [x13, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4295c4 // ldp q4, q5, [x14, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4295e4 // ldp q4, q5, [x15, #80]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad486cfa // ldp q26, q27, [x7, #256]
+	WORD $0xad4974fc // ldp q28, q29, [x7, #288]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 5: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad429504 // ldp q4, q5, [x8, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad429524 // ldp q4, q5, [x9, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad429544 // ldp q4, q5, [x10, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad429564 // ldp q4, q5, [x11, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad429584 // ldp q4, q5, [x12, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4295a4 // ldp q4, q5, [x13, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4295c4 // ldp q4, q5, [x14, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4295e4 // ldp q4, q5, [x15, #80]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad4a6cfa // ldp q26, q27, [x7, #320]
+	WORD $0xad4b74fc // ldp q28, q29, [x7, #352]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 6: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad439504 // ldp q4, q5, [x8, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad439524 // ldp q4, q5, [x9, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad439544 // ldp q4, q5, [x10, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad439564 // ldp q4, q5, [x11, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad439584 // ldp q4, q5, [x12, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4395a4 // ldp q4, q5, [x13, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4395c4 // ldp q4, q5, [x14, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4395e4 // ldp q4, q5, [x15, #112]
+	WORD $0x4e3e1c84 // and v4.16b, v4.16b, v30.16b
+	WORD $0x4e3e1ca5 // and v5.16b, v5.16b, v30.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad4c6cfa // ldp q26, q27, [x7, #384]
+	WORD $0xad4d74fc // ldp q28, q29, [x7, #416]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	// block 7: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad439504 // ldp q4, q5, [x8, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad439524 // ldp q4, q5, [x9, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad439544 // ldp q4, q5, [x10, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad439564 // ldp q4, q5, [x11, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad439584 // ldp q4, q5, [x12, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad4395a4 // ldp q4, q5, [x13, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad4395c4 // ldp q4, q5, [x14, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad4395e4 // ldp q4, q5, [x15, #112]
+	WORD $0x6f0c0484 // ushr v4.16b, v4.16b, #4
+	WORD $0x6f0c04a5 // ushr v5.16b, v5.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad4e6cfa // ldp q26, q27, [x7, #448]
+	WORD $0xad4f74fc // ldp q28, q29, [x7, #480]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb0 // fmla v16.4s, v13.4s, v8.4s
+	WORD $0x4f835390 // fmls v16.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb1 // fmla v17.4s, v13.4s, v8.4s
+	WORD $0x4f8353b1 // fmls v17.4s, v29.4s, v3.s[0]
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb2 // fmla v18.4s, v13.4s, v8.4s
+	WORD $0x4f835392 // fmls v18.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb3 // fmla v19.4s, v13.4s, v8.4s
+	WORD $0x4f8353b3 // fmls v19.4s, v29.4s, v3.s[0]
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb4 // fmla v20.4s, v13.4s, v8.4s
+	WORD $0x4f835394 // fmls v20.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb5 // fmla v21.4s, v13.4s, v8.4s
+	WORD $0x4f8353b5 // fmls v21.4s, v29.4s, v3.s[0]
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea58484 // add v4.4s, v4.4s, v5.4s
+	WORD $0x4eb1b883 // addv s3, v4.4s
+	WORD $0x5f3de463 // scvtf s3, s3, #3
+	WORD $0x1e220863 // fmul s3, s3, s2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eba9d08 // mul v8.4s, v8.4s, v26.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82930d // fmul v13.4s, v24.4s, v2.s[0]
+	WORD $0x4e28cdb6 // fmla v22.4s, v13.4s, v8.4s
+	WORD $0x4f835396 // fmls v22.4s, v28.4s, v3.s[0]
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e8 // sdot v8.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c9 // sdot v9.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194ea // sdot v10.4s, v7.16b, v1.16b
+	WORD $0x4eaabd29 // addp v9.4s, v9.4s, v10.4s
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4ebb9d08 // mul v8.4s, v8.4s, v27.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4f82932d // fmul v13.4s, v25.4s, v2.s[0]
+	WORD $0x4e28cdb7 // fmla v23.4s, v13.4s, v8.4s
+	WORD $0x4f8353b7 // fmls v23.4s, v29.4s, v3.s[0]
+	ADD $384, R16
+	ADD $144, R8, R8
+	ADD $144, R9, R9
+	ADD $144, R10, R10
+	ADD $144, R11, R11
+	ADD $144, R12, R12
+	ADD $144, R13, R13
+	ADD $144, R14, R14
+	ADD $144, R15, R15
+	SUBS $1, R20, R20
+	BNE q4kRows8x4SDOT_super
+
+	MOVD R5, R21
+	VST1 [V16.S4, V17.S4], (R21)
+	ADD R6, R21, R21
+	VST1 [V18.S4, V19.S4], (R21)
+	ADD R6, R21, R21
+	VST1 [V20.S4, V21.S4], (R21)
+	ADD R6, R21, R21
+	VST1 [V22.S4, V23.S4], (R21)
+	ADD $32, R5, R5
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE q4kRows8x4SDOT_group
+	RET
+
+// func q6kRows8x4NEON(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, scratch *byte)
+TEXT ·q6kRows8x4NEON(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xg+24(FP), R3
+	MOVD nb+32(FP), R4
+	MOVD y+40(FP), R5
+	MOVD ystride+48(FP), R6
+	MOVD scratch+56(FP), R7
+	LSR $3, R4, R4                  // super-blocks
+	VMOVI $15, V30.B16
+	VMOVI $63, V31.B16
+	VMOVI $48, V15.B16
+
+q6kRows8x4NEON_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R20
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+
+q6kRows8x4NEON_super:
+	ADD $192, R8, R21
+	WORD $0x0dffa2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[0], [x21], #16
+	WORD $0x0d4042ac // ld1 {v12.h}[0], [x21]
+	ADD $192, R9, R21
+	WORD $0x0dffb2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[1], [x21], #16
+	WORD $0x0d404aac // ld1 {v12.h}[1], [x21]
+	ADD $192, R10, R21
+	WORD $0x4dffa2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[2], [x21], #16
+	WORD $0x0d4052ac // ld1 {v12.h}[2], [x21]
+	ADD $192, R11, R21
+	WORD $0x4dffb2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[3], [x21], #16
+	WORD $0x0d405aac // ld1 {v12.h}[3], [x21]
+	WORD $0x4f38548d // shl v13.4s, v4.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8000ed // str q13, [x7, #0]
+	WORD $0x4f30548d // shl v13.4s, v4.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8004ed // str q13, [x7, #16]
+	WORD $0x4f28548d // shl v13.4s, v4.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8010ed // str q13, [x7, #64]
+	WORD $0x4f28048d // sshr v13.4s, v4.4s, #24
+	WORD $0x3d8014ed // str q13, [x7, #80]
+	WORD $0x4f3854ad // shl v13.4s, v5.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8020ed // str q13, [x7, #128]
+	WORD $0x4f3054ad // shl v13.4s, v5.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8024ed // str q13, [x7, #144]
+	WORD $0x4f2854ad // shl v13.4s, v5.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8030ed // str q13, [x7, #192]
+	WORD $0x4f2804ad // sshr v13.4s, v5.4s, #24
+	WORD $0x3d8034ed // str q13, [x7, #208]
+	WORD $0x4f3854cd // shl v13.4s, v6.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8040ed // str q13, [x7, #256]
+	WORD $0x4f3054cd // shl v13.4s, v6.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8044ed // str q13, [x7, #272]
+	WORD $0x4f2854cd // shl v13.4s, v6.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8050ed // str q13, [x7, #320]
+	WORD $0x4f2804cd // sshr v13.4s, v6.4s, #24
+	WORD $0x3d8054ed // str q13, [x7, #336]
+	WORD $0x4f3854ed // shl v13.4s, v7.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8060ed // str q13, [x7, #384]
+	WORD $0x4f3054ed // shl v13.4s, v7.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8064ed // str q13, [x7, #400]
+	WORD $0x4f2854ed // shl v13.4s, v7.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8070ed // str q13, [x7, #448]
+	WORD $0x4f2804ed // sshr v13.4s, v7.4s, #24
+	WORD $0x3d8074ed // str q13, [x7, #464]
+	ADD $192, R12, R21
+	WORD $0x0dffa2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[0], [x21], #16
+	WORD $0x4d4042ac // ld1 {v12.h}[4], [x21]
+	ADD $192, R13, R21
+	WORD $0x0dffb2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[1], [x21], #16
+	WORD $0x4d404aac // ld1 {v12.h}[5], [x21]
+	ADD $192, R14, R21
+	WORD $0x4dffa2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[2], [x21], #16
+	WORD $0x4d4052ac // ld1 {v12.h}[6], [x21]
+	ADD $192, R15, R21
+	WORD $0x4dffb2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[3], [x21], #16
+	WORD $0x4d405aac // ld1 {v12.h}[7], [x21]
+	WORD $0x4f38548d // shl v13.4s, v4.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8008ed // str q13, [x7, #32]
+	WORD $0x4f30548d // shl v13.4s, v4.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d800ced // str q13, [x7, #48]
+	WORD $0x4f28548d // shl v13.4s, v4.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8018ed // str q13, [x7, #96]
+	WORD $0x4f28048d // sshr v13.4s, v4.4s, #24
+	WORD $0x3d801ced // str q13, [x7, #112]
+	WORD $0x4f3854ad // shl v13.4s, v5.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8028ed // str q13, [x7, #160]
+	WORD $0x4f3054ad // shl v13.4s, v5.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d802ced // str q13, [x7, #176]
+	WORD $0x4f2854ad // shl v13.4s, v5.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8038ed // str q13, [x7, #224]
+	WORD $0x4f2804ad // sshr v13.4s, v5.4s, #24
+	WORD $0x3d803ced // str q13, [x7, #240]
+	WORD $0x4f3854cd // shl v13.4s, v6.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8048ed // str q13, [x7, #288]
+	WORD $0x4f3054cd // shl v13.4s, v6.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d804ced // str q13, [x7, #304]
+	WORD $0x4f2854cd // shl v13.4s, v6.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8058ed // str q13, [x7, #352]
+	WORD $0x4f2804cd // sshr v13.4s, v6.4s, #24
+	WORD $0x3d805ced // str q13, [x7, #368]
+	WORD $0x4f3854ed // shl v13.4s, v7.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8068ed // str q13, [x7, #416]
+	WORD $0x4f3054ed // shl v13.4s, v7.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d806ced // str q13, [x7, #432]
+	WORD $0x4f2854ed // shl v13.4s, v7.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8078ed // str q13, [x7, #480]
+	WORD $0x4f2804ed // sshr v13.4s, v7.4s, #24
+	WORD $0x3d807ced // str q13, [x7, #496]
+	WORD $0x0e217998 // fcvtl v24.4s, v12.4h
+	WORD $0x4e217999 // fcvtl2 v25.4s, v12.8h
+	// block 0: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad401d06 // ldp q6, q7, [x8, #0]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad401d26 // ldp q6, q7, [x9, #0]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad401d46 // ldp q6, q7, [x10, #0]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad401d66 // ldp q6, q7, [x11, #0]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad401d86 // ldp q6, q7, [x12, #0]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad401da6 // ldp q6, q7, [x13, #0]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad401dc6 // ldp q6, q7, [x14, #0]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad401de6 // ldp q6, q7, [x15, #0]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad406cfa // ldp q26, q27, [x7, #0]
+	WORD $0xad4174fc // ldp q28, q29, [x7, #32]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 1: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad411d06 // ldp q6, q7, [x8, #32]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad411d26 // ldp q6, q7, [x9, #32]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad411d46 // ldp q6, q7, [x10, #32]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad411d66 // ldp q6, q7, [x11, #32]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad411d86 // ldp q6, q7, [x12, #32]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad411da6 // ldp q6, q7, [x13, #32]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad411dc6 // ldp q6, q7, [x14, #32]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad411de6 // ldp q6, q7, [x15, #32]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad426cfa // ldp q26, q27, [x7, #64]
+	WORD $0xad4374fc // ldp q28, q29, [x7, #96]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 2: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad401d06 // ldp q6, q7, [x8, #0]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad401d26 // ldp q6, q7, [x9, #0]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad401d46 // ldp q6, q7, [x10, #0]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad401d66 // ldp q6, q7, [x11, #0]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad401d86 // ldp q6, q7, [x12, #0]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad401da6 // ldp q6, q7, [x13, #0]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad401dc6 // ldp q6, q7, [x14, #0]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad401de6 // ldp q6, q7, [x15, #0]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad446cfa // ldp q26, q27, [x7, #128]
+	WORD $0xad4574fc // ldp q28, q29, [x7, #160]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 3: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad411d06 // ldp q6, q7, [x8, #32]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad411d26 // ldp q6, q7, [x9, #32]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad411d46 // ldp q6, q7, [x10, #32]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad411d66 // ldp q6, q7, [x11, #32]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad411d86 // ldp q6, q7, [x12, #32]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad411da6 // ldp q6, q7, [x13, #32]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad411dc6 // ldp q6, q7, [x14, #32]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad411de6 // ldp q6, q7, [x15, #32]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad466cfa // ldp q26, q27, [x7, #192]
+	WORD $0xad4774fc // ldp q28, q29, [x7, #224]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 4: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad421d06 // ldp q6, q7, [x8, #64]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad421d26 // ldp q6, q7, [x9, #64]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad421d46 // ldp q6, q7, [x10, #64]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad421d66 // ldp q6, q7, [x11, #64]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad421d86 // ldp q6, q7, [x12, #64]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad421da6 // ldp q6, q7, [x13, #64]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad421dc6 // ldp q6, q7, [x14, #64]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad421de6 // ldp q6, q7, [x15, #64]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad486cfa // ldp q26, q27, [x7, #256]
+	WORD $0xad4974fc // ldp q28, q29, [x7, #288]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 5: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad431d06 // ldp q6, q7, [x8, #96]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad431d26 // ldp q6, q7, [x9, #96]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad431d46 // ldp q6, q7, [x10, #96]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad431d66 // ldp q6, q7, [x11, #96]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad431d86 // ldp q6, q7, [x12, #96]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad431da6 // ldp q6, q7, [x13, #96]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad431dc6 // ldp q6, q7, [x14, #96]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad431de6 // ldp q6, q7, [x15, #96]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad4a6cfa // ldp q26, q27, [x7, #320]
+	WORD $0xad4b74fc // ldp q28, q29, [x7, #352]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 6: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad421d06 // ldp q6, q7, [x8, #64]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad421d26 // ldp q6, q7, [x9, #64]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad421d46 // ldp q6, q7, [x10, #64]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad421d66 // ldp q6, q7, [x11, #64]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad421d86 // ldp q6, q7, [x12, #64]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad421da6 // ldp q6, q7, [x13, #64]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad421dc6 // ldp q6, q7, [x14, #64]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad421de6 // ldp q6, q7, [x15, #64]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad4c6cfa // ldp q26, q27, [x7, #384]
+	WORD $0xad4d74fc // ldp q28, q29, [x7, #416]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 7: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad431d06 // ldp q6, q7, [x8, #96]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad431d26 // ldp q6, q7, [x9, #96]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad431d46 // ldp q6, q7, [x10, #96]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad431d66 // ldp q6, q7, [x11, #96]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad431d86 // ldp q6, q7, [x12, #96]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad431da6 // ldp q6, q7, [x13, #96]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad431dc6 // ldp q6, q7, [x14, #96]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad431de6 // ldp q6, q7, [x15, #96]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad4e6cfa // ldp q26, q27, [x7, #448]
+	WORD $0xad4f74fc // ldp q28, q29, [x7, #480]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e60290c // saddlp v12.4s, v8.8h
+	WORD $0x4e60292d // saddlp v13.4s, v9.8h
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x0e20c0c8 // smull v8.8h, v6.8b, v0.8b
+	WORD $0x4e2080c8 // smlal2 v8.8h, v6.16b, v0.16b
+	WORD $0x0e21c0e9 // smull v9.8h, v7.8b, v1.8b
+	WORD $0x4e2180e9 // smlal2 v9.8h, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x0e20c0ca // smull v10.8h, v6.8b, v0.8b
+	WORD $0x4e2080ca // smlal2 v10.8h, v6.16b, v0.16b
+	WORD $0x0e21c0eb // smull v11.8h, v7.8b, v1.8b
+	WORD $0x4e2180eb // smlal2 v11.8h, v7.16b, v1.16b
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e6bbd29 // addp v9.8h, v9.8h, v11.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
+	WORD $0x4e602929 // saddlp v9.4s, v9.8h
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	ADD $210, R8, R8
+	ADD $210, R9, R9
+	ADD $210, R10, R10
+	ADD $210, R11, R11
+	ADD $210, R12, R12
+	ADD $210, R13, R13
+	ADD $210, R14, R14
+	ADD $210, R15, R15
+	SUBS $1, R20, R20
+	BNE q6kRows8x4NEON_super
+
+	MOVD R5, R21
+	VST1 [V16.S4, V17.S4], (R21)
+	ADD R6, R21, R21
+	VST1 [V18.S4, V19.S4], (R21)
+	ADD R6, R21, R21
+	VST1 [V20.S4, V21.S4], (R21)
+	ADD R6, R21, R21
+	VST1 [V22.S4, V23.S4], (R21)
+	ADD $32, R5, R5
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE q6kRows8x4NEON_group
+	RET
+
+// func q6kRows8x4SDOT(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, scratch *byte)
+TEXT ·q6kRows8x4SDOT(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xg+24(FP), R3
+	MOVD nb+32(FP), R4
+	MOVD y+40(FP), R5
+	MOVD ystride+48(FP), R6
+	MOVD scratch+56(FP), R7
+	LSR $3, R4, R4                  // super-blocks
+	VMOVI $15, V30.B16
+	VMOVI $63, V31.B16
+	VMOVI $48, V15.B16
+
+q6kRows8x4SDOT_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R20
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+
+q6kRows8x4SDOT_super:
+	ADD $192, R8, R21
+	WORD $0x0dffa2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[0], [x21], #16
+	WORD $0x0d4042ac // ld1 {v12.h}[0], [x21]
+	ADD $192, R9, R21
+	WORD $0x0dffb2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[1], [x21], #16
+	WORD $0x0d404aac // ld1 {v12.h}[1], [x21]
+	ADD $192, R10, R21
+	WORD $0x4dffa2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[2], [x21], #16
+	WORD $0x0d4052ac // ld1 {v12.h}[2], [x21]
+	ADD $192, R11, R21
+	WORD $0x4dffb2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[3], [x21], #16
+	WORD $0x0d405aac // ld1 {v12.h}[3], [x21]
+	WORD $0x4f38548d // shl v13.4s, v4.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8000ed // str q13, [x7, #0]
+	WORD $0x4f30548d // shl v13.4s, v4.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8004ed // str q13, [x7, #16]
+	WORD $0x4f28548d // shl v13.4s, v4.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8010ed // str q13, [x7, #64]
+	WORD $0x4f28048d // sshr v13.4s, v4.4s, #24
+	WORD $0x3d8014ed // str q13, [x7, #80]
+	WORD $0x4f3854ad // shl v13.4s, v5.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8020ed // str q13, [x7, #128]
+	WORD $0x4f3054ad // shl v13.4s, v5.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8024ed // str q13, [x7, #144]
+	WORD $0x4f2854ad // shl v13.4s, v5.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8030ed // str q13, [x7, #192]
+	WORD $0x4f2804ad // sshr v13.4s, v5.4s, #24
+	WORD $0x3d8034ed // str q13, [x7, #208]
+	WORD $0x4f3854cd // shl v13.4s, v6.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8040ed // str q13, [x7, #256]
+	WORD $0x4f3054cd // shl v13.4s, v6.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8044ed // str q13, [x7, #272]
+	WORD $0x4f2854cd // shl v13.4s, v6.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8050ed // str q13, [x7, #320]
+	WORD $0x4f2804cd // sshr v13.4s, v6.4s, #24
+	WORD $0x3d8054ed // str q13, [x7, #336]
+	WORD $0x4f3854ed // shl v13.4s, v7.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8060ed // str q13, [x7, #384]
+	WORD $0x4f3054ed // shl v13.4s, v7.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8064ed // str q13, [x7, #400]
+	WORD $0x4f2854ed // shl v13.4s, v7.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8070ed // str q13, [x7, #448]
+	WORD $0x4f2804ed // sshr v13.4s, v7.4s, #24
+	WORD $0x3d8074ed // str q13, [x7, #464]
+	ADD $192, R12, R21
+	WORD $0x0dffa2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[0], [x21], #16
+	WORD $0x4d4042ac // ld1 {v12.h}[4], [x21]
+	ADD $192, R13, R21
+	WORD $0x0dffb2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[1], [x21], #16
+	WORD $0x4d404aac // ld1 {v12.h}[5], [x21]
+	ADD $192, R14, R21
+	WORD $0x4dffa2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[2], [x21], #16
+	WORD $0x4d4052ac // ld1 {v12.h}[6], [x21]
+	ADD $192, R15, R21
+	WORD $0x4dffb2a4 // ld4 {v4.s, v5.s, v6.s, v7.s}[3], [x21], #16
+	WORD $0x4d405aac // ld1 {v12.h}[7], [x21]
+	WORD $0x4f38548d // shl v13.4s, v4.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8008ed // str q13, [x7, #32]
+	WORD $0x4f30548d // shl v13.4s, v4.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d800ced // str q13, [x7, #48]
+	WORD $0x4f28548d // shl v13.4s, v4.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8018ed // str q13, [x7, #96]
+	WORD $0x4f28048d // sshr v13.4s, v4.4s, #24
+	WORD $0x3d801ced // str q13, [x7, #112]
+	WORD $0x4f3854ad // shl v13.4s, v5.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8028ed // str q13, [x7, #160]
+	WORD $0x4f3054ad // shl v13.4s, v5.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d802ced // str q13, [x7, #176]
+	WORD $0x4f2854ad // shl v13.4s, v5.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8038ed // str q13, [x7, #224]
+	WORD $0x4f2804ad // sshr v13.4s, v5.4s, #24
+	WORD $0x3d803ced // str q13, [x7, #240]
+	WORD $0x4f3854cd // shl v13.4s, v6.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8048ed // str q13, [x7, #288]
+	WORD $0x4f3054cd // shl v13.4s, v6.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d804ced // str q13, [x7, #304]
+	WORD $0x4f2854cd // shl v13.4s, v6.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8058ed // str q13, [x7, #352]
+	WORD $0x4f2804cd // sshr v13.4s, v6.4s, #24
+	WORD $0x3d805ced // str q13, [x7, #368]
+	WORD $0x4f3854ed // shl v13.4s, v7.4s, #24
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8068ed // str q13, [x7, #416]
+	WORD $0x4f3054ed // shl v13.4s, v7.4s, #16
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d806ced // str q13, [x7, #432]
+	WORD $0x4f2854ed // shl v13.4s, v7.4s, #8
+	WORD $0x4f2805ad // sshr v13.4s, v13.4s, #24
+	WORD $0x3d8078ed // str q13, [x7, #480]
+	WORD $0x4f2804ed // sshr v13.4s, v7.4s, #24
+	WORD $0x3d807ced // str q13, [x7, #496]
+	WORD $0x0e217998 // fcvtl v24.4s, v12.4h
+	WORD $0x4e217999 // fcvtl2 v25.4s, v12.8h
+	// block 0: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad401d06 // ldp q6, q7, [x8, #0]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad401d26 // ldp q6, q7, [x9, #0]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad401d46 // ldp q6, q7, [x10, #0]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad401d66 // ldp q6, q7, [x11, #0]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad401d86 // ldp q6, q7, [x12, #0]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad401da6 // ldp q6, q7, [x13, #0]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad401dc6 // ldp q6, q7, [x14, #0]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad401de6 // ldp q6, q7, [x15, #0]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad406cfa // ldp q26, q27, [x7, #0]
+	WORD $0xad4174fc // ldp q28, q29, [x7, #32]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 1: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad411d06 // ldp q6, q7, [x8, #32]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad411d26 // ldp q6, q7, [x9, #32]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad411d46 // ldp q6, q7, [x10, #32]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad411d66 // ldp q6, q7, [x11, #32]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad411d86 // ldp q6, q7, [x12, #32]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad411da6 // ldp q6, q7, [x13, #32]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad411dc6 // ldp q6, q7, [x14, #32]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad411de6 // ldp q6, q7, [x15, #32]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad426cfa // ldp q26, q27, [x7, #64]
+	WORD $0xad4374fc // ldp q28, q29, [x7, #96]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 2: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad401d06 // ldp q6, q7, [x8, #0]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad401d26 // ldp q6, q7, [x9, #0]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad401d46 // ldp q6, q7, [x10, #0]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad401d66 // ldp q6, q7, [x11, #0]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad401d86 // ldp q6, q7, [x12, #0]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad401da6 // ldp q6, q7, [x13, #0]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad401dc6 // ldp q6, q7, [x14, #0]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad401de6 // ldp q6, q7, [x15, #0]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad446cfa // ldp q26, q27, [x7, #128]
+	WORD $0xad4574fc // ldp q28, q29, [x7, #160]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 3: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad411d06 // ldp q6, q7, [x8, #32]
+	WORD $0xad441504 // ldp q4, q5, [x8, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad411d26 // ldp q6, q7, [x9, #32]
+	WORD $0xad441524 // ldp q4, q5, [x9, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad411d46 // ldp q6, q7, [x10, #32]
+	WORD $0xad441544 // ldp q4, q5, [x10, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad411d66 // ldp q6, q7, [x11, #32]
+	WORD $0xad441564 // ldp q4, q5, [x11, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad411d86 // ldp q6, q7, [x12, #32]
+	WORD $0xad441584 // ldp q4, q5, [x12, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad411da6 // ldp q6, q7, [x13, #32]
+	WORD $0xad4415a4 // ldp q4, q5, [x13, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad411dc6 // ldp q6, q7, [x14, #32]
+	WORD $0xad4415c4 // ldp q4, q5, [x14, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad411de6 // ldp q6, q7, [x15, #32]
+	WORD $0xad4415e4 // ldp q4, q5, [x15, #128]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad466cfa // ldp q26, q27, [x7, #192]
+	WORD $0xad4774fc // ldp q28, q29, [x7, #224]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 4: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad421d06 // ldp q6, q7, [x8, #64]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad421d26 // ldp q6, q7, [x9, #64]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad421d46 // ldp q6, q7, [x10, #64]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad421d66 // ldp q6, q7, [x11, #64]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad421d86 // ldp q6, q7, [x12, #64]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad421da6 // ldp q6, q7, [x13, #64]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad421dc6 // ldp q6, q7, [x14, #64]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad421de6 // ldp q6, q7, [x15, #64]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x4f0c5484 // shl v4.16b, v4.16b, #4
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0c54a5 // shl v5.16b, v5.16b, #4
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad486cfa // ldp q26, q27, [x7, #256]
+	WORD $0xad4974fc // ldp q28, q29, [x7, #288]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 5: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad431d06 // ldp q6, q7, [x8, #96]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad431d26 // ldp q6, q7, [x9, #96]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad431d46 // ldp q6, q7, [x10, #96]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad431d66 // ldp q6, q7, [x11, #96]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad431d86 // ldp q6, q7, [x12, #96]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad431da6 // ldp q6, q7, [x13, #96]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad431dc6 // ldp q6, q7, [x14, #96]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad431de6 // ldp q6, q7, [x15, #96]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x4f0a5484 // shl v4.16b, v4.16b, #2
+	WORD $0x6ebe1cc4 // bit v4.16b, v6.16b, v30.16b
+	WORD $0x4e3f1c84 // and v4.16b, v4.16b, v31.16b
+	WORD $0x4f0a54a5 // shl v5.16b, v5.16b, #2
+	WORD $0x6ebe1ce5 // bit v5.16b, v7.16b, v30.16b
+	WORD $0x4e3f1ca5 // and v5.16b, v5.16b, v31.16b
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad4a6cfa // ldp q26, q27, [x7, #320]
+	WORD $0xad4b74fc // ldp q28, q29, [x7, #352]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 6: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad421d06 // ldp q6, q7, [x8, #64]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad421d26 // ldp q6, q7, [x9, #64]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad421d46 // ldp q6, q7, [x10, #64]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad421d66 // ldp q6, q7, [x11, #64]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad421d86 // ldp q6, q7, [x12, #64]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad421da6 // ldp q6, q7, [x13, #64]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad421dc6 // ldp q6, q7, [x14, #64]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad421de6 // ldp q6, q7, [x15, #64]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x4e2f1c84 // and v4.16b, v4.16b, v15.16b
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x4e2f1ca5 // and v5.16b, v5.16b, v15.16b
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad4c6cfa // ldp q26, q27, [x7, #384]
+	WORD $0xad4d74fc // ldp q28, q29, [x7, #416]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	// block 7: decode the 8 rows' weights into the scratch buffer
+	WORD $0xad431d06 // ldp q6, q7, [x8, #96]
+	WORD $0xad451504 // ldp q4, q5, [x8, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1014e4 // stp q4, q5, [x7, #512]
+	WORD $0xad431d26 // ldp q6, q7, [x9, #96]
+	WORD $0xad451524 // ldp q4, q5, [x9, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1114e4 // stp q4, q5, [x7, #544]
+	WORD $0xad431d46 // ldp q6, q7, [x10, #96]
+	WORD $0xad451544 // ldp q4, q5, [x10, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1214e4 // stp q4, q5, [x7, #576]
+	WORD $0xad431d66 // ldp q6, q7, [x11, #96]
+	WORD $0xad451564 // ldp q4, q5, [x11, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1314e4 // stp q4, q5, [x7, #608]
+	WORD $0xad431d86 // ldp q6, q7, [x12, #96]
+	WORD $0xad451584 // ldp q4, q5, [x12, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1414e4 // stp q4, q5, [x7, #640]
+	WORD $0xad431da6 // ldp q6, q7, [x13, #96]
+	WORD $0xad4515a4 // ldp q4, q5, [x13, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1514e4 // stp q4, q5, [x7, #672]
+	WORD $0xad431dc6 // ldp q6, q7, [x14, #96]
+	WORD $0xad4515c4 // ldp q4, q5, [x14, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1614e4 // stp q4, q5, [x7, #704]
+	WORD $0xad431de6 // ldp q6, q7, [x15, #96]
+	WORD $0xad4515e4 // ldp q4, q5, [x15, #160]
+	WORD $0x6f0e0484 // ushr v4.16b, v4.16b, #2
+	WORD $0x6f0c44c4 // sri v4.16b, v6.16b, #4
+	WORD $0x6f0e04a5 // ushr v5.16b, v5.16b, #2
+	WORD $0x6f0c44e5 // sri v5.16b, v7.16b, #4
+	WORD $0xad1714e4 // stp q4, q5, [x7, #736]
+	WORD $0xad4e6cfa // ldp q26, q27, [x7, #448]
+	WORD $0xad4f74fc // ldp q28, q29, [x7, #480]
+	// token 0
+	WORD $0xad400600 // ldp q0, q1, [x16, #0]
+	WORD $0xbd410202 // ldr s2, [x16, #256]
+	WORD $0xad441604 // ldp q4, q5, [x16, #128]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd0 // fmla v16.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd1 // fmla v17.4s, v14.4s, v12.4s
+	// token 1
+	WORD $0xad410600 // ldp q0, q1, [x16, #32]
+	WORD $0xbd412202 // ldr s2, [x16, #288]
+	WORD $0xad451604 // ldp q4, q5, [x16, #160]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd2 // fmla v18.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd3 // fmla v19.4s, v14.4s, v12.4s
+	// token 2
+	WORD $0xad420600 // ldp q0, q1, [x16, #64]
+	WORD $0xbd414202 // ldr s2, [x16, #320]
+	WORD $0xad461604 // ldp q4, q5, [x16, #192]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd4 // fmla v20.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd5 // fmla v21.4s, v14.4s, v12.4s
+	// token 3
+	WORD $0xad430600 // ldp q0, q1, [x16, #96]
+	WORD $0xbd416202 // ldr s2, [x16, #352]
+	WORD $0xad471604 // ldp q4, q5, [x16, #224]
+	WORD $0x4ea5bc84 // addp v4.4s, v4.4s, v5.4s
+	WORD $0x4ea4bc83 // addp v3.4s, v4.4s, v4.4s
+	WORD $0x4f225463 // shl v3.4s, v3.4s, #2
+	WORD $0xad501ce6 // ldp q6, q7, [x7, #512]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad511ce6 // ldp q6, q7, [x7, #544]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad521ce6 // ldp q6, q7, [x7, #576]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad531ce6 // ldp q6, q7, [x7, #608]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4eba9d8c // mul v12.4s, v12.4s, v26.4s
+	WORD $0x4ebb95ac // mla v12.4s, v13.4s, v27.4s
+	WORD $0x6f83434c // mls v12.4s, v26.4s, v3.s[0]
+	WORD $0x6fa3436c // mls v12.4s, v27.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82930e // fmul v14.4s, v24.4s, v2.s[0]
+	WORD $0x4e2ccdd6 // fmla v22.4s, v14.4s, v12.4s
+	WORD $0xad541ce6 // ldp q6, q7, [x7, #640]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad551ce6 // ldp q6, q7, [x7, #672]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd0c // addp v12.4s, v8.4s, v10.4s
+	WORD $0x4eabbd2d // addp v13.4s, v9.4s, v11.4s
+	WORD $0xad561ce6 // ldp q6, q7, [x7, #704]
+	WORD $0x4f000408 // movi v8.4s, #0
+	WORD $0x4f000409 // movi v9.4s, #0
+	WORD $0x4e8094c8 // sdot v8.4s, v6.16b, v0.16b
+	WORD $0x4e8194e9 // sdot v9.4s, v7.16b, v1.16b
+	WORD $0xad571ce6 // ldp q6, q7, [x7, #736]
+	WORD $0x4f00040a // movi v10.4s, #0
+	WORD $0x4f00040b // movi v11.4s, #0
+	WORD $0x4e8094ca // sdot v10.4s, v6.16b, v0.16b
+	WORD $0x4e8194eb // sdot v11.4s, v7.16b, v1.16b
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eabbd29 // addp v9.4s, v9.4s, v11.4s
+	WORD $0x4ea8bd8c // addp v12.4s, v12.4s, v8.4s
+	WORD $0x4ea9bdad // addp v13.4s, v13.4s, v9.4s
+	WORD $0x4ebc9d8c // mul v12.4s, v12.4s, v28.4s
+	WORD $0x4ebd95ac // mla v12.4s, v13.4s, v29.4s
+	WORD $0x6f83438c // mls v12.4s, v28.4s, v3.s[0]
+	WORD $0x6fa343ac // mls v12.4s, v29.4s, v3.s[1]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f82932e // fmul v14.4s, v25.4s, v2.s[0]
+	WORD $0x4e2ccdd7 // fmla v23.4s, v14.4s, v12.4s
+	ADD $384, R16
+	ADD $210, R8, R8
+	ADD $210, R9, R9
+	ADD $210, R10, R10
+	ADD $210, R11, R11
+	ADD $210, R12, R12
+	ADD $210, R13, R13
+	ADD $210, R14, R14
+	ADD $210, R15, R15
+	SUBS $1, R20, R20
+	BNE q6kRows8x4SDOT_super
+
+	MOVD R5, R21
+	VST1 [V16.S4, V17.S4], (R21)
+	ADD R6, R21, R21
+	VST1 [V18.S4, V19.S4], (R21)
+	ADD R6, R21, R21
+	VST1 [V20.S4, V21.S4], (R21)
+	ADD R6, R21, R21
+	VST1 [V22.S4, V23.S4], (R21)
+	ADD $32, R5, R5
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE q6kRows8x4SDOT_group
 	RET
 

@@ -22,8 +22,7 @@ var (
 )
 
 // TestRows8Registered checks that a CPU with the dot-product extension runs the 8-row
-// kernels for Q4_0, Q8_0, IQ4_NL, NF4 and FP4 (decode and 4-token), Q4_K and Q6_K
-// (decode).
+// kernels for Q4_0, Q8_0, IQ4_NL, NF4, FP4, Q4_K and Q6_K (decode and 4-token).
 func TestRows8Registered(t *testing.T) {
 	if !cpu.ARM64.HasASIMDDP || !cpu.ARM64.HasFPHP {
 		t.Skip("no dot-product extension: the neon kernels run (see TestRows8NotOnPlainNEON)")
@@ -50,7 +49,8 @@ func TestRows8Registered(t *testing.T) {
 	if !same(active.kt.rows(int4.IQ4_NL), rowsKernel(iq4nlRowsSDOT8Go)) || !same(active.kt.rows4(int4.IQ4_NL), rows4Kernel(iq4nlRows4SDOT8Go)) {
 		t.Fatalf("IQ4_NL kernels are not the 8-row ones")
 	}
-	if !same(active.kt.rows(int4.Q4_K), rowsKernel(q4kRowsSDOT8Go)) || !same(active.kt.rows(int4.Q6_K), rowsKernel(q6kRowsSDOT8Go)) {
+	if !same(active.kt.rows(int4.Q4_K), rowsKernel(q4kRowsSDOT8Go)) || !same(active.kt.rows(int4.Q6_K), rowsKernel(q6kRowsSDOT8Go)) ||
+		!same(active.kt.rows4(int4.Q4_K), rows4Kernel(q4kRows4SDOT8Go)) || !same(active.kt.rows4(int4.Q6_K), rows4Kernel(q6kRows4SDOT8Go)) {
 		t.Fatalf("Q4_K/Q6_K kernels are not the 8-row SDOT ones")
 	}
 }
@@ -79,7 +79,8 @@ func TestRows8NotOnPlainNEON(t *testing.T) {
 		funcName(kernel4For(int4.NF4)) != funcName(nf4Rows4NEON4Go) || funcName(kernel4For(int4.FP4)) != funcName(fp4Rows4NEON4Go) {
 		t.Fatalf("the 4-token kernels are not the NEON 4x4 ones")
 	}
-	if funcName(kernelFor(int4.Q4_K)) != funcName(q4kRowsNEON8Go) || funcName(kernelFor(int4.Q6_K)) != funcName(q6kRowsNEON8Go) {
+	if funcName(kernelFor(int4.Q4_K)) != funcName(q4kRowsNEON8Go) || funcName(kernelFor(int4.Q6_K)) != funcName(q6kRowsNEON8Go) ||
+		funcName(kernel4For(int4.Q4_K)) != funcName(q4kRows4NEON8Go) || funcName(kernel4For(int4.Q6_K)) != funcName(q6kRows4NEON8Go) {
 		t.Fatalf("Q4_K/Q6_K kernels are not the NEON 8-row ones (the float path?)")
 	}
 }
