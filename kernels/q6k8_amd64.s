@@ -16,13 +16,13 @@
 //
 // The decode kernel reads the rows as they are stored: per row and block it builds the
 // 32 6-bit values q (ql nibble | qh bit pair << 4, as q6kRowsAVX2), VPMADDUBSW(q, x)
-// gives pair sums (unsigned q ≤ 63), VPMADDWD with int16 ones the 8 lane sums of 4
-// elements (lanes 0..3: elements 0..15, lanes 4..7: 16..31). The 8 rows' lane vectors
-// are reduced by an unpack tree to one vector of the rows' half sums (L: elements
-// 0..15, H: 16..31, lane r = row r); the -32 offset is taken off with the activation's
-// block sums (q8Act's xc: 8·Σ of each 4 elements, so 32·Σ_half x = 4·Σ of its 4
-// lanes), and s = SCL·L + SCH·H with the rows' sign-extended int32 scales (computed
-// once per super-block into the frame).
+// gives int16 pair sums (unsigned q ≤ 63; the 128-bit lanes hold elements 0..15 and
+// 16..31). The 8 rows' pair sums are reduced by an unpack tree (the first level adds two
+// rows' interleaved pair sums in int16, then VPMADDWD with int16 ones) to one vector of
+// the rows' half sums (L: elements 0..15, H: 16..31, lane r = row r); the -32 offset is
+// taken off with the activation's block sums (q8Act's xc: 8·Σ of each 4 elements, so
+// 32·Σ_half x = 4·Σ of its 4 lanes), and s = SCL·L + SCH·H with the rows'
+// sign-extended int32 scales (computed once per super-block into the frame).
 //
 // The GEMM reads tiles decoded once per MatMul (q6kTileBlockBytes: |w| and w = q-32
 // per element, the scales as int16 pairs): per token and 4-element group, VPMADDUBSW(|w|,
@@ -131,23 +131,25 @@ GLOBL q6k8sh<>(SB), RODATA|NOPTR, $128
 	VPAND   Y14, t, t \
 	VPOR    t, out, out
 
-// Q6R computes row base's lane sums for the current block (6-bit values by unpack
-// macro U from qa, qh; activation at xo(R9)) into out: dword l = Σ_{e=4l}^{4l+3} q_e·x_e.
-// Y13 = int16 ones; clobbers t.
+// Q6R computes row base's pair sums for the current block (6-bit values by unpack
+// macro U from qa, qh; activation at xo(R9)) into out: int16 word i = q_2i·x_2i +
+// q_2i+1·x_2i+1 (at most 2·63·128 in magnitude). Clobbers t.
 #define Q6R(U, qa, qh, xo, base, out, t) \
 	U(qa, qh, base, out, t) \
-	VPMADDUBSW xo(R9), out, out \
-	VPMADDWD   Y13, out, out
+	VPMADDUBSW xo(R9), out, out
 
-// Q6PAIR1 folds the lane sums of two rows: a = [a0+a2, b0+b2, a1+a3, b1+b3] per 128-bit
-// lane. Clobbers t.
+// Q6PAIR1 folds the pair sums of two rows a, b into int32 sums of 8 products: per 128-bit
+// lane a = [a(0..3)+a(8..11), b(0..3)+b(8..11), a(4..7)+a(12..15), b(4..7)+b(12..15)]
+// (element ranges of the lane). The int16 sums of two pair sums stay below 2^15.
+// Y13 = int16 ones; clobbers t.
 #define Q6PAIR1(a, b, t) \
 	VPUNPCKHDQ b, a, t \
 	VPUNPCKLDQ b, a, a \
-	VPADDD     t, a, a
+	VPADDW     t, a, a \
+	VPMADDWD   Y13, a, a
 
 // Q6PAIR2 folds two Q6PAIR1 results of rows (0,1) and (2,3): a = the 4 rows' sums of
-// the lane's half (low 128 bits: elements 0..15, high: 16..31). Clobbers t.
+// the lane's 16 elements (low 128 bits: elements 0..15, high: 16..31). Clobbers t.
 #define Q6PAIR2(a, b, t) \
 	VPUNPCKHQDQ b, a, t \
 	VPUNPCKLQDQ b, a, a \
