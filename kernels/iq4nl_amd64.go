@@ -51,11 +51,11 @@ func archKT(i *impl) {
 func iq4nlRowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, y *float32, tab *int8)
 
 // iq4nlRows8AVX2 computes groups·8 rows (see nib8_amd64.s) from the activation blocks
-// prepared by absBlocks (xa): row r of each group of 8 as nibGemm8x4AVX2 does for a
+// prepared by absBlocks (xp): row r of each group of 8 as nibGemm8x4AVX2 does for a
 // tile row and a token, bit for bit. groups ≥ 1, nb ≥ 1.
 //
 //go:noescape
-func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xa *byte, xd *float32, nb int, y *float32, tab *int8)
+func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8)
 
 // nibGemm8x4AVX2 is the gemmKernel of IQ4_NL, NF4 and FP4 over nb ≥ 1 block columns
 // of a decoded tile (nibTileBlockBytes; see nib8_amd64.s): out[8t+r] =

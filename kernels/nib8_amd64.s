@@ -113,6 +113,112 @@
 	PREFETCHT0 64(AX) \
 	PREFETCHT0 128(AX)
 
+// NIB8_ROWS and NIB8_TILE stand before the first TEXT because they read arguments by
+// name (the kernels below that use them share their argument frames): go vet checks a
+// macro's frame references against the function it is defined in.
+
+// NIB8_ROWS is the body of the 8-row decode kernels over blocks of bsz bytes with the
+// 16 quant bytes at qoff: per group of 8 rows, per block, the rows' dot products with
+// the prepared activation block (xp: 32 bytes and their magnitudes) times SCALES (Y4 =
+// the rows' scales as float32) times the activation's scale, summed in block order with
+// fused multiply-adds into Y13, which POST may scale before the store. grp and blk name
+// the two loops.
+#define NIB8_ROWS(grp, blk, bsz, qoff, SCALES, POST) \
+	MOVQ rowBytes+8(FP), R8 \
+	LEAQ (R8)(R8*2), R11 \
+	MOVQ w+0(FP), SI \
+	MOVQ groups+16(FP), R14 \
+	MOVQ y+48(FP), DI \
+	MOVQ tab+56(FP), AX \
+	VMOVDQU (AX), Y12 \
+	NIB8_CONSTS \
+grp: \
+	VXORPS Y13, Y13, Y13 \
+	MOVQ   SI, BX \
+	LEAQ   (SI)(R8*4), R12 \
+	LEAQ   (SI)(R8*8), R13 \
+	MOVQ   xp+24(FP), R9 \
+	MOVQ   xd+32(FP), R10 \
+	MOVQ   nb+40(FP), CX \
+blk: \
+	PREFETCHT0 (R13) \
+	PREFETCHT0 64(R13) \
+	PREFETCHT0 128(R13) \
+	ADDQ       $(8*bsz), R13 \
+	NIB8_LOAD(qoff) \
+	NIB8_DOT(0(R9), 32(R9)) \
+	VCVTDQ2PS    Y0, Y0 \
+	SCALES \
+	VBROADCASTSS (R10), Y5 \
+	VMULPS       Y4, Y5, Y5 \
+	VFMADD231PS  Y0, Y5, Y13 \
+	ADDQ         $bsz, BX \
+	ADDQ         $bsz, R12 \
+	ADDQ         $64, R9 \
+	ADDQ         $4, R10 \
+	DECQ         CX \
+	JNZ          blk \
+	POST \
+	VMOVUPS      Y13, (DI) \
+	ADDQ         $32, DI \
+	LEAQ         (SI)(R8*8), SI \
+	DECQ         R14 \
+	JNZ          grp \
+	VZEROUPPER \
+	RET
+
+// F32X8_SCALES: Y4 = the 8 rows' float32 scales (NF4/FP4 absmax).
+#define F32X8_SCALES \
+	F32X4X2 \
+	VINSERTI128 $1, X5, Y4, Y4
+
+// NIB8_NOPOST leaves the results as they are (IQ4_NL).
+#define NIB8_NOPOST
+
+// BNB4_POST multiplies the 8 results by the table's post factor.
+#define BNB4_POST \
+	VBROADCASTSS post+64(FP), Y4 \
+	VMULPS       Y4, Y13, Y13
+
+// NIB8_TILE is the body of the tile builders over blocks of bsz bytes with the 16 quant
+// bytes at qoff: per block column the 8 rows' quant bytes transposed in registers as in
+// the decode kernels, decoded (TILE_ALLK), and stored after the rows' scales, which
+// SCALES writes at (DI) as float32 (F16X8_STORE, F32X8_STORE). blk names the loop.
+#define NIB8_TILE(blk, bsz, qoff, SCALES) \
+	MOVQ w+0(FP), BX \
+	MOVQ BX, SI \
+	MOVQ rowBytes+8(FP), R8 \
+	MOVQ nb+16(FP), CX \
+	MOVQ dst+24(FP), DI \
+	MOVQ tab+32(FP), AX \
+	VMOVDQU (AX), Y12 \
+	NIB8_CONSTS \
+	LEAQ (R8)(R8*2), R11 \
+	LEAQ (BX)(R8*4), R12 \
+blk: \
+	NIB8_PREFETCH \
+	NIB8_LOAD(qoff) \
+	TILE_ALLK \
+	SCALES \
+	ADDQ        $bsz, BX \
+	ADDQ        $bsz, R12 \
+	ADDQ        $544, DI \
+	DECQ        CX \
+	JNZ         blk \
+	VZEROUPPER \
+	RET
+
+// F16X8_STORE and F32X8_STORE write the 8 rows' scales (fp16 or float32 in the
+// blocks) at (DI) as float32.
+#define F16X8_STORE \
+	F16X8_SCALES \
+	VMOVUPS Y4, (DI)
+
+#define F32X8_STORE \
+	F32X4X2 \
+	VMOVDQU X4, (DI) \
+	VMOVDQU X5, 16(DI)
+
 // func prepBlocksAVX2(xq *int8, nb int, dst *byte, tab *byte)
 //
 // Writes per activation block the 32 bytes x rearranged by tab (VPSHUFB by tab[0:32]
@@ -139,52 +245,12 @@ prepblk:
 	VZEROUPPER
 	RET
 
-// func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xa *byte, xd *float32, nb int, y *float32, tab *int8)
+// func iq4nlRows8AVX2(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8)
 //
 // Decode over groups of 8 IQ4_NL rows, each activation block read with its magnitudes
-// as prepBlocksAVX2 wrote them (xa, 64 bytes a block).
+// as prepBlocksAVX2 wrote them (xp, 64 bytes a block).
 TEXT ·iq4nlRows8AVX2(SB), NOSPLIT, $0-64
-	MOVQ rowBytes+8(FP), R8
-	LEAQ (R8)(R8*2), R11
-	MOVQ w+0(FP), SI
-	MOVQ groups+16(FP), R14
-	MOVQ y+48(FP), DI
-	MOVQ tab+56(FP), AX
-	VMOVDQU (AX), Y12
-	NIB8_CONSTS
-ip8grp:
-	VXORPS Y13, Y13, Y13
-	MOVQ   SI, BX
-	LEAQ   (SI)(R8*4), R12
-	LEAQ   (SI)(R8*8), R13
-	MOVQ   xa+24(FP), R9
-	MOVQ   xd+32(FP), R10
-	MOVQ   nb+40(FP), CX
-ip8blk:
-	PREFETCHT0 (R13)
-	PREFETCHT0 64(R13)
-	PREFETCHT0 128(R13)
-	ADDQ       $144, R13
-	NIB8_LOAD(2)
-	NIB8_DOT(0(R9), 32(R9))
-	VCVTDQ2PS    Y0, Y0
-	F16X8_SCALES
-	VBROADCASTSS (R10), Y5
-	VMULPS       Y4, Y5, Y5
-	VFMADD231PS  Y0, Y5, Y13
-	ADDQ         $18, BX
-	ADDQ         $18, R12
-	ADDQ         $64, R9
-	ADDQ         $4, R10
-	DECQ         CX
-	JNZ          ip8blk
-	VMOVUPS      Y13, (DI)
-	ADDQ         $32, DI
-	LEAQ         (SI)(R8*8), SI
-	DECQ         R14
-	JNZ          ip8grp
-	VZEROUPPER
-	RET
+	NIB8_ROWS(ip8grp, ip8blk, 18, 2, F16X8_SCALES, NIB8_NOPOST)
 
 // func bnb4Rows8AVX2(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
 //
@@ -192,50 +258,7 @@ ip8blk:
 // activation blocks permuted (xp with |xp|, 64 bytes a block, from prepBlocksAVX2), and
 // the 8 results multiplied by post at the end.
 TEXT ·bnb4Rows8AVX2(SB), NOSPLIT, $0-68
-	MOVQ rowBytes+8(FP), R8
-	LEAQ (R8)(R8*2), R11
-	MOVQ w+0(FP), SI
-	MOVQ groups+16(FP), R14
-	MOVQ y+48(FP), DI
-	MOVQ tab+56(FP), AX
-	VMOVDQU (AX), Y12
-	NIB8_CONSTS
-bp8grp:
-	VXORPS Y13, Y13, Y13
-	MOVQ   SI, BX
-	LEAQ   (SI)(R8*4), R12
-	LEAQ   (SI)(R8*8), R13
-	MOVQ   xp+24(FP), R9
-	MOVQ   xd+32(FP), R10
-	MOVQ   nb+40(FP), CX
-bp8blk:
-	PREFETCHT0 (R13)
-	PREFETCHT0 64(R13)
-	PREFETCHT0 128(R13)
-	ADDQ       $160, R13
-	NIB8_LOAD(4)
-	NIB8_DOT(0(R9), 32(R9))
-	VCVTDQ2PS    Y0, Y0
-	F32X4X2
-	VINSERTI128  $1, X5, Y4, Y4
-	VBROADCASTSS (R10), Y5
-	VMULPS       Y4, Y5, Y5
-	VFMADD231PS  Y0, Y5, Y13
-	ADDQ         $20, BX
-	ADDQ         $20, R12
-	ADDQ         $64, R9
-	ADDQ         $4, R10
-	DECQ         CX
-	JNZ          bp8blk
-	VBROADCASTSS post+64(FP), Y4
-	VMULPS       Y4, Y13, Y13
-	VMOVUPS      Y13, (DI)
-	ADDQ         $32, DI
-	LEAQ         (SI)(R8*8), SI
-	DECQ         R14
-	JNZ          bp8grp
-	VZEROUPPER
-	RET
+	NIB8_ROWS(bp8grp, bp8blk, 20, 4, F32X8_SCALES, BNB4_POST)
 
 // GTOK adds to acc the 8 rows' int32 products of the weights w (|w| in aw) with the
 // token's 4-byte activation group at xo(DX). Y14 = int16 ones; clobbers Y12.
@@ -343,62 +366,15 @@ gnblk:
 
 // func iq4nlTile8AVX2(w *byte, rowBytes, nb int, dst *byte, tab *int8)
 //
-// decodeTile8 for a full tile of 8 IQ4_NL rows: per block column the rows' nibbles are
-// transposed in registers as in iq4nlRows8AVX2, decoded, and stored after the rows'
-// scales (converted to float32).
+// decodeTile8 for a full tile of 8 IQ4_NL rows (18-byte blocks, fp16 scales).
 TEXT ·iq4nlTile8AVX2(SB), NOSPLIT, $0-40
-	MOVQ w+0(FP), BX
-	MOVQ BX, SI
-	MOVQ rowBytes+8(FP), R8
-	MOVQ nb+16(FP), CX
-	MOVQ dst+24(FP), DI
-	MOVQ tab+32(FP), AX
-	VMOVDQU (AX), Y12
-	NIB8_CONSTS
-	LEAQ (R8)(R8*2), R11
-	LEAQ (BX)(R8*4), R12
-itl8blk:
-	NIB8_PREFETCH
-	NIB8_LOAD(2)
-	TILE_ALLK
-	F16X8_SCALES
-	VMOVUPS     Y4, (DI)
-	ADDQ        $18, BX
-	ADDQ        $18, R12
-	ADDQ        $544, DI
-	DECQ        CX
-	JNZ         itl8blk
-	VZEROUPPER
-	RET
+	NIB8_TILE(itl8blk, 18, 2, F16X8_STORE)
 
 // func bnb4Tile8AVX2(w *byte, rowBytes, nb int, dst *byte, tab *int8)
 //
 // decodeTile8 for a full tile of 8 NF4/FP4 rows (20-byte blocks, float32 absmax).
 TEXT ·bnb4Tile8AVX2(SB), NOSPLIT, $0-40
-	MOVQ w+0(FP), BX
-	MOVQ BX, SI
-	MOVQ rowBytes+8(FP), R8
-	MOVQ nb+16(FP), CX
-	MOVQ dst+24(FP), DI
-	MOVQ tab+32(FP), AX
-	VMOVDQU (AX), Y12
-	NIB8_CONSTS
-	LEAQ (R8)(R8*2), R11
-	LEAQ (BX)(R8*4), R12
-btl8blk:
-	NIB8_PREFETCH
-	NIB8_LOAD(4)
-	TILE_ALLK
-	F32X4X2
-	VMOVDQU     X4, (DI)
-	VMOVDQU     X5, 16(DI)
-	ADDQ        $20, BX
-	ADDQ        $20, R12
-	ADDQ        $544, DI
-	DECQ        CX
-	JNZ         btl8blk
-	VZEROUPPER
-	RET
+	NIB8_TILE(btl8blk, 20, 4, F32X8_STORE)
 
 // Q8_0 (34-byte blocks: fp16 scale, 32 int8 weights) with the same 8-row structure: the
 // decoded tile of the codebook types holds int8 weights already, so the Q8_0 GEMM is
