@@ -143,12 +143,22 @@ def rows8(name, q4, neon=False, bnb=False, q8=False):
             for i in range(4):
                 w("sdot v%d.4s, v%d.16b, v%d.16b" % (8 + 4 * h + i, 16 + i, xhi))
         else:
-            widen(lambda j: 20 + j, lambda j: 16 + j, xlo, xhi, lambda j: 8 + 4 * h + j, [(24, 25), (28, 29)])
+            if q4:
+                # Q4_0's unsigned nibbles: |n·x| ≤ 15·128, so a row's 4 products a lane and
+                # the pairwise sums of 4 rows (16 terms) fit int16; widen once per 4 rows.
+                b = 8 + 4 * h
+                for j in range(4):
+                    w("smull v%d.8h, v%d.8b, v%d.8b" % (b + j, 20 + j, xlo)); w("smlal2 v%d.8h, v%d.16b, v%d.16b" % (b + j, 20 + j, xlo))
+                    w("smlal v%d.8h, v%d.8b, v%d.8b" % (b + j, 16 + j, xhi)); w("smlal2 v%d.8h, v%d.16b, v%d.16b" % (b + j, 16 + j, xhi))
+                w("addp v%d.8h, v%d.8h, v%d.8h" % (b, b, b + 1)); w("addp v%d.8h, v%d.8h, v%d.8h" % (b + 2, b + 2, b + 3))
+                w("addp v%d.8h, v%d.8h, v%d.8h" % (b, b, b + 2)); w("saddlp v%d.4s, v%d.8h" % (b, b))
+            else:
+                widen(lambda j: 20 + j, lambda j: 16 + j, xlo, xhi, lambda j: 8 + 4 * h + j, [(24, 25), (28, 29)])
     if q4:
         g("VADD V3.S4, V2.S4, V2.S4")
         w("addv s2, v2.4s")
         g("VDUP V2.S[0], V2.S4")
-    for base in (8, 12):
+    for base in ((8, 12) if not (q4 and neon) else ()):
         w("addp v%d.4s, v%d.4s, v%d.4s" % (base, base, base + 1))
         w("addp v%d.4s, v%d.4s, v%d.4s" % (base + 2, base + 2, base + 3))
         w("addp v%d.4s, v%d.4s, v%d.4s" % (base, base, base + 2))
@@ -269,7 +279,7 @@ def rows8x4(name, bnb=False, q8=False):
     g("RET")
     raw("")
 
-def rows4x4neon(name, bnb=False, q8=False):
+def rows4x4neon(name, bnb=False, q8=False, small=False):
     # 4 rows × 4 tokens without the dot product: each 4-row group's weights are decoded
     # once per block for the 4 tokens of a pack4 group; per token and row the integer sum
     # and the float steps are those of rows8(neon=True) for one lane, so the results agree
@@ -338,10 +348,20 @@ def rows4x4neon(name, bnb=False, q8=False):
         if q8:
             widen(lambda j: 16 + 2 * j, lambda j: 17 + 2 * j, xlo, xhi, lambda j: 12 + j, [(28, 29), (8, 11)])
         else:
-            widen(lambda j: 20 + j, lambda j: 16 + j, xlo, xhi, lambda j: 12 + j, [(28, 29), (8, 11)])
-        w("addp v12.4s, v12.4s, v13.4s")
-        w("addp v14.4s, v14.4s, v15.4s")
-        w("addp v12.4s, v12.4s, v14.4s")
+            if small:
+                # table values of magnitude ≤ 8 (Q4_0): 4 products a lane and the pairwise
+                # sums of the 4 rows (16 terms ≤ 16384) fit int16; widen once
+                for j in range(4):
+                    w("smull v%d.8h, v%d.8b, v%d.8b" % (12 + j, 20 + j, xlo)); w("smlal2 v%d.8h, v%d.16b, v%d.16b" % (12 + j, 20 + j, xlo))
+                    w("smlal v%d.8h, v%d.8b, v%d.8b" % (12 + j, 16 + j, xhi)); w("smlal2 v%d.8h, v%d.16b, v%d.16b" % (12 + j, 16 + j, xhi))
+                w("addp v12.8h, v12.8h, v13.8h"); w("addp v14.8h, v14.8h, v15.8h")
+                w("addp v12.8h, v12.8h, v14.8h"); w("saddlp v12.4s, v12.8h")
+            else:
+                widen(lambda j: 20 + j, lambda j: 16 + j, xlo, xhi, lambda j: 12 + j, [(28, 29), (8, 11)])
+        if not small:
+            w("addp v12.4s, v12.4s, v13.4s")
+            w("addp v14.4s, v14.4s, v15.4s")
+            w("addp v12.4s, v12.4s, v14.4s")
         w("scvtf v12.4s, v12.4s")
         w("fmul v11.4s, v10.4s, v9.s[%d]" % t)
         g("VFMLA V12.S4, V11.S4, V%d.S4" % (24 + t))
@@ -806,6 +826,7 @@ rows8("q8_0Rows8SDOT", False, q8=True)
 rows8x4("q8_0Rows8x4SDOT", q8=True)
 q8quant("q8QuantNEON")
 rows4x4neon("nibRows4x4NEON")
+rows4x4neon("q4_0Rows4x4NEON", small=True)
 rows4x4neon("bnbRows4x4NEON", bnb=True)
 rows8("q8_0Rows8NEON", False, neon=True, q8=True)
 rows4x4neon("q8_0Rows4x4NEON", q8=True)

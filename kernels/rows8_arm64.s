@@ -505,30 +505,26 @@ q4_0Rows8NEON_block:
 	VUSHR $4, V18.B16, V18.B16
 	VAND V30.B16, V19.B16, V23.B16
 	VUSHR $4, V19.B16, V19.B16
-	WORD $0x0e20c298 // smull v24.8h, v20.8b, v0.8b
-	WORD $0x4e20c299 // smull2 v25.8h, v20.16b, v0.16b
-	WORD $0x0e20c2bc // smull v28.8h, v21.8b, v0.8b
-	WORD $0x4e20c2bd // smull2 v29.8h, v21.16b, v0.16b
-	WORD $0x0e218218 // smlal v24.8h, v16.8b, v1.8b
-	WORD $0x4e218219 // smlal2 v25.8h, v16.16b, v1.16b
-	WORD $0x0e21823c // smlal v28.8h, v17.8b, v1.8b
-	WORD $0x4e21823d // smlal2 v29.8h, v17.16b, v1.16b
-	WORD $0x4e602b08 // saddlp v8.4s, v24.8h
-	WORD $0x4e602b89 // saddlp v9.4s, v28.8h
-	WORD $0x4e606b28 // sadalp v8.4s, v25.8h
-	WORD $0x4e606ba9 // sadalp v9.4s, v29.8h
-	WORD $0x0e20c2d8 // smull v24.8h, v22.8b, v0.8b
-	WORD $0x4e20c2d9 // smull2 v25.8h, v22.16b, v0.16b
-	WORD $0x0e20c2fc // smull v28.8h, v23.8b, v0.8b
-	WORD $0x4e20c2fd // smull2 v29.8h, v23.16b, v0.16b
-	WORD $0x0e218258 // smlal v24.8h, v18.8b, v1.8b
-	WORD $0x4e218259 // smlal2 v25.8h, v18.16b, v1.16b
-	WORD $0x0e21827c // smlal v28.8h, v19.8b, v1.8b
-	WORD $0x4e21827d // smlal2 v29.8h, v19.16b, v1.16b
-	WORD $0x4e602b0a // saddlp v10.4s, v24.8h
-	WORD $0x4e602b8b // saddlp v11.4s, v28.8h
-	WORD $0x4e606b2a // sadalp v10.4s, v25.8h
-	WORD $0x4e606bab // sadalp v11.4s, v29.8h
+	WORD $0x0e20c288 // smull v8.8h, v20.8b, v0.8b
+	WORD $0x4e208288 // smlal2 v8.8h, v20.16b, v0.16b
+	WORD $0x0e218208 // smlal v8.8h, v16.8b, v1.8b
+	WORD $0x4e218208 // smlal2 v8.8h, v16.16b, v1.16b
+	WORD $0x0e20c2a9 // smull v9.8h, v21.8b, v0.8b
+	WORD $0x4e2082a9 // smlal2 v9.8h, v21.16b, v0.16b
+	WORD $0x0e218229 // smlal v9.8h, v17.8b, v1.8b
+	WORD $0x4e218229 // smlal2 v9.8h, v17.16b, v1.16b
+	WORD $0x0e20c2ca // smull v10.8h, v22.8b, v0.8b
+	WORD $0x4e2082ca // smlal2 v10.8h, v22.16b, v0.16b
+	WORD $0x0e21824a // smlal v10.8h, v18.8b, v1.8b
+	WORD $0x4e21824a // smlal2 v10.8h, v18.16b, v1.16b
+	WORD $0x0e20c2eb // smull v11.8h, v23.8b, v0.8b
+	WORD $0x4e2082eb // smlal2 v11.8h, v23.16b, v0.16b
+	WORD $0x0e21826b // smlal v11.8h, v19.8b, v1.8b
+	WORD $0x4e21826b // smlal2 v11.8h, v19.16b, v1.16b
+	WORD $0x4e69bd08 // addp v8.8h, v8.8h, v9.8h
+	WORD $0x4e6bbd4a // addp v10.8h, v10.8h, v11.8h
+	WORD $0x4e6abd08 // addp v8.8h, v8.8h, v10.8h
+	WORD $0x4e602908 // saddlp v8.4s, v8.8h
 	VLD1.P 16(R12), [V16.B16]
 	VLD1.P 16(R13), [V17.B16]
 	VLD1.P 16(R14), [V18.B16]
@@ -541,39 +537,29 @@ q4_0Rows8NEON_block:
 	VUSHR $4, V18.B16, V18.B16
 	VAND V30.B16, V19.B16, V23.B16
 	VUSHR $4, V19.B16, V19.B16
-	WORD $0x0e20c298 // smull v24.8h, v20.8b, v0.8b
-	WORD $0x4e20c299 // smull2 v25.8h, v20.16b, v0.16b
-	WORD $0x0e20c2bc // smull v28.8h, v21.8b, v0.8b
-	WORD $0x4e20c2bd // smull2 v29.8h, v21.16b, v0.16b
-	WORD $0x0e218218 // smlal v24.8h, v16.8b, v1.8b
-	WORD $0x4e218219 // smlal2 v25.8h, v16.16b, v1.16b
-	WORD $0x0e21823c // smlal v28.8h, v17.8b, v1.8b
-	WORD $0x4e21823d // smlal2 v29.8h, v17.16b, v1.16b
-	WORD $0x4e602b0c // saddlp v12.4s, v24.8h
-	WORD $0x4e602b8d // saddlp v13.4s, v28.8h
-	WORD $0x4e606b2c // sadalp v12.4s, v25.8h
-	WORD $0x4e606bad // sadalp v13.4s, v29.8h
-	WORD $0x0e20c2d8 // smull v24.8h, v22.8b, v0.8b
-	WORD $0x4e20c2d9 // smull2 v25.8h, v22.16b, v0.16b
-	WORD $0x0e20c2fc // smull v28.8h, v23.8b, v0.8b
-	WORD $0x4e20c2fd // smull2 v29.8h, v23.16b, v0.16b
-	WORD $0x0e218258 // smlal v24.8h, v18.8b, v1.8b
-	WORD $0x4e218259 // smlal2 v25.8h, v18.16b, v1.16b
-	WORD $0x0e21827c // smlal v28.8h, v19.8b, v1.8b
-	WORD $0x4e21827d // smlal2 v29.8h, v19.16b, v1.16b
-	WORD $0x4e602b0e // saddlp v14.4s, v24.8h
-	WORD $0x4e602b8f // saddlp v15.4s, v28.8h
-	WORD $0x4e606b2e // sadalp v14.4s, v25.8h
-	WORD $0x4e606baf // sadalp v15.4s, v29.8h
+	WORD $0x0e20c28c // smull v12.8h, v20.8b, v0.8b
+	WORD $0x4e20828c // smlal2 v12.8h, v20.16b, v0.16b
+	WORD $0x0e21820c // smlal v12.8h, v16.8b, v1.8b
+	WORD $0x4e21820c // smlal2 v12.8h, v16.16b, v1.16b
+	WORD $0x0e20c2ad // smull v13.8h, v21.8b, v0.8b
+	WORD $0x4e2082ad // smlal2 v13.8h, v21.16b, v0.16b
+	WORD $0x0e21822d // smlal v13.8h, v17.8b, v1.8b
+	WORD $0x4e21822d // smlal2 v13.8h, v17.16b, v1.16b
+	WORD $0x0e20c2ce // smull v14.8h, v22.8b, v0.8b
+	WORD $0x4e2082ce // smlal2 v14.8h, v22.16b, v0.16b
+	WORD $0x0e21824e // smlal v14.8h, v18.8b, v1.8b
+	WORD $0x4e21824e // smlal2 v14.8h, v18.16b, v1.16b
+	WORD $0x0e20c2ef // smull v15.8h, v23.8b, v0.8b
+	WORD $0x4e2082ef // smlal2 v15.8h, v23.16b, v0.16b
+	WORD $0x0e21826f // smlal v15.8h, v19.8b, v1.8b
+	WORD $0x4e21826f // smlal2 v15.8h, v19.16b, v1.16b
+	WORD $0x4e6dbd8c // addp v12.8h, v12.8h, v13.8h
+	WORD $0x4e6fbdce // addp v14.8h, v14.8h, v15.8h
+	WORD $0x4e6ebd8c // addp v12.8h, v12.8h, v14.8h
+	WORD $0x4e60298c // saddlp v12.4s, v12.8h
 	VADD V3.S4, V2.S4, V2.S4
 	WORD $0x4eb1b842 // addv s2, v2.4s
 	VDUP V2.S[0], V2.S4
-	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
-	WORD $0x4eabbd4a // addp v10.4s, v10.4s, v11.4s
-	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
-	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
-	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
-	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
 	VSUB V2.S4, V8.S4, V8.S4
 	VSUB V2.S4, V12.S4, V12.S4
 	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
@@ -1819,6 +1805,174 @@ nibRows4x4NEON_block:
 	ADD R1<<2, R0, R0
 	SUBS $1, R2, R2
 	BNE nibRows4x4NEON_group
+	RET
+
+// func q4_0Rows4x4NEON(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8)
+TEXT ·q4_0Rows4x4NEON(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xg+24(FP), R3
+	MOVD nb+32(FP), R4
+	MOVD y+40(FP), R5
+	MOVD ystride+48(FP), R6
+	MOVD tab+56(FP), R7
+	VLD1 (R7), [V31.B16]
+	VMOVI $15, V30.B16
+	MOVD $32, R19
+
+q4_0Rows4x4NEON_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	MOVD R3, R16
+	MOVD R4, R17
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+
+q4_0Rows4x4NEON_block:
+	VLD1.P 64(R16), [V0.B16, V1.B16, V2.B16, V3.B16]
+	VLD1.P 64(R16), [V4.B16, V5.B16, V6.B16, V7.B16]
+	ADD $128, R16
+	WORD $0x0dd38209 // ld1 {v9.s}[0], [x16], x19
+	WORD $0x0dd39209 // ld1 {v9.s}[1], [x16], x19
+	WORD $0x4dd38209 // ld1 {v9.s}[2], [x16], x19
+	WORD $0x4dd39209 // ld1 {v9.s}[3], [x16], x19
+	WORD $0x0ddf410a // ld1 {v10.h}[0], [x8], #2
+	WORD $0x0ddf492a // ld1 {v10.h}[1], [x9], #2
+	WORD $0x0ddf514a // ld1 {v10.h}[2], [x10], #2
+	WORD $0x0ddf596a // ld1 {v10.h}[3], [x11], #2
+	VLD1.P 16(R8), [V16.B16]
+	VLD1.P 16(R9), [V17.B16]
+	VLD1.P 16(R10), [V18.B16]
+	VLD1.P 16(R11), [V19.B16]
+	WORD $0x0e21794a // fcvtl v10.4s, v10.4h
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x0e20c28c // smull v12.8h, v20.8b, v0.8b
+	WORD $0x4e20828c // smlal2 v12.8h, v20.16b, v0.16b
+	WORD $0x0e21820c // smlal v12.8h, v16.8b, v1.8b
+	WORD $0x4e21820c // smlal2 v12.8h, v16.16b, v1.16b
+	WORD $0x0e20c2ad // smull v13.8h, v21.8b, v0.8b
+	WORD $0x4e2082ad // smlal2 v13.8h, v21.16b, v0.16b
+	WORD $0x0e21822d // smlal v13.8h, v17.8b, v1.8b
+	WORD $0x4e21822d // smlal2 v13.8h, v17.16b, v1.16b
+	WORD $0x0e20c2ce // smull v14.8h, v22.8b, v0.8b
+	WORD $0x4e2082ce // smlal2 v14.8h, v22.16b, v0.16b
+	WORD $0x0e21824e // smlal v14.8h, v18.8b, v1.8b
+	WORD $0x4e21824e // smlal2 v14.8h, v18.16b, v1.16b
+	WORD $0x0e20c2ef // smull v15.8h, v23.8b, v0.8b
+	WORD $0x4e2082ef // smlal2 v15.8h, v23.16b, v0.16b
+	WORD $0x0e21826f // smlal v15.8h, v19.8b, v1.8b
+	WORD $0x4e21826f // smlal2 v15.8h, v19.16b, v1.16b
+	WORD $0x4e6dbd8c // addp v12.8h, v12.8h, v13.8h
+	WORD $0x4e6fbdce // addp v14.8h, v14.8h, v15.8h
+	WORD $0x4e6ebd8c // addp v12.8h, v12.8h, v14.8h
+	WORD $0x4e60298c // saddlp v12.4s, v12.8h
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f89914b // fmul v11.4s, v10.4s, v9.s[0]
+	VFMLA V12.S4, V11.S4, V24.S4
+	WORD $0x0e22c28c // smull v12.8h, v20.8b, v2.8b
+	WORD $0x4e22828c // smlal2 v12.8h, v20.16b, v2.16b
+	WORD $0x0e23820c // smlal v12.8h, v16.8b, v3.8b
+	WORD $0x4e23820c // smlal2 v12.8h, v16.16b, v3.16b
+	WORD $0x0e22c2ad // smull v13.8h, v21.8b, v2.8b
+	WORD $0x4e2282ad // smlal2 v13.8h, v21.16b, v2.16b
+	WORD $0x0e23822d // smlal v13.8h, v17.8b, v3.8b
+	WORD $0x4e23822d // smlal2 v13.8h, v17.16b, v3.16b
+	WORD $0x0e22c2ce // smull v14.8h, v22.8b, v2.8b
+	WORD $0x4e2282ce // smlal2 v14.8h, v22.16b, v2.16b
+	WORD $0x0e23824e // smlal v14.8h, v18.8b, v3.8b
+	WORD $0x4e23824e // smlal2 v14.8h, v18.16b, v3.16b
+	WORD $0x0e22c2ef // smull v15.8h, v23.8b, v2.8b
+	WORD $0x4e2282ef // smlal2 v15.8h, v23.16b, v2.16b
+	WORD $0x0e23826f // smlal v15.8h, v19.8b, v3.8b
+	WORD $0x4e23826f // smlal2 v15.8h, v19.16b, v3.16b
+	WORD $0x4e6dbd8c // addp v12.8h, v12.8h, v13.8h
+	WORD $0x4e6fbdce // addp v14.8h, v14.8h, v15.8h
+	WORD $0x4e6ebd8c // addp v12.8h, v12.8h, v14.8h
+	WORD $0x4e60298c // saddlp v12.4s, v12.8h
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4fa9914b // fmul v11.4s, v10.4s, v9.s[1]
+	VFMLA V12.S4, V11.S4, V25.S4
+	WORD $0x0e24c28c // smull v12.8h, v20.8b, v4.8b
+	WORD $0x4e24828c // smlal2 v12.8h, v20.16b, v4.16b
+	WORD $0x0e25820c // smlal v12.8h, v16.8b, v5.8b
+	WORD $0x4e25820c // smlal2 v12.8h, v16.16b, v5.16b
+	WORD $0x0e24c2ad // smull v13.8h, v21.8b, v4.8b
+	WORD $0x4e2482ad // smlal2 v13.8h, v21.16b, v4.16b
+	WORD $0x0e25822d // smlal v13.8h, v17.8b, v5.8b
+	WORD $0x4e25822d // smlal2 v13.8h, v17.16b, v5.16b
+	WORD $0x0e24c2ce // smull v14.8h, v22.8b, v4.8b
+	WORD $0x4e2482ce // smlal2 v14.8h, v22.16b, v4.16b
+	WORD $0x0e25824e // smlal v14.8h, v18.8b, v5.8b
+	WORD $0x4e25824e // smlal2 v14.8h, v18.16b, v5.16b
+	WORD $0x0e24c2ef // smull v15.8h, v23.8b, v4.8b
+	WORD $0x4e2482ef // smlal2 v15.8h, v23.16b, v4.16b
+	WORD $0x0e25826f // smlal v15.8h, v19.8b, v5.8b
+	WORD $0x4e25826f // smlal2 v15.8h, v19.16b, v5.16b
+	WORD $0x4e6dbd8c // addp v12.8h, v12.8h, v13.8h
+	WORD $0x4e6fbdce // addp v14.8h, v14.8h, v15.8h
+	WORD $0x4e6ebd8c // addp v12.8h, v12.8h, v14.8h
+	WORD $0x4e60298c // saddlp v12.4s, v12.8h
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f89994b // fmul v11.4s, v10.4s, v9.s[2]
+	VFMLA V12.S4, V11.S4, V26.S4
+	WORD $0x0e26c28c // smull v12.8h, v20.8b, v6.8b
+	WORD $0x4e26828c // smlal2 v12.8h, v20.16b, v6.16b
+	WORD $0x0e27820c // smlal v12.8h, v16.8b, v7.8b
+	WORD $0x4e27820c // smlal2 v12.8h, v16.16b, v7.16b
+	WORD $0x0e26c2ad // smull v13.8h, v21.8b, v6.8b
+	WORD $0x4e2682ad // smlal2 v13.8h, v21.16b, v6.16b
+	WORD $0x0e27822d // smlal v13.8h, v17.8b, v7.8b
+	WORD $0x4e27822d // smlal2 v13.8h, v17.16b, v7.16b
+	WORD $0x0e26c2ce // smull v14.8h, v22.8b, v6.8b
+	WORD $0x4e2682ce // smlal2 v14.8h, v22.16b, v6.16b
+	WORD $0x0e27824e // smlal v14.8h, v18.8b, v7.8b
+	WORD $0x4e27824e // smlal2 v14.8h, v18.16b, v7.16b
+	WORD $0x0e26c2ef // smull v15.8h, v23.8b, v6.8b
+	WORD $0x4e2682ef // smlal2 v15.8h, v23.16b, v6.16b
+	WORD $0x0e27826f // smlal v15.8h, v19.8b, v7.8b
+	WORD $0x4e27826f // smlal2 v15.8h, v19.16b, v7.16b
+	WORD $0x4e6dbd8c // addp v12.8h, v12.8h, v13.8h
+	WORD $0x4e6fbdce // addp v14.8h, v14.8h, v15.8h
+	WORD $0x4e6ebd8c // addp v12.8h, v12.8h, v14.8h
+	WORD $0x4e60298c // saddlp v12.4s, v12.8h
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4fa9994b // fmul v11.4s, v10.4s, v9.s[3]
+	VFMLA V12.S4, V11.S4, V27.S4
+	SUBS $1, R17, R17
+	BNE q4_0Rows4x4NEON_block
+
+	MOVD R5, R20
+	VST1 [V24.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V25.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V26.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V27.S4], (R20)
+	ADD $16, R5, R5
+	ADD R1<<2, R0, R0
+	SUBS $1, R2, R2
+	BNE q4_0Rows4x4NEON_group
 	RET
 
 // func bnbRows4x4NEON(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8, post float32)
