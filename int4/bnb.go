@@ -153,11 +153,21 @@ func (q *Bnb4) Dequantize(dst []float32) error {
 }
 
 // CanRepack reports whether a [rows, cols] tensor quantized with this state converts
-// losslessly to the NF4/FP4 row layout: cols and Blocksize are multiples of 32 and the
-// code table is bitsandbytes' standard one for the type.
-func (q *Bnb4) CanRepack(cols int) bool {
-	tab := Bnb4Table(q.Type)
-	if tab == nil || cols <= 0 || cols%blockBnb4Elems != 0 || q.Blocksize%blockBnb4Elems != 0 {
+// losslessly to the 32-element row layout of q.Type (NF4 or FP4): cols and Blocksize are
+// multiples of 32 and the code table is bitsandbytes' standard one for the type.
+func (q *Bnb4) CanRepack(cols int) bool { return q.CanRepackAs(q.Type, cols) }
+
+// CanRepackAs reports whether a [rows, cols] tensor quantized with this state converts
+// losslessly to rows of type t, a row type of q.Type's code family (NF4 or NF4_64 for
+// NF4, FP4 or FP4_64 for FP4): cols and Blocksize are multiples of t's block size (32 or
+// 64) and the code table is bitsandbytes' standard one for the type.
+func (q *Bnb4) CanRepackAs(t Type, cols int) bool {
+	tab := Bnb4Table(t)
+	if tab == nil || Bnb4Base(t) != q.Type || q.Type != Bnb4Base(q.Type) {
+		return false
+	}
+	be, _ := bnb4Shape(t)
+	if cols <= 0 || cols%be != 0 || q.Blocksize%be != 0 {
 		return false
 	}
 	for i := range tab {
@@ -168,24 +178,47 @@ func (q *Bnb4) CanRepack(cols int) bool {
 	return true
 }
 
+// prefer64 selects the 64-element row types in RowType when they fit.
+const prefer64 = false
+
+// RowType returns the row type a [rows, cols] tensor quantized with this state is
+// loaded as: the 64-element type (NF4_64, FP4_64) when the tensor repacks into it
+// losslessly, else the 32-element one (NF4, FP4) when it repacks into that, else 0
+// (the tensor must be dequantized).
+func (q *Bnb4) RowType(cols int) Type {
+	if t, _ := Bnb4RowType(q.Type, blockBnb4_64Elem); prefer64 && q.CanRepackAs(t, cols) {
+		return t
+	}
+	if q.CanRepack(cols) {
+		return q.Type
+	}
+	return 0
+}
+
 // Repack converts q, the quantization of a row-major [rows, cols] tensor, to rows of
-// type q.Type (NF4 or FP4 row layout) without changing any code or scale: each
-// 32-element block takes the (de-nested, float32) absmax of the bitsandbytes block it
-// lies in. It fails with ErrBadLength unless CanRepack(cols) and rows*cols == N.
-func (q *Bnb4) Repack(rows, cols int) ([]byte, error) {
+// type q.Type (NF4 or FP4 row layout of 32-element blocks); RepackAs(q.Type, rows, cols).
+func (q *Bnb4) Repack(rows, cols int) ([]byte, error) { return q.RepackAs(q.Type, rows, cols) }
+
+// RepackAs converts q, the quantization of a row-major [rows, cols] tensor, to rows of
+// type t (NF4, FP4, NF4_64 or FP4_64 of q.Type's family) without changing any code or
+// scale: each block of t takes the (de-nested, float32) absmax of the bitsandbytes block
+// it lies in and its code bytes unchanged. It fails with ErrBadLength unless
+// CanRepackAs(t, cols) and rows*cols == N.
+func (q *Bnb4) RepackAs(t Type, rows, cols int) ([]byte, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	if rows <= 0 || rows*cols != q.N || !q.CanRepack(cols) {
-		return nil, fmt.Errorf("%w: cannot repack %v blocksize %d as %d x %d rows of 32-element blocks", ErrBadLength, q.Type, q.Blocksize, rows, cols)
+	if rows <= 0 || rows*cols != q.N || !q.CanRepackAs(t, cols) {
+		return nil, fmt.Errorf("%w: cannot repack %v blocksize %d as %d x %d rows of %v", ErrBadLength, q.Type, q.Blocksize, rows, cols, t)
 	}
+	be, bb := bnb4Shape(t)
 	am := q.BlockAbsmax()
-	nblk := q.N / blockBnb4Elems
-	out := make([]byte, nblk*blockBnb4Bytes)
+	nblk := q.N / be
+	out := make([]byte, nblk*bb)
 	for i := 0; i < nblk; i++ {
-		b := out[i*blockBnb4Bytes : (i+1)*blockBnb4Bytes]
-		binary.LittleEndian.PutUint32(b, math.Float32bits(am[i*blockBnb4Elems/q.Blocksize]))
-		copy(b[4:], q.Packed[i*16:(i+1)*16])
+		b := out[i*bb : (i+1)*bb]
+		binary.LittleEndian.PutUint32(b, math.Float32bits(am[i*be/q.Blocksize]))
+		copy(b[4:], q.Packed[i*be/2:(i+1)*be/2])
 	}
 	return out, nil
 }

@@ -35,8 +35,9 @@ func DequantizeRow(t Type, src []byte, dst []float32) error {
 		dequantQ6_K(src, dst)
 	case IQ4_NL:
 		dequantIQ4_NL(src, dst)
-	case NF4, FP4:
-		dequantBnb4(Bnb4Table(t), src, dst)
+	case NF4, FP4, NF4_64, FP4_64:
+		be, bb := bnb4Shape(t)
+		dequantBnb4(Bnb4Table(t), be, bb, src, dst)
 	}
 	return nil
 }
@@ -58,6 +59,8 @@ func DequantizeRow(t Type, src []byte, dst []float32) error {
 //     weights x², the path llama-quantize takes), bit-exact. Note that ggml's
 //     quantize_row_iq4_nl_ref uses ntry = -1 (no scale search) and gives slightly
 //     different, worse blocks.
+//   - NF4, FP4, NF4_64, FP4_64: bitsandbytes' blockwise 4-bit algorithm with blocksize
+//     32 (NF4, FP4) or 64 (NF4_64, FP4_64), as QuantizeBnb4 without double quantization.
 //
 // "Bit-exact" means the same float32 operations in the same order as ggml's C code
 // compiled without FMA contraction (ggml-base on x86-64); it was checked against
@@ -85,8 +88,9 @@ func QuantizeRow(t Type, src []float32, dst []byte) error {
 		quantQ6_K(src, dst)
 	case IQ4_NL:
 		quantIQ4_NL(src, dst)
-	case NF4, FP4:
-		quantBnb4(Bnb4Table(t), src, dst)
+	case NF4, FP4, NF4_64, FP4_64:
+		be, bb := bnb4Shape(t)
+		quantBnb4(Bnb4Table(t), be, bb, src, dst)
 	}
 	return nil
 }
@@ -127,8 +131,9 @@ func DotRow(t Type, row []byte, x []float32) float32 {
 		return dotQ6_K(row, x)
 	case IQ4_NL:
 		return dotIQ4_NL(row, x)
-	case NF4, FP4:
-		return dotBnb4(Bnb4Table(t), row, x)
+	case NF4, FP4, NF4_64, FP4_64:
+		be, bb := bnb4Shape(t)
+		return dotBnb4(Bnb4Table(t), be, bb, row, x)
 	}
 	return float32(math.NaN())
 }
@@ -155,6 +160,8 @@ func blockShape(t Type) (elems, bytes int, ok bool) {
 		return blockIQ4_NLElems, blockIQ4_NLBytes, true
 	case NF4, FP4:
 		return blockBnb4Elems, blockBnb4Bytes, true
+	case NF4_64, FP4_64:
+		return blockBnb4_64Elem, blockBnb4_64Byte, true
 	}
 	return 0, 0, false
 }

@@ -501,7 +501,7 @@ func BenchmarkDequantizeRow(b *testing.B) {
 func TestQuantizeRowsEqualsRowByRow(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	const cols = 256
-	for _, typ := range []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, IQ4_NL, NF4, FP4} {
+	for _, typ := range []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, IQ4_NL, NF4, FP4, NF4_64, FP4_64} {
 		for _, rows := range []int{1, 17, 65} {
 			x := make([]float32, rows*cols)
 			for i := range x {

@@ -8,7 +8,9 @@ import (
 
 // NF4 and FP4 (bitsandbytes codes, int4's row layout: blocks of 32 elements, 20 bytes =
 // float32 absmax + 16 code bytes, element 2i in the high nibble of byte i and 2i+1 in
-// the low nibble).
+// the low nibble), and NF4_64/FP4_64 (blocks of 64 elements, 36 bytes = float32 absmax
+// + 32 code bytes in the same order), computed per 32-element half exactly as NF4/FP4
+// with the absmax repeated.
 //
 // The code tables T are not integers, so the kernels use one int8 table per type,
 // W[c] = round(T[c]·s), with the scale s ≤ 127 chosen to minimise the RMS rounding
@@ -69,30 +71,44 @@ var (
 )
 
 func nf4RowsGeneric(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
-	bnb4RowsGeneric(nf4Tab, w, rowBytes, q, d, y)
+	bnb4RowsGeneric(nf4Tab, 1, w, rowBytes, q, d, y)
 }
 
 func fp4RowsGeneric(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
-	bnb4RowsGeneric(fp4Tab, w, rowBytes, q, d, y)
+	bnb4RowsGeneric(fp4Tab, 1, w, rowBytes, q, d, y)
 }
 
-// bnb4RowsGeneric is the specification of the NF4/FP4 × q8 kernels: per block,
-// s = Σ_{i<16} W[hi(w_i)]·q_{2i} + W[lo(w_i)]·q_{2i+1} exactly in int32,
-// sum += (absmax·d[b])·float32(s) in block order, and y[r] = sum·post.
-func bnb4RowsGeneric(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float32, y []float32) {
+func nf4_64RowsGeneric(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
+	bnb4RowsGeneric(nf4Tab, 2, w, rowBytes, q, d, y)
+}
+
+func fp4_64RowsGeneric(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
+	bnb4RowsGeneric(fp4Tab, 2, w, rowBytes, q, d, y)
+}
+
+// bnb4RowsGeneric is the specification of the NF4/FP4 × q8 kernels (halves = 1) and of
+// the NF4_64/FP4_64 ones (halves = 2: blocks of 64 elements, 36 bytes = float32 absmax +
+// 32 code bytes). Per 32-element activation block h (half h%halves of weight block
+// h/halves), s = Σ_{i<16} W[hi(w_i)]·q_{2i} + W[lo(w_i)]·q_{2i+1} exactly in int32 over
+// that half's 16 code bytes, sum += (absmax·d[h])·float32(s) in block order, and
+// y[r] = sum·post. A 64-element row thus gives bit for bit the result of the same row
+// in the 32-element layout with each absmax repeated for both halves.
+func bnb4RowsGeneric(tab *bnb4Table, halves int, w []byte, rowBytes int, q []int8, d []float32, y []float32) {
 	nb := len(d)
+	bb := 4 + 16*halves
 	for r := range y {
 		row := w[r*rowBytes : (r+1)*rowBytes]
 		var sum float32
-		for b := 0; b < nb; b++ {
-			blk := row[b*20 : b*20+20 : b*20+20]
-			xq := q[b*qBlock : (b+1)*qBlock : (b+1)*qBlock]
+		for h := 0; h < nb; h++ {
+			blk := row[h/halves*bb : h/halves*bb+bb : h/halves*bb+bb]
+			codes := blk[4+16*(h%halves) : 20+16*(h%halves) : 20+16*(h%halves)]
+			xq := q[h*qBlock : (h+1)*qBlock : (h+1)*qBlock]
 			var s int32
 			for i := 0; i < 16; i++ {
-				s += int32(tab.w[blk[4+i]>>4]) * int32(xq[2*i])
-				s += int32(tab.w[blk[4+i]&15]) * int32(xq[2*i+1])
+				s += int32(tab.w[codes[i]>>4]) * int32(xq[2*i])
+				s += int32(tab.w[codes[i]&15]) * int32(xq[2*i+1])
 			}
-			sum += f32At(blk) * d[b] * float32(s)
+			sum += f32At(blk) * d[h] * float32(s)
 		}
 		y[r] = sum * tab.post
 	}

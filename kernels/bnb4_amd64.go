@@ -52,7 +52,7 @@ func bnb4RowsAVX2Go(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float3
 		bnb4Rows8AVX2(&w[0], rowBytes, g, &xp[0], &d[0], nb, &y[0], &tab.w[0], tab.post)
 	}
 	if rest := len(y) - 8*g; rest > 0 {
-		bnb4RowsGeneric(tab, w[8*g*rowBytes:], rowBytes, q, d, y[8*g:])
+		bnb4RowsGeneric(tab, 1, w[8*g*rowBytes:], rowBytes, q, d, y[8*g:])
 	}
 }
 

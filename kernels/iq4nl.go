@@ -110,7 +110,8 @@ func (k *ktKernels) setGemm(t int4.Type, g gemmSpec) {
 // ktSpec are the specification kernels the SIMD ones are tested against.
 var ktSpec = ktKernels{f16: f16RowsGeneric, q: map[int4.Type]ktPair{
 	int4.IQ4_NL: {rows: iq4nlRowsGeneric}, int4.NF4: {rows: nf4RowsGeneric}, int4.FP4: {rows: fp4RowsGeneric},
-	int4.Q4_K: {rows: q4kRowsGeneric}, int4.Q6_K: {rows: q6kRowsGeneric}}}
+	int4.Q4_K: {rows: q4kRowsGeneric}, int4.Q6_K: {rows: q6kRowsGeneric},
+	int4.NF4_64: {rows: nf4_64RowsGeneric}, int4.FP4_64: {rows: fp4_64RowsGeneric}}}
 
 // genericKT are genericImpl's kernels: only F16's. In plain Go the quantized-activation
 // kernels are about 2× slower than the float path (int4.DotRow on the float32
