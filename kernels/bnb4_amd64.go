@@ -85,3 +85,67 @@ func bnb4Tile8AVX2Go(tab *bnb4Table, w []byte, rowBytes, nb int, dst []byte) {
 	_ = dst[nb*nibTileBlockBytes-1]
 	bnb4Tile8AVX2(&w[0], rowBytes, nb, &dst[0], &tab.w[0])
 }
+
+// bnb4_64Rows8AVX2 is bnb4Rows8AVX2 for NF4_64/FP4_64 rows of nb 36-byte blocks (2·nb
+// prepared activation blocks in xp and scales in xd): bit for bit bnb4Rows8AVX2 on the
+// same rows in the 32-element layout. groups ≥ 1, nb ≥ 1.
+//
+//go:noescape
+func bnb4_64Rows8AVX2(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
+
+// bnb4_64Tile8AVX2 is decodeTile8 for 8 valid NF4_64/FP4_64 rows and nb ≥ 1 blocks of
+// 64 elements (2·nb tile block columns), tab the type's bnb4Table.w.
+//
+//go:noescape
+func bnb4_64Tile8AVX2(w *byte, rowBytes, nb int, dst *byte, tab *int8)
+
+func nf4_64RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, xp []byte, y []float32) {
+	bnb4_64RowsAVX2Go(nf4Tab, w, rowBytes, q, d, xp, y)
+}
+
+func fp4_64RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, xp []byte, y []float32) {
+	bnb4_64RowsAVX2Go(fp4Tab, w, rowBytes, q, d, xp, y)
+}
+
+// bnb4_64RowsAVX2Go is bnb4RowsAVX2Go for NF4_64/FP4_64 (len(d) is even: the row
+// length is a multiple of 64).
+func bnb4_64RowsAVX2Go(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float32, xp []byte, y []float32) {
+	nb := len(d) / 2
+	if len(y) == 0 || nb == 0 {
+		clear(y)
+		return
+	}
+	_ = w[(len(y)-1)*rowBytes+nb*36-1]
+	_ = q[2*nb*qBlock-1]
+	g := len(y) / 8
+	if g > 0 {
+		_ = xp[2*nb*prepBlockBytes-1]
+		bnb4_64Rows8AVX2(&w[0], rowBytes, g, &xp[0], &d[0], nb, &y[0], &tab.w[0], tab.post)
+	}
+	if rest := len(y) - 8*g; rest > 0 {
+		bnb4RowsGeneric(tab, 2, w[8*g*rowBytes:], rowBytes, q, d, y[8*g:])
+	}
+}
+
+func nf4_64Tile8AVX2Go(w []byte, rowBytes, rows, nb int, dst []byte) {
+	if rows < 8 || nb <= 0 {
+		decodeTileBnb64(w, rowBytes, rows, nb, dst, &nf4Tab.w)
+		return
+	}
+	bnb4_64Tile8AVX2Go(nf4Tab, w, rowBytes, nb, dst)
+}
+
+func fp4_64Tile8AVX2Go(w []byte, rowBytes, rows, nb int, dst []byte) {
+	if rows < 8 || nb <= 0 {
+		decodeTileBnb64(w, rowBytes, rows, nb, dst, &fp4Tab.w)
+		return
+	}
+	bnb4_64Tile8AVX2Go(fp4Tab, w, rowBytes, nb, dst)
+}
+
+// bnb4_64Tile8AVX2Go runs bnb4_64Tile8AVX2 on nb (even) tile block columns.
+func bnb4_64Tile8AVX2Go(tab *bnb4Table, w []byte, rowBytes, nb int, dst []byte) {
+	_ = w[7*rowBytes+nb/2*36-1]
+	_ = dst[nb*nibTileBlockBytes-1]
+	bnb4_64Tile8AVX2(&w[0], rowBytes, nb/2, &dst[0], &tab.w[0])
+}

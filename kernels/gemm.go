@@ -154,6 +154,23 @@ func decodeTileFP4(w []byte, rowBytes, rows, nb int, dst []byte) {
 	decodeTile8(w, rowBytes, rows, nb, dst, 20, 4, false, &fp4Tab.w)
 }
 
+// decodeTileBnb64 is decodeTile8 for NF4_64/FP4_64 rows (blocks of 36 bytes) with the
+// int8 code table tab, nb tile block columns (32 elements each, nb even): each column
+// is one half of a 64-element block as the NF4/FP4 block with the same absmax and that
+// half's 16 code bytes, so the tile equals the one of the rows in the 32-element layout.
+func decodeTileBnb64(w []byte, rowBytes, rows, nb int, dst []byte, tab *[32]int8) {
+	var blk [8 * 40]byte
+	dst = dst[:nb*nibTileBlockBytes]
+	for h := 0; h < nb; h++ {
+		for r := 0; r < 8; r++ {
+			src := w[min(r, rows-1)*rowBytes+h/2*36:][:36:36]
+			copy(blk[40*r:40*r+4], src[0:4])
+			copy(blk[40*r+4:40*r+20], src[4+16*(h%2):20+16*(h%2)])
+		}
+		decodeTile8(blk[:], 40, 8, 1, dst[h*nibTileBlockBytes:(h+1)*nibTileBlockBytes], 20, 4, false, tab)
+	}
+}
+
 // packGQ writes rows 0 .. 4·groups-1 of a into a.gq, four at a time, in the
 // gqBlockBytes layout; with perm, each block's 32 values permuted by permuteBnb4 (the
 // block sums do not change).

@@ -25,6 +25,12 @@ func archKT(i *impl) {
 	i.kt.setGemm(int4.NF4, gemmSpec{kern: nf4Gemm8x4AVX2Go, il: nf4Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
 	i.kt.setPrep(int4.FP4, permPrepAVX2, fp4RowsAVX2Go)
 	i.kt.setGemm(int4.FP4, gemmSpec{kern: fp4Gemm8x4AVX2Go, il: fp4Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
+	// NF4_64 and FP4_64: the 64-element block variants of the NF4/FP4 decode kernel and
+	// tile builder (the same tile, so the same GEMM), bit for bit the NF4/FP4 results.
+	i.kt.setPrep(int4.NF4_64, permPrepAVX2, nf4_64RowsAVX2Go)
+	i.kt.setGemm(int4.NF4_64, gemmSpec{kern: nf4Gemm8x4AVX2Go, il: nf4_64Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
+	i.kt.setPrep(int4.FP4_64, permPrepAVX2, fp4_64RowsAVX2Go)
+	i.kt.setGemm(int4.FP4_64, gemmSpec{kern: fp4Gemm8x4AVX2Go, il: fp4_64Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
 	q4kArchKT(i)
 	q6kArchKT(i)
 	i.kt.f16 = f16RowsAVX2Go

@@ -97,6 +97,9 @@ func TestBnb64MatMulMatch32(t *testing.T) {
 		withImpl(im, func() {
 			for _, pr := range bnb64Pairs {
 				if (kernelFor(pr[0]) == nil) != (kernelFor(pr[1]) == nil) {
+					if im.name == "avx2" {
+						t.Fatalf("%s: kernelFor(%v) and kernelFor(%v) differ in presence", im.name, pr[0], pr[1])
+					}
 					continue // SIMD kernels for the 64 types not there yet: the paths differ
 				}
 				for _, shape := range [][3]int{{1, 64, 1}, {1, 128, 2}, {5, 192, 5}, {8, 64, 4}, {16, 512, 4}, {37, 2112, 9}, {24, 2048, 7}, {70, 256, 17}} {
@@ -135,5 +138,57 @@ func TestBnb64MatMulMatch32(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBnb64TileMatch32 checks the NF4_64/FP4_64 tile builders (the generic
+// decodeTileBnb64 and every implementation's) byte for byte against the NF4/FP4 tile of
+// the converted rows, with a guard after the tile, and that the implementation's GEMM
+// is the NF4/FP4 one (same tile, same kernel).
+func TestBnb64TileMatch32(t *testing.T) {
+	r := rand.New(rand.NewPCG(64, 34))
+	spec := map[int4.Type]tileBuilder{int4.NF4: decodeTileNF4, int4.FP4: decodeTileFP4}
+	tab := map[int4.Type]*[32]int8{int4.NF4: &nf4Tab.w, int4.FP4: &fp4Tab.w}
+	for _, pr := range bnb64Pairs {
+		for _, rows := range []int{1, 3, 7, 8} {
+			for _, cols := range []int{64, 128, 2048, 5632} {
+				nb := cols / qBlock
+				data := randBnb64Rows(r, pr[0], rows, cols)
+				rb64, _ := int4.RowBytes(pr[0], cols)
+				rb32, _ := int4.RowBytes(pr[1], cols)
+				want := make([]byte, nb*nibTileBlockBytes)
+				spec[pr[1]](bnb64To32(data), rb32, rows, nb, want)
+				check := func(name string, il tileBuilder) {
+					got := make([]byte, len(want)+16)
+					for i := range got {
+						got[i] = 0xa5
+					}
+					il(data, rb64, rows, nb, got[:len(want)])
+					for i := range want {
+						if got[i] != want[i] {
+							t.Fatalf("%s %v rows=%d cols=%d: tile byte %d = %#x, %v tile %#x", name, pr[0], rows, cols, i, got[i], pr[1], want[i])
+						}
+					}
+					for i := len(want); i < len(got); i++ {
+						if got[i] != 0xa5 {
+							t.Fatalf("%s %v rows=%d cols=%d: wrote past the tile", name, pr[0], rows, cols)
+						}
+					}
+				}
+				check("generic", func(w []byte, rowBytes, rows, nb int, dst []byte) {
+					decodeTileBnb64(w, rowBytes, rows, nb, dst, tab[pr[1]])
+				})
+				for _, im := range impls {
+					g := im.kt.q[pr[0]].gemm
+					if g.kern == nil {
+						continue
+					}
+					if g.blkSize != nibTileBlockBytes || !g.perm {
+						t.Fatalf("%s %v: GEMM tile %d bytes, perm %v", im.name, pr[0], g.blkSize, g.perm)
+					}
+					check(im.name, g.il)
+				}
+			}
+		}
 	}
 }

@@ -511,3 +511,104 @@ q8tl8blk:
 	JNZ         q8tl8blk
 	VZEROUPPER
 	RET
+
+// func bnb4_64Rows8AVX2(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
+//
+// As bnb4Rows8AVX2 for NF4_64/FP4_64 rows (nb blocks of 36 bytes: float32 absmax, 32
+// code bytes): the 8 rows' absmax are loaded once per block (kept at 0(SP)) and each
+// block is two halves of 16 code bytes (at 4 and 20) with two prepared activation
+// blocks, computed exactly as two NF4/FP4 blocks with the same absmax:
+// y[r] = (Σ_h fma in half order of (absmax(r,h/2)·xd[h])·float32(s(r,h)))·post.
+TEXT ·bnb4_64Rows8AVX2(SB), NOSPLIT, $32-68
+	MOVQ    rowBytes+8(FP), R8
+	LEAQ    (R8)(R8*2), R11
+	MOVQ    w+0(FP), SI
+	MOVQ    groups+16(FP), R14
+	MOVQ    y+48(FP), DI
+	MOVQ    tab+56(FP), AX
+	VMOVDQU (AX), Y12
+	NIB8_CONSTS
+
+b64grp:
+	VXORPS Y13, Y13, Y13
+	MOVQ   SI, BX
+	LEAQ   (SI)(R8*4), R12
+	LEAQ   (SI)(R8*8), R13
+	MOVQ   xp+24(FP), R9
+	MOVQ   xd+32(FP), R10
+	MOVQ   nb+40(FP), CX
+
+b64blk:
+	PREFETCHT0   (R13)
+	PREFETCHT0   64(R13)
+	PREFETCHT0   128(R13)
+	PREFETCHT0   192(R13)
+	PREFETCHT0   256(R13)
+	ADDQ         $288, R13
+	F32X8_SCALES
+	VMOVUPS      Y4, (SP)
+	NIB8_LOAD(4)
+	NIB8_DOT(0(R9), 32(R9))
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS (R10), Y5
+	VMULPS       (SP), Y5, Y5
+	VFMADD231PS  Y0, Y5, Y13
+	NIB8_LOAD(20)
+	NIB8_DOT(64(R9), 96(R9))
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS 4(R10), Y5
+	VMULPS       (SP), Y5, Y5
+	VFMADD231PS  Y0, Y5, Y13
+	ADDQ         $36, BX
+	ADDQ         $36, R12
+	ADDQ         $128, R9
+	ADDQ         $8, R10
+	DECQ         CX
+	JNZ          b64blk
+	BNB4_POST
+	VMOVUPS      Y13, (DI)
+	ADDQ         $32, DI
+	LEAQ         (SI)(R8*8), SI
+	DECQ         R14
+	JNZ          b64grp
+	VZEROUPPER
+	RET
+
+// func bnb4_64Tile8AVX2(w *byte, rowBytes, nb int, dst *byte, tab *int8)
+//
+// decodeTile8 for a full tile of 8 NF4_64/FP4_64 rows (nb blocks of 36 bytes): each
+// block writes the two block columns its halves are as NF4/FP4 blocks with the absmax
+// repeated, byte for byte the tile bnb4Tile8AVX2 writes for the 32-element layout.
+TEXT ·bnb4_64Tile8AVX2(SB), NOSPLIT, $0-40
+	MOVQ    w+0(FP), BX
+	MOVQ    BX, SI
+	MOVQ    rowBytes+8(FP), R8
+	MOVQ    nb+16(FP), CX
+	MOVQ    dst+24(FP), DI
+	MOVQ    tab+32(FP), AX
+	VMOVDQU (AX), Y12
+	NIB8_CONSTS
+	LEAQ    (R8)(R8*2), R11
+	LEAQ    (BX)(R8*4), R12
+
+b64tblk:
+	NIB8_PREFETCH
+	PREFETCHT0 192(AX)
+	PREFETCHT0 256(AX)
+	F32X4X2
+	VMOVDQU    X4, (DI)
+	VMOVDQU    X5, 16(DI)
+	VMOVDQU    X4, 544(DI)
+	VMOVDQU    X5, 560(DI)
+	NIB8_LOAD(4)
+	TILE_ALLK
+	ADDQ       $544, DI
+	NIB8_LOAD(20)
+	TILE_ALLK
+	ADDQ       $36, BX
+	ADDQ       $36, R12
+	ADDQ       $544, DI
+	DECQ       CX
+	JNZ        b64tblk
+	VZEROUPPER
+	RET
