@@ -178,15 +178,16 @@ func (q *Bnb4) CanRepackAs(t Type, cols int) bool {
 	return true
 }
 
-// prefer64 selects the 64-element row types in RowType when they fit.
-const prefer64 = false
+// Bnb4Prefer64 says whether RowType picks the 64-element row types (NF4_64, FP4_64)
+// where they fit; false keeps bitsandbytes tensors in the 32-element types.
+const Bnb4Prefer64 = false
 
 // RowType returns the row type a [rows, cols] tensor quantized with this state is
 // loaded as: the 64-element type (NF4_64, FP4_64) when the tensor repacks into it
 // losslessly, else the 32-element one (NF4, FP4) when it repacks into that, else 0
 // (the tensor must be dequantized).
 func (q *Bnb4) RowType(cols int) Type {
-	if t, _ := Bnb4RowType(q.Type, blockBnb4_64Elem); prefer64 && q.CanRepackAs(t, cols) {
+	if t, _ := Bnb4RowType(q.Type, blockBnb4_64Elem); Bnb4Prefer64 && q.CanRepackAs(t, cols) {
 		return t
 	}
 	if q.CanRepack(cols) {

@@ -212,20 +212,21 @@ func decodeF32s(b []byte) []float32 {
 	return out
 }
 
-// bnbTensor turns a loaded bitsandbytes weight into a runtime tensor: the lossless NF4/FP4
-// row repack when the row length and blocksize are multiples of 32 and the code table is
-// the standard one, else the float32 dequantization. fallback reports the second case.
+// bnbTensor turns a loaded bitsandbytes weight into a runtime tensor: the lossless row
+// repack when the code table is the standard one and the row length and blocksize fit
+// (q.RowType: NF4_64/FP4_64 when both are multiples of 64, else NF4/FP4 when both are
+// multiples of 32), else the float32 dequantization. fallback reports the last case.
 func bnbTensor(name string, q *int4.Bnb4, shape []int) (t *Tensor, fallback bool, err error) {
 	rows, cols := 1, shape[len(shape)-1]
 	for _, d := range shape[:len(shape)-1] {
 		rows *= d
 	}
-	if q.CanRepack(cols) {
-		data, err := q.Repack(rows, cols)
+	if rt := q.RowType(cols); rt != 0 {
+		data, err := q.RepackAs(rt, rows, cols)
 		if err != nil {
 			return nil, false, err
 		}
-		return &Tensor{Name: name, Type: q.Type, Shape: shape, Data: data}, false, nil
+		return &Tensor{Name: name, Type: rt, Shape: shape, Data: data}, false, nil
 	}
 	y := make([]float32, q.N)
 	if err := q.Dequantize(y); err != nil {

@@ -107,7 +107,7 @@ func TestBnbKnownValues(t *testing.T) {
 			if err != nil || fallback {
 				t.Fatalf("bnbTensor: fallback %v, %v", fallback, err)
 			}
-			if tt.Type != q.Type {
+			if tt.Type != q.RowType(cols) || int4.Bnb4Base(tt.Type) != q.Type {
 				t.Fatalf("type %v", tt.Type)
 			}
 			got := make([]float32, rows*cols)
@@ -373,7 +373,11 @@ func TestOpenHFBnb(t *testing.T) {
 		if c.Format != "hf" || !c.Config.RopeNeox || !c.Config.Tied || c.Config.HeadDim != 32 {
 			t.Errorf("config %+v", c.Config)
 		}
-		if got := c.Tensors["blk.0.attn_q.weight"]; got.Type != kind || fmt.Sprint(got.Shape) != "[64 64]" {
+		want := kind // 64 columns, blocksize 64: the 64-element type where preferred
+		if int4.Bnb4Prefer64 {
+			want, _ = int4.Bnb4RowType(kind, 64)
+		}
+		if got := c.Tensors["blk.0.attn_q.weight"]; got.Type != want || fmt.Sprint(got.Shape) != "[64 64]" {
 			t.Errorf("attn_q: %v %v", got.Type, got.Shape)
 		}
 		// ffn_down has 72 columns, not a multiple of 32: dequantized to F32 at load.

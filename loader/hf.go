@@ -679,7 +679,7 @@ func applyGenerationConfig(p string, v *tokenizer.Vocab) error {
 
 // BnbWriteOptions configure WriteHFBnb.
 type BnbWriteOptions struct {
-	Type         int4.Type // int4.NF4 or int4.FP4
+	Type         int4.Type // int4.NF4 or int4.FP4 (NF4_64/FP4_64 are taken as NF4/FP4)
 	Blocksize    int       // bitsandbytes blocksize (0 = 64)
 	DoubleQuant  bool      // bnb_4bit_use_double_quant
 	QuantStorage string    // bnb_4bit_quant_storage: "uint8" (default), "bfloat16", "float16", "float32"
@@ -705,9 +705,10 @@ var hfTokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "spec
 // Hugging Face source copied. GGUF "llama" sources have their Q/K rows permuted back to
 // the rotate-half layout.
 func WriteHFBnb(dir string, c *Checkpoint, o BnbWriteOptions) error {
-	if o.Type != int4.NF4 && o.Type != int4.FP4 {
+	if !int4.IsBnb4(o.Type) {
 		return errorf(dir, ErrInvalid, "bitsandbytes type %v (want NF4 or FP4)", o.Type)
 	}
+	o.Type = int4.Bnb4Base(o.Type) // NF4_64/FP4_64 name the same bitsandbytes codes
 	if o.Blocksize == 0 {
 		o.Blocksize = 64
 	}

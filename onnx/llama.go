@@ -529,7 +529,7 @@ func (x *exporter) linear(in, wname, proj string, n, k, li int) (string, error) 
 	}
 	rep := LinearReport{Name: wname, Source: t}
 	var out string
-	useBnb := (t == int4.NF4 || t == int4.FP4) && x.o.Int4 != Int4NBits
+	useBnb := int4.IsBnb4(t) && x.o.Int4 != Int4NBits
 	switch {
 	case !t.Quantized() || !is4bit(t):
 		// Float weights, and 8-/6-bit ones (Q8_0, Q6_K) that 4 bits would degrade: an
@@ -611,7 +611,7 @@ func (x *exporter) linear(in, wname, proj string, n, k, li int) (string, error) 
 // take, exactly or requantized).
 func is4bit(t int4.Type) bool {
 	switch t {
-	case int4.Q4_0, int4.Q4_1, int4.Q4_K, int4.IQ4_NL, int4.NF4, int4.FP4:
+	case int4.Q4_0, int4.Q4_1, int4.Q4_K, int4.IQ4_NL, int4.NF4, int4.FP4, int4.NF4_64, int4.FP4_64:
 		return true
 	}
 	return false

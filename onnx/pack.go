@@ -226,40 +226,42 @@ func (q *Bnb4) Dequantize(dst []float32) error {
 }
 
 // Bnb4FromRows re-expresses an edgerun NF4/FP4 matrix (rows of 32-element blocks: a
-// float32 absmax, then the 16 code bytes exactly as bitsandbytes packs them) as
-// MatMulBnb4, bit-exact: the same code bytes in the same order, the same absmax.
-// Adjacent blocks that share an absmax (a bitsandbytes blocksize of 64 or more,
-// repacked) are folded back into the largest block size in 32..256 that keeps every
-// scale, so a bitsandbytes checkpoint exports with its own blocksize.
+// float32 absmax, then the 16 code bytes exactly as bitsandbytes packs them) or
+// NF4_64/FP4_64 matrix (64-element blocks, 32 code bytes) as MatMulBnb4, bit-exact: the
+// same code bytes in the same order, the same absmax. Adjacent blocks that share an
+// absmax (a larger bitsandbytes blocksize, repacked) are folded back into the largest
+// block size up to 256 that keeps every scale, so a bitsandbytes checkpoint exports with
+// its own blocksize.
 func Bnb4FromRows(t int4.Type, data []byte, n, k int) (*Bnb4, error) {
 	qt := Bnb4NF4
-	switch t {
+	switch int4.Bnb4Base(t) {
 	case int4.NF4:
 	case int4.FP4:
 		qt = Bnb4FP4
 	default:
 		return nil, fmt.Errorf("%w: %v is not NF4 or FP4", ErrPack, t)
 	}
-	if n <= 0 || k <= 0 || k%32 != 0 || len(data) != n*k/32*20 {
-		return nil, fmt.Errorf("%w: %v %dx%d needs K%%32 == 0 and %d bytes, have %d", ErrPack, t, n, k, n*k/32*20, len(data))
+	be, bb := t.BlockElems(), t.BlockBytes()
+	if n <= 0 || k <= 0 || k%be != 0 || len(data) != n*k/be*bb {
+		return nil, fmt.Errorf("%w: %v %dx%d needs K%%%d == 0 and %d bytes, have %d", ErrPack, t, n, k, be, n*k/be*bb, len(data))
 	}
-	nb := n * k / 32
-	b := make([]byte, nb*16)
+	nb := n * k / be
+	b := make([]byte, nb*be/2)
 	am := make([]float32, nb)
 	for i := 0; i < nb; i++ {
-		blk := data[i*20 : (i+1)*20]
+		blk := data[i*bb : (i+1)*bb]
 		am[i] = math.Float32frombits(binary.LittleEndian.Uint32(blk))
-		copy(b[i*16:], blk[4:])
+		copy(b[i*be/2:], blk[4:])
 	}
-	bs := 32
-	for next := 64; next <= 256; next *= 2 {
-		g := next / 32
+	bs := be
+	for next := 2 * be; next <= 256; next *= 2 {
+		g := next / be
 		if nb%g != 0 || !uniformGroups(am, g) {
 			break
 		}
 		bs = next
 	}
-	g := bs / 32
+	g := bs / be
 	folded := make([]float32, nb/g)
 	for i := range folded {
 		folded[i] = am[i*g]
@@ -298,7 +300,7 @@ func Bnb4FromState(q *int4.Bnb4, n, k int) (*Bnb4, error) {
 		}
 	}
 	qt := Bnb4NF4
-	if q.Type == int4.FP4 {
+	if int4.Bnb4Base(q.Type) == int4.FP4 {
 		qt = Bnb4FP4
 	}
 	return &Bnb4{N: n, K: k, BlockSize: q.Blocksize, QuantType: qt, B: q.Packed, Absmax: append([]float32(nil), q.BlockAbsmax()...)}, nil

@@ -159,3 +159,47 @@ func TestQuantizeNBitsError(t *testing.T) {
 		t.Fatal("block size 24 accepted")
 	}
 }
+
+// TestBnb4FromRows64 checks that NF4_64/FP4_64 rows export exactly as the same tensor
+// in the 32-element layout does: the same code bytes, absmax and folded block size.
+func TestBnb4FromRows64(t *testing.T) {
+	r := rand.New(rand.NewPCG(64, 4))
+	for _, base := range []int4.Type{int4.NF4, int4.FP4} {
+		t64, _ := int4.Bnb4RowType(base, 64)
+		for _, bs := range []int{64, 128, 256, 512} {
+			for _, shape := range [][2]int{{2, 64}, {5, 128}, {8, 256}} {
+				n, k := shape[0], shape[1]
+				st, err := int4.QuantizeBnb4(base, randWeights(r, n*k, 0.05), bs, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r64, err := st.RepackAs(t64, n, k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r32, err := st.RepackAs(base, n, k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				q64, err := Bnb4FromRows(t64, r64, n, k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				q32, err := Bnb4FromRows(base, r32, n, k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if q64.BlockSize != q32.BlockSize || q64.QuantType != q32.QuantType || string(q64.B) != string(q32.B) || len(q64.Absmax) != len(q32.Absmax) {
+					t.Fatalf("%v bs %d %dx%d: block %d/%d, quant type %d/%d, %d/%d absmax", t64, bs, n, k, q64.BlockSize, q32.BlockSize, q64.QuantType, q32.QuantType, len(q64.Absmax), len(q32.Absmax))
+				}
+				bitsEqual(t, t64.String()+" absmax", q64.Absmax, q32.Absmax)
+				if q64.BlockSize < min(bs, 256) && n*k%bs == 0 {
+					t.Errorf("%v bs %d: folded to block %d only", t64, bs, q64.BlockSize)
+				}
+			}
+		}
+		if _, err := Bnb4FromRows(t64, make([]byte, 36), 1, 32); err == nil {
+			t.Errorf("%v: 32 columns accepted", t64)
+		}
+	}
+}

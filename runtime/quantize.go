@@ -14,8 +14,10 @@ import (
 // QLoRA does to an fp16/bf16 base model).
 type QuantizeOptions struct {
 	// Type is the target: int4.NF4 or int4.FP4 (bitsandbytes' blockwise algorithm, then
-	// the NF4/FP4 row layout), or a ggml type with a quantizer (int4.Q4_0, int4.IQ4_NL,
-	// int4.Q8_0, int4.Q4_1, int4.Q4_K, int4.Q6_K).
+	// the lossless row repack Bnb4.RowType picks: NF4_64/FP4_64 when the blocksize and
+	// row length are multiples of 64, else NF4/FP4; int4.NF4_64/FP4_64 ask for the 64
+	// layout wherever it fits), or a ggml type with a quantizer (int4.Q4_0,
+	// int4.IQ4_NL, int4.Q8_0, int4.Q4_1, int4.Q4_K, int4.Q6_K).
 	Type int4.Type
 	// Blocksize is the bitsandbytes blocksize for NF4/FP4 (0 = 64, bitsandbytes' default).
 	Blocksize int
@@ -48,7 +50,7 @@ func IsProjectionWeight(name string) bool { return projectionWeight.MatchString(
 // tensors are left alone. It must run before NewEngine.
 func QuantizeCheckpoint(ckpt *loader.Checkpoint, o QuantizeOptions) (*QuantizeReport, error) {
 	t := o.Type
-	bnb := t == int4.NF4 || t == int4.FP4
+	bnb := int4.IsBnb4(t)
 	if !t.Quantized() {
 		return nil, fmt.Errorf("runtime: cannot quantize to %v: not a quantized type", t)
 	}
@@ -108,17 +110,21 @@ func quantizeTensor(tt *loader.Tensor, t int4.Type, bs int, dq bool) (*loader.Te
 	if err := int4.DequantizeRow(tt.Type, tt.Data, x); err != nil {
 		return nil, false, err
 	}
-	if t == int4.NF4 || t == int4.FP4 {
-		q, err := int4.QuantizeBnb4(t, x, bs, dq)
+	if int4.IsBnb4(t) {
+		q, err := int4.QuantizeBnb4(int4.Bnb4Base(t), x, bs, dq)
 		if err != nil {
 			return nil, false, err
 		}
-		if q.CanRepack(cols) {
-			data, err := q.Repack(rows, cols)
+		rt := q.RowType(cols)
+		if t != int4.Bnb4Base(t) && q.CanRepackAs(t, cols) {
+			rt = t
+		}
+		if rt != 0 {
+			data, err := q.RepackAs(rt, rows, cols)
 			if err != nil {
 				return nil, false, err
 			}
-			return &loader.Tensor{Name: tt.Name, Type: t, Shape: tt.Shape, Data: data}, false, nil
+			return &loader.Tensor{Name: tt.Name, Type: rt, Shape: tt.Shape, Data: data}, false, nil
 		}
 		if err := q.Dequantize(x); err != nil {
 			return nil, false, err
@@ -145,7 +151,7 @@ func quantizeTensor(tt *loader.Tensor, t int4.Type, bs int, dq bool) (*loader.Te
 func ParseQuantizeType(s string) (int4.Type, error) {
 	t, err := int4.ParseType(s)
 	if err != nil || !t.Quantized() {
-		return 0, fmt.Errorf("runtime: unknown quantization type %q (nf4, fp4, q4_0, iq4_nl, q8_0, q4_1, q4_k, q6_k)", s)
+		return 0, fmt.Errorf("runtime: unknown quantization type %q (nf4, fp4, nf4_64, fp4_64, q4_0, iq4_nl, q8_0, q4_1, q4_k, q6_k)", s)
 	}
 	return t, nil
 }

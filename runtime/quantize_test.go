@@ -98,7 +98,11 @@ func TestQuantizeOnLoadQuality(t *testing.T) {
 			if len(rep.Quantized) != 30 || len(rep.Fallback) != c.wantFallback {
 				t.Fatalf("quantized %d tensors, fallback %v", len(rep.Quantized), rep.Fallback)
 			}
-			if got := e.Model.Ckpt.Tensors["blk.0.attn_q.weight"].Type; got != c.typ {
+			want := c.typ // bitsandbytes blocksize 64: the 64-element type where preferred
+			if t64, ok := int4.Bnb4RowType(c.typ, 64); ok && int4.Bnb4Prefer64 {
+				want = t64
+			}
+			if got := e.Model.Ckpt.Tensors["blk.0.attn_q.weight"].Type; got != want {
 				t.Fatalf("attn_q is %v", got)
 			}
 			lq, err := e.NewSession().EvalAll(ids)

@@ -62,7 +62,7 @@ func cmdQuantize(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: %d projection weights are already quantized (%s is %v); quantizing them again to %v adds a second rounding error to the first: start from the F16/BF16/F32 model, or pass --allow-requantize", in, n, name, typ, t)
 	}
 	progress := progressLine(stderr, *quiet, "quantize "+t.String())
-	if t == int4.NF4 || t == int4.FP4 {
+	if int4.IsBnb4(t) {
 		err = loader.WriteHFBnb(out, ck, loader.BnbWriteOptions{Type: t, Blocksize: *bs, DoubleQuant: !*noDQ, QuantStorage: *storage, QuantizeHead: *head, Progress: progress})
 	} else {
 		err = loader.WriteGGUFQuantized(out, ck, loader.GGUFQuantizeOptions{Type: t, Requantize: *requant, Progress: progress})
@@ -79,7 +79,7 @@ func cmdQuantize(args []string, stdout, stderr io.Writer) error {
 func quantizedProjections(ck *loader.Checkpoint, t int4.Type) (first string, typ int4.Type, n int) {
 	for _, name := range ck.Order {
 		tt := ck.Tensors[name]
-		if tt == nil || !runtime.IsProjectionWeight(name) || !tt.Type.Quantized() || tt.Type == t {
+		if tt == nil || !runtime.IsProjectionWeight(name) || !tt.Type.Quantized() || int4.Bnb4Base(tt.Type) == int4.Bnb4Base(t) {
 			continue
 		}
 		if n == 0 {

@@ -404,7 +404,7 @@ func TestQuantizeHead(t *testing.T) {
 		got := make([]float32, out.Elems())
 		err = int4.DequantizeRow(out.Type, out.Data, got)
 		back.Close()
-		if err != nil || out.Type != int4.NF4 {
+		if err != nil || int4.Bnb4Base(out.Type) != int4.NF4 {
 			t.Fatalf("reloaded lm_head %v: %v", out.Type, err)
 		}
 		var num, den float64

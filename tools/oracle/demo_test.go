@@ -40,7 +40,7 @@ func demoF32Engine(t *testing.T, dir string) *runtime.Engine {
 	}
 	n := 0
 	for name, w := range ck.Tensors {
-		if w.Type != int4.NF4 && w.Type != int4.FP4 {
+		if !int4.IsBnb4(w.Type) { // NF4, FP4 and their 64-element layouts
 			continue
 		}
 		x := make([]float32, w.Elems())
