@@ -72,8 +72,9 @@ func q4kRowsGeneric(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y 
 //
 //	A = d·float32(sc_j), B = (dmin·0.125)·float32(m_j)       (per row and sub-block)
 //	s = Σ_e n_e·q_e (exact int32), c = 8·Σ_e q_e (exact; the activation lane offsets)
-//	acc += (A·xd_b)·float32(s)                               (fused multiply-add)
-//	acc -= (B·xd_b)·float32(c)                               (fused)
+//	u := A·float32(s)
+//	u -= B·float32(c)                                        (fused multiply-add)
+//	acc += xd_b·u                                            (fused)
 //
 // (y[r] = acc), which differs from q4kRowsGeneric only in float rounding; both kernels
 // do exactly these operations, so decode and prefill agree bit for bit on aligned groups

@@ -158,18 +158,17 @@ GLOBL q4k8eighth<>(SB), RODATA|NOPTR, $32
 	VPBROADCASTD xh(R9), bb \
 	VPMADDUBSW   bb, yh, yh
 
-// Q4K8_FIN adds the int16 sums acc of one sub-block to Y13: acc += (A·xd)·float32(s),
-// acc -= (B·xd)·float32(c) with A at ao(SP), B at bo(SP), xd at xdo(R10), c at co(SP).
-// Y14 = int16 ones; clobbers Y8..Y10.
+// Q4K8_FIN adds the int16 sums acc of one sub-block to Y13: u = A·float32(s),
+// u -= B·float32(c), Y13 += xd·u (fused) with A at ao(SP), B at bo(SP), xd at xdo(R10),
+// c at co(SP). Y14 = int16 ones; clobbers Y8, Y9.
 #define Q4K8_FIN(acc, ao, bo, xdo, co) \
 	VPMADDWD     Y14, acc, acc \
 	VCVTDQ2PS    acc, acc \
+	VMULPS       ao(SP), acc, acc \
+	VBROADCASTSS co(SP), Y9 \
+	VFNMADD231PS bo(SP), Y9, acc \
 	VBROADCASTSS xdo(R10), Y8 \
-	VMULPS       ao(SP), Y8, Y9 \
-	VFMADD231PS  acc, Y9, Y13 \
-	VMULPS       bo(SP), Y8, Y9 \
-	VBROADCASTSS co(SP), Y10 \
-	VFNMADD231PS Y10, Y9, Y13
+	VFMADD231PS  Y8, acc, Y13
 
 // Q4K8_CHUNK accumulates sub-blocks 2c and 2c+1 (nibbles at 16+32c of the super-block;
 // activations at 64c(R9) and 64c+32(R9)) into Y13, and prefetches 320 bytes of the next
@@ -332,19 +331,18 @@ q4kt8sb:
 	VPMADDUBSW   Y12, Y8, Y12 \
 	VPADDW       Y12, Y3, Y3
 
-// Q4KG_FIN adds token t's int16 sums acc to facc: facc += (A·xd)·float32(s),
-// facc -= (B·xd)·float32(c) (A at 0(SI), B at 32(SI), xd at 144+4t(DX), c at
-// 128+4t(DX)). Y14 = int16 ones; clobbers Y9..Y11.
+// Q4KG_FIN adds token t's int16 sums acc to facc as Q4K8_FIN does: u = A·float32(s),
+// u -= B·float32(c), facc += xd·u (A at 0(SI), B at 32(SI), xd at 144+4t(DX), c at
+// 128+4t(DX)). Y14 = int16 ones; clobbers Y9, Y10.
 #define Q4KG_FIN(t, acc, facc) \
 	VPMADDWD     Y14, acc, acc \
 	VCVTDQ2PS    acc, acc \
-	VBROADCASTSS (144+4*t)(DX), Y9 \
-	VMULPS       0(SI), Y9, Y10 \
-	VFMADD231PS  acc, Y10, facc \
-	VMULPS       32(SI), Y9, Y10 \
-	VBROADCASTSS (128+4*t)(DX), Y11 \
-	VCVTDQ2PS    Y11, Y11 \
-	VFNMADD231PS Y11, Y10, facc
+	VMULPS       0(SI), acc, acc \
+	VBROADCASTSS (128+4*t)(DX), Y9 \
+	VCVTDQ2PS    Y9, Y9 \
+	VFNMADD231PS 32(SI), Y9, acc \
+	VBROADCASTSS (144+4*t)(DX), Y10 \
+	VFMADD231PS  Y10, acc, facc
 
 // func q4kGemm8x4AVX2(w *byte, nb int, xg *byte, out *float32)
 //

@@ -29,6 +29,8 @@ import "github.com/edgerun/edgerun/int4"
 //go:noescape
 func q4kRowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
 
+// q4kRowsAVX2Go runs the one-row kernel on every row (the decode before the 8-row kernel;
+// q4kRows8AVX2Go runs it on the last rows%8, BenchmarkQ4KAB compares the two).
 func q4kRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
 	nb := len(d) &^ 7
 	if len(y) == 0 || nb == 0 {
