@@ -49,7 +49,7 @@ def widen(lo, hi, xlo, xhi, acc, ta):
         for j, (a, b) in zip((i, i + 1), ta):
             w("sadalp v%d.4s, v%d.8h" % (acc(j), b))
 
-def rows8(name, q4, neon=False, bnb=False, q8=False):
+def rows8(name, q4, neon=False, bnb=False, q8=False, b64=False):
     # decode: 8 rows × 1 token. q4: Q4_0 offset form (nibbles unsigned, 8·Σx subtracted);
     # else TBL through tab (16 int8 in V31). neon: widening multiplies (SMULL/SMLAL into
     # int16, SADDLP/SADALP into int32) instead of SDOT, for cores without the dot product.
@@ -57,6 +57,10 @@ def rows8(name, q4, neon=False, bnb=False, q8=False):
     # byte i): the activations are split into even and odd elements (UZP1/UZP2), and the
     # result is multiplied by post.
     # q8: Q8_0 blocks (fp16 scale, 32 int8), no decoding (SDOT only).
+    # b64 (with bnb): NF4_64/FP4_64 blocks of 36 bytes (float32 absmax, 32 code bytes):
+    # the loop runs once per 64-element block, loads the 8 absmax once and then does for
+    # each 32-element half exactly what the bnb kernel does for one 20-byte block (the
+    # absmax·xd products go to V24/V25 so that V6/V7 keep the absmax for the second half).
     xlo, xhi = (3, 2) if bnb else (0, 1)
     if q8:
         raw("// func %s(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32)" % name)
@@ -95,9 +99,29 @@ def rows8(name, q4, neon=False, bnb=False, q8=False):
     if q4:
         g("MOVD R5, R19")
     g("MOVD R6, R20")
+    if b64:
+        g("LSR $1, R20, R20                // 64-element blocks")
     g("VEOR V26.B16, V26.B16, V26.B16"); g("VEOR V27.B16, V27.B16, V27.B16")
     raw("")
     raw("%s_block:" % name)
+    for half in range(2 if b64 else 1):
+        rows8body(name, q4, neon, bnb, q8, b64, half, xlo, xhi)
+    g("SUBS $1, R20, R20")
+    g("BNE %s_block" % name)
+    raw("")
+    if bnb:
+        w("fmul v26.4s, v26.4s, v5.s[0]"); w("fmul v27.4s, v27.4s, v5.s[0]")
+    g("VST1.P [V26.S4, V27.S4], 32(R7)")
+    g("ADD R1<<3, R0, R0")
+    g("SUBS $1, R2, R2")
+    g("BNE %s_group" % name)
+    g("RET")
+    raw("")
+
+def rows8body(name, q4, neon, bnb, q8, b64, half, xlo, xhi):
+    # one 32-element block column of rows8 (for b64, half 0 or 1 of a 64-element block)
+    if b64:
+        raw("\t// 32-element half %d" % half)
     g("VLD1.P 32(R16), [V0.B16, V1.B16] // x: elements 0..15, 16..31")
     g("FMOVS.P 4(R17), F4               // xd")
     if q4:
@@ -105,7 +129,7 @@ def rows8(name, q4, neon=False, bnb=False, q8=False):
     if bnb:
         w("uzp1 v2.16b, v0.16b, v1.16b") # even elements (high nibbles)
         w("uzp2 v3.16b, v0.16b, v1.16b") # odd elements (low nibbles)
-        for r in range(8):
+        for r in range(8 if half == 0 else 0):
             w("ld1 {v%d.s}[%d], [x%d], #4" % (6 + r // 4, r % 4, 8 + r))
     else:
         for r in range(8):
@@ -168,23 +192,15 @@ def rows8(name, q4, neon=False, bnb=False, q8=False):
     w("scvtf v8.4s, v8.4s"); w("scvtf v12.4s, v12.4s")
     if not bnb:
         w("fcvtl2 v7.4s, v5.8h"); w("fcvtl v6.4s, v5.4h")
-    w("fmul v6.4s, v6.4s, v4.s[0]"); w("fmul v7.4s, v7.4s, v4.s[0]")
-    g("VFMLA V8.S4, V6.S4, V26.S4"); g("VFMLA V12.S4, V7.S4, V27.S4")
-    g("SUBS $1, R20, R20")
-    g("BNE %s_block" % name)
-    raw("")
-    if bnb:
-        w("fmul v26.4s, v26.4s, v5.s[0]"); w("fmul v27.4s, v27.4s, v5.s[0]")
-    g("VST1.P [V26.S4, V27.S4], 32(R7)")
-    g("ADD R1<<3, R0, R0")
-    g("SUBS $1, R2, R2")
-    g("BNE %s_group" % name)
-    g("RET")
-    raw("")
+    s0, s1 = (24, 25) if b64 else (6, 7)
+    w("fmul v%d.4s, v6.4s, v4.s[0]" % s0); w("fmul v%d.4s, v7.4s, v4.s[0]" % s1)
+    g("VFMLA V8.S4, V%d.S4, V26.S4" % s0); g("VFMLA V12.S4, V%d.S4, V27.S4" % s1)
 
-def rows8x4(name, bnb=False, q8=False):
+def rows8x4(name, bnb=False, q8=False, b64=False):
     # bnb: NF4/FP4 (see rows8): each token's block is split into even elements (into
     # V2t) and odd ones (V2t+1) with V8 as the temporary, and the result times post.
+    # b64 (with bnb): NF4_64/FP4_64 (see rows8): the 8 absmax (V10, V11) once per
+    # 64-element block, then the bnb block column for each 32-element half.
     if q8:
         raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int)" % name)
         raw("TEXT ·%s(SB), NOSPLIT, $0-56" % name)
@@ -208,10 +224,37 @@ def rows8x4(name, bnb=False, q8=False):
     for r in range(1, 8):
         g("ADD R1, R%d, R%d" % (7 + r, 8 + r))
     g("MOVD R3, R16"); g("MOVD R4, R17")
+    if b64:
+        g("LSR $1, R17, R17")
     for a in range(24, 32):
         g("VEOR V%d.B16, V%d.B16, V%d.B16" % (a, a, a))
     raw("")
     raw("%s_block:" % name)
+    for half in range(2 if b64 else 1):
+        rows8x4body(bnb, q8, b64, half)
+    g("SUBS $1, R17, R17")
+    g("BNE %s_block" % name)
+    raw("")
+    if bnb:
+        g("FMOVS post+64(FP), F8")
+        for a in range(24, 32):
+            w("fmul v%d.4s, v%d.4s, v8.s[0]" % (a, a))
+    g("MOVD R5, R20")
+    for t in range(4):
+        g("VST1 [V%d.S4, V%d.S4], (R20)" % (24 + 2 * t, 25 + 2 * t))
+        if t < 3:
+            g("ADD R6, R20, R20")
+    g("ADD $32, R5, R5")
+    g("ADD R1<<3, R0, R0")
+    g("SUBS $1, R2, R2")
+    g("BNE %s_group" % name)
+    g("RET")
+    raw("")
+
+def rows8x4body(bnb, q8, b64, half):
+    # one 32-element block column of rows8x4 (for b64, half 0 or 1 of a 64-element block)
+    if b64:
+        raw("\t// 32-element half %d" % half)
     g("VLD1.P 64(R16), [V0.B16, V1.B16, V2.B16, V3.B16] // tokens 0, 1: elements 0..15, 16..31")
     g("VLD1.P 64(R16), [V4.B16, V5.B16, V6.B16, V7.B16] // tokens 2, 3")
     g("ADD $128, R16                                    // skip the lane sums: token scales at 256+32t")
@@ -222,7 +265,7 @@ def rows8x4(name, bnb=False, q8=False):
             w("uzp1 v8.16b, v%d.16b, v%d.16b" % (2 * t, 2 * t + 1))
             w("uzp2 v%d.16b, v%d.16b, v%d.16b" % (2 * t + 1, 2 * t, 2 * t + 1))
             g("VORR V8.B16, V8.B16, V%d.B16" % (2 * t))
-        for r in range(8):
+        for r in range(8 if half == 0 else 0):
             w("ld1 {v%d.s}[%d], [x%d], #4" % (10 + r // 4, r % 4, 8 + r))
     else:
         for r in range(8):
@@ -260,31 +303,15 @@ def rows8x4(name, bnb=False, q8=False):
             w("fmul v%d.4s, v%d.4s, v9.s[%d]" % (16 + t, 10 + h, t))
         for t in range(4):
             g("VFMLA V%d.S4, V%d.S4, V%d.S4" % (12 + t, 16 + t, 24 + 2 * t + h))
-    g("SUBS $1, R17, R17")
-    g("BNE %s_block" % name)
-    raw("")
-    if bnb:
-        g("FMOVS post+64(FP), F8")
-        for a in range(24, 32):
-            w("fmul v%d.4s, v%d.4s, v8.s[0]" % (a, a))
-    g("MOVD R5, R20")
-    for t in range(4):
-        g("VST1 [V%d.S4, V%d.S4], (R20)" % (24 + 2 * t, 25 + 2 * t))
-        if t < 3:
-            g("ADD R6, R20, R20")
-    g("ADD $32, R5, R5")
-    g("ADD R1<<3, R0, R0")
-    g("SUBS $1, R2, R2")
-    g("BNE %s_group" % name)
-    g("RET")
-    raw("")
 
-def rows4x4neon(name, bnb=False, q8=False, small=False):
+def rows4x4neon(name, bnb=False, q8=False, small=False, b64=False):
     # 4 rows × 4 tokens without the dot product: each 4-row group's weights are decoded
     # once per block for the 4 tokens of a pack4 group; per token and row the integer sum
     # and the float steps are those of rows8(neon=True) for one lane, so the results agree
     # bit for bit with it.
     # q8: Q8_0 (no decoding; row r's 32 weights in V16+2r, V17+2r).
+    # b64 (with bnb): NF4_64/FP4_64: the 4 absmax (V10) once per 64-element block, then
+    # the bnb block column for each 32-element half.
     if bnb:
         raw("// func %s(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8, post float32)" % name)
         raw("TEXT ·%s(SB), NOSPLIT, $0-68" % name)
@@ -308,17 +335,44 @@ def rows4x4neon(name, bnb=False, q8=False, small=False):
     for r in range(1, 4):
         g("ADD R1, R%d, R%d" % (7 + r, 8 + r))
     g("MOVD R3, R16"); g("MOVD R4, R17")
+    if b64:
+        g("LSR $1, R17, R17")
     for a in range(24, 28):
         g("VEOR V%d.B16, V%d.B16, V%d.B16" % (a, a, a))
     raw("")
     raw("%s_block:" % name)
+    for half in range(2 if b64 else 1):
+        rows4x4body(bnb, q8, small, b64, half)
+    g("SUBS $1, R17, R17")
+    g("BNE %s_block" % name)
+    raw("")
+    if bnb:
+        g("FMOVS post+64(FP), F8")
+        for a in range(24, 28):
+            w("fmul v%d.4s, v%d.4s, v8.s[0]" % (a, a))
+    g("MOVD R5, R20")
+    for t in range(4):
+        g("VST1 [V%d.S4], (R20)" % (24 + t))
+        if t < 3:
+            g("ADD R6, R20, R20")
+    g("ADD $16, R5, R5")
+    g("ADD R1<<2, R0, R0")
+    g("SUBS $1, R2, R2")
+    g("BNE %s_group" % name)
+    g("RET")
+    raw("")
+
+def rows4x4body(bnb, q8, small, b64, half):
+    # one 32-element block column of rows4x4neon (for b64, half 0 or 1 of a 64-element block)
+    if b64:
+        raw("\t// 32-element half %d" % half)
     g("VLD1.P 64(R16), [V0.B16, V1.B16, V2.B16, V3.B16]")
     g("VLD1.P 64(R16), [V4.B16, V5.B16, V6.B16, V7.B16]")
     g("ADD $128, R16")
     for t in range(4):
         w("ld1 {v9.s}[%d], [x16], x19" % t)
     if bnb:
-        for r in range(4):
+        for r in range(4 if half == 0 else 0):
             w("ld1 {v10.s}[%d], [x%d], #4" % (r, 8 + r))
     else:
         for r in range(4):
@@ -365,24 +419,6 @@ def rows4x4neon(name, bnb=False, q8=False, small=False):
         w("scvtf v12.4s, v12.4s")
         w("fmul v11.4s, v10.4s, v9.s[%d]" % t)
         g("VFMLA V12.S4, V11.S4, V%d.S4" % (24 + t))
-    g("SUBS $1, R17, R17")
-    g("BNE %s_block" % name)
-    raw("")
-    if bnb:
-        g("FMOVS post+64(FP), F8")
-        for a in range(24, 28):
-            w("fmul v%d.4s, v%d.4s, v8.s[0]" % (a, a))
-    g("MOVD R5, R20")
-    for t in range(4):
-        g("VST1 [V%d.S4], (R20)" % (24 + t))
-        if t < 3:
-            g("ADD R6, R20, R20")
-    g("ADD $16, R5, R5")
-    g("ADD R1<<2, R0, R0")
-    g("SUBS $1, R2, R2")
-    g("BNE %s_group" % name)
-    g("RET")
-    raw("")
 
 def q8quant(name):
     # q8QuantGeneric for nb ≥ 1 blocks, bit for bit (see q8quant_arm64.go).
@@ -828,6 +864,10 @@ q8quant("q8QuantNEON")
 rows4x4neon("nibRows4x4NEON")
 rows4x4neon("q4_0Rows4x4NEON", small=True)
 rows4x4neon("bnbRows4x4NEON", bnb=True)
+rows8("bnb64Rows8SDOT", False, bnb=True, b64=True)
+rows8x4("bnb64Rows8x4SDOT", bnb=True, b64=True)
+rows8("bnb64Rows8NEON", False, neon=True, bnb=True, b64=True)
+rows4x4neon("bnb64Rows4x4NEON", bnb=True, b64=True)
 rows8("q8_0Rows8NEON", False, neon=True, q8=True)
 rows4x4neon("q8_0Rows4x4NEON", q8=True)
 kq8rows8("q4kRows8NEON", False, True)

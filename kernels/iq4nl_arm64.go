@@ -4,7 +4,7 @@ package kernels
 
 import "github.com/edgerun/edgerun/int4"
 
-// archKT sets the NEON F16, IQ4_NL, NF4, FP4, Q4_K and Q6_K kernels on the "neon"
+// archKT sets the NEON F16, IQ4_NL, NF4, FP4, NF4_64, FP4_64, Q4_K and Q6_K kernels on the "neon"
 // implementation (neon-dotprod inherits the F16 one) and the dot-product kernels on
 // "neon-dotprod" (registered only when the CPU has the dot-product extension and fp16
 // conversions). The K-quants' kernels are in kquant_arm64.go.
@@ -14,6 +14,8 @@ func archKT(i *impl) {
 		i.kt.set(int4.IQ4_NL, iq4nlRowsNEON8Go, iq4nlRows4NEON4Go)
 		i.kt.set(int4.NF4, nf4RowsNEON8Go, nf4Rows4NEON4Go)
 		i.kt.set(int4.FP4, fp4RowsNEON8Go, fp4Rows4NEON4Go)
+		i.kt.set(int4.NF4_64, nf4_64RowsNEON8Go, nf4_64Rows4NEON4Go)
+		i.kt.set(int4.FP4_64, fp4_64RowsNEON8Go, fp4_64Rows4NEON4Go)
 		i.kt.set(int4.Q4_K, q4kRowsNEON8Go, q4kRows4NEON8Go)
 		i.kt.set(int4.Q6_K, q6kRowsNEON8Go, q6kRows4NEON8Go)
 	}
@@ -23,6 +25,8 @@ func archKT(i *impl) {
 	i.kt.set(int4.IQ4_NL, iq4nlRowsSDOT8Go, iq4nlRows4SDOT8Go)
 	i.kt.set(int4.NF4, nf4RowsSDOT8Go, nf4Rows4SDOT8Go)
 	i.kt.set(int4.FP4, fp4RowsSDOT8Go, fp4Rows4SDOT8Go)
+	i.kt.set(int4.NF4_64, nf4_64RowsSDOT8Go, nf4_64Rows4SDOT8Go)
+	i.kt.set(int4.FP4_64, fp4_64RowsSDOT8Go, fp4_64Rows4SDOT8Go)
 	i.kt.set(int4.Q4_K, q4kRowsSDOT8Go, q4kRows4SDOT8Go)
 	i.kt.set(int4.Q6_K, q6kRowsSDOT8Go, q6kRows4SDOT8Go)
 }

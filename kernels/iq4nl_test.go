@@ -12,12 +12,15 @@ import (
 
 // Tests of the IQ4_NL, NF4, FP4, Q4_K and Q6_K kernels (shared harness).
 
-var ktTypes = []int4.Type{int4.IQ4_NL, int4.NF4, int4.FP4, int4.Q4_K, int4.Q6_K}
+var ktTypes = []int4.Type{int4.IQ4_NL, int4.NF4, int4.FP4, int4.Q4_K, int4.Q6_K, int4.NF4_64, int4.FP4_64}
 
 // ktCols are the row lengths tested for t (the k-quants need multiples of 256).
 func ktCols(t int4.Type) []int {
 	if t == int4.Q4_K || t == int4.Q6_K {
 		return []int{256, 512, 2304}
+	}
+	if t == int4.NF4_64 || t == int4.FP4_64 {
+		return []int{64, 128, 192, 256, 2112}
 	}
 	return []int{32, 64, 96, 256, 288, 2048}
 }
@@ -108,9 +111,10 @@ func TestKTGenericMatchesFloat(t *testing.T) {
 				row := data[i*rb : (i+1)*rb]
 				_ = int4.DequantizeRow(typ, row, w)
 				if tab := bnb4TableOf(typ); tab != nil {
+					be, bb := typ.BlockElems(), typ.BlockBytes()
 					for e := range w {
-						code := row[e/32*20+4+e%32/2] >> (4 * uint(1-e%2)) & 15
-						w[e] = f32At(row[e/32*20:]) * float32(float64(tab.w[code])/bnb4S(typ))
+						code := row[e/be*bb+4+e%be/2] >> (4 * uint(1-e%2)) & 15
+						w[e] = f32At(row[e/be*bb:]) * float32(float64(tab.w[code])/bnb4S(typ))
 					}
 				}
 				var want float64
@@ -129,9 +133,9 @@ func TestKTGenericMatchesFloat(t *testing.T) {
 // bnb4TableOf returns the int8 code table of NF4/FP4, nil for other types.
 func bnb4TableOf(t int4.Type) *bnb4Table {
 	switch t {
-	case int4.NF4:
+	case int4.NF4, int4.NF4_64:
 		return nf4Tab
-	case int4.FP4:
+	case int4.FP4, int4.FP4_64:
 		return fp4Tab
 	}
 	return nil
@@ -139,7 +143,7 @@ func bnb4TableOf(t int4.Type) *bnb4Table {
 
 // bnb4S returns the table scale s of NF4/FP4 (bnb4.go).
 func bnb4S(t int4.Type) float64 {
-	if t == int4.NF4 {
+	if t == int4.NF4 || t == int4.NF4_64 {
 		return 112.03
 	}
 	return 120
@@ -243,10 +247,19 @@ func TestKTGemmMatchesGeneric(t *testing.T) {
 			if g.kern == nil {
 				continue
 			}
-			il := map[int4.Type]tileBuilder{int4.IQ4_NL: decodeTileIQ4NL, int4.NF4: decodeTileNF4, int4.FP4: decodeTileFP4, int4.Q4_K: q4kTile8, int4.Q6_K: q6kTile8}[typ]
+			il := map[int4.Type]tileBuilder{int4.IQ4_NL: decodeTileIQ4NL, int4.NF4: decodeTileNF4, int4.FP4: decodeTileFP4, int4.Q4_K: q4kTile8, int4.Q6_K: q6kTile8,
+				int4.NF4_64: func(w []byte, rowBytes, rows, nb int, dst []byte) {
+					decodeTileBnb64(w, rowBytes, rows, nb, dst, &nf4Tab.w)
+				},
+				int4.FP4_64: func(w []byte, rowBytes, rows, nb int, dst []byte) {
+					decodeTileBnb64(w, rowBytes, rows, nb, dst, &fp4Tab.w)
+				}}[typ]
 			colList := []int{32, 64, 96, 2048, 5632}
 			if typ == int4.Q4_K || typ == int4.Q6_K {
 				colList = []int{256, 512, 2304, 5632}
+			}
+			if typ == int4.NF4_64 || typ == int4.FP4_64 {
+				colList = []int{64, 128, 2048, 5632}
 			}
 			for _, rows := range []int{1, 3, 8} {
 				for _, cols := range colList {

@@ -2187,6 +2187,1234 @@ bnbRows4x4NEON_block:
 	BNE bnbRows4x4NEON_group
 	RET
 
+// func bnb64Rows8SDOT(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)
+TEXT ·bnb64Rows8SDOT(SB), NOSPLIT, $0-68
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD nb+40(FP), R6
+	MOVD y+48(FP), R7
+	MOVD tab+56(FP), R5
+	VLD1 (R5), [V31.B16]
+	FMOVS post+64(FP), F5
+	VMOVI $15, V30.B16
+
+bnb64Rows8SDOT_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R17
+	MOVD R6, R20
+	LSR $1, R20, R20                // 64-element blocks
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+
+bnb64Rows8SDOT_block:
+	// 32-element half 0
+	VLD1.P 32(R16), [V0.B16, V1.B16] // x: elements 0..15, 16..31
+	FMOVS.P 4(R17), F4               // xd
+	WORD $0x4e011802 // uzp1 v2.16b, v0.16b, v1.16b
+	WORD $0x4e015803 // uzp2 v3.16b, v0.16b, v1.16b
+	WORD $0x0ddf8106 // ld1 {v6.s}[0], [x8], #4
+	WORD $0x0ddf9126 // ld1 {v6.s}[1], [x9], #4
+	WORD $0x4ddf8146 // ld1 {v6.s}[2], [x10], #4
+	WORD $0x4ddf9166 // ld1 {v6.s}[3], [x11], #4
+	WORD $0x0ddf8187 // ld1 {v7.s}[0], [x12], #4
+	WORD $0x0ddf91a7 // ld1 {v7.s}[1], [x13], #4
+	WORD $0x4ddf81c7 // ld1 {v7.s}[2], [x14], #4
+	WORD $0x4ddf91e7 // ld1 {v7.s}[3], [x15], #4
+	VLD1.P 16(R8), [V16.B16]
+	VLD1.P 16(R9), [V17.B16]
+	VLD1.P 16(R10), [V18.B16]
+	VLD1.P 16(R11), [V19.B16]
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x4e839688 // sdot v8.4s, v20.16b, v3.16b
+	WORD $0x4e8396a9 // sdot v9.4s, v21.16b, v3.16b
+	WORD $0x4e8396ca // sdot v10.4s, v22.16b, v3.16b
+	WORD $0x4e8396eb // sdot v11.4s, v23.16b, v3.16b
+	WORD $0x4e829608 // sdot v8.4s, v16.16b, v2.16b
+	WORD $0x4e829629 // sdot v9.4s, v17.16b, v2.16b
+	WORD $0x4e82964a // sdot v10.4s, v18.16b, v2.16b
+	WORD $0x4e82966b // sdot v11.4s, v19.16b, v2.16b
+	VLD1.P 16(R12), [V16.B16]
+	VLD1.P 16(R13), [V17.B16]
+	VLD1.P 16(R14), [V18.B16]
+	VLD1.P 16(R15), [V19.B16]
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x4e83968c // sdot v12.4s, v20.16b, v3.16b
+	WORD $0x4e8396ad // sdot v13.4s, v21.16b, v3.16b
+	WORD $0x4e8396ce // sdot v14.4s, v22.16b, v3.16b
+	WORD $0x4e8396ef // sdot v15.4s, v23.16b, v3.16b
+	WORD $0x4e82960c // sdot v12.4s, v16.16b, v2.16b
+	WORD $0x4e82962d // sdot v13.4s, v17.16b, v2.16b
+	WORD $0x4e82964e // sdot v14.4s, v18.16b, v2.16b
+	WORD $0x4e82966f // sdot v15.4s, v19.16b, v2.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eabbd4a // addp v10.4s, v10.4s, v11.4s
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f8490d8 // fmul v24.4s, v6.4s, v4.s[0]
+	WORD $0x4f8490f9 // fmul v25.4s, v7.4s, v4.s[0]
+	VFMLA V8.S4, V24.S4, V26.S4
+	VFMLA V12.S4, V25.S4, V27.S4
+	// 32-element half 1
+	VLD1.P 32(R16), [V0.B16, V1.B16] // x: elements 0..15, 16..31
+	FMOVS.P 4(R17), F4               // xd
+	WORD $0x4e011802 // uzp1 v2.16b, v0.16b, v1.16b
+	WORD $0x4e015803 // uzp2 v3.16b, v0.16b, v1.16b
+	VLD1.P 16(R8), [V16.B16]
+	VLD1.P 16(R9), [V17.B16]
+	VLD1.P 16(R10), [V18.B16]
+	VLD1.P 16(R11), [V19.B16]
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x4e839688 // sdot v8.4s, v20.16b, v3.16b
+	WORD $0x4e8396a9 // sdot v9.4s, v21.16b, v3.16b
+	WORD $0x4e8396ca // sdot v10.4s, v22.16b, v3.16b
+	WORD $0x4e8396eb // sdot v11.4s, v23.16b, v3.16b
+	WORD $0x4e829608 // sdot v8.4s, v16.16b, v2.16b
+	WORD $0x4e829629 // sdot v9.4s, v17.16b, v2.16b
+	WORD $0x4e82964a // sdot v10.4s, v18.16b, v2.16b
+	WORD $0x4e82966b // sdot v11.4s, v19.16b, v2.16b
+	VLD1.P 16(R12), [V16.B16]
+	VLD1.P 16(R13), [V17.B16]
+	VLD1.P 16(R14), [V18.B16]
+	VLD1.P 16(R15), [V19.B16]
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x4e83968c // sdot v12.4s, v20.16b, v3.16b
+	WORD $0x4e8396ad // sdot v13.4s, v21.16b, v3.16b
+	WORD $0x4e8396ce // sdot v14.4s, v22.16b, v3.16b
+	WORD $0x4e8396ef // sdot v15.4s, v23.16b, v3.16b
+	WORD $0x4e82960c // sdot v12.4s, v16.16b, v2.16b
+	WORD $0x4e82962d // sdot v13.4s, v17.16b, v2.16b
+	WORD $0x4e82964e // sdot v14.4s, v18.16b, v2.16b
+	WORD $0x4e82966f // sdot v15.4s, v19.16b, v2.16b
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eabbd4a // addp v10.4s, v10.4s, v11.4s
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f8490d8 // fmul v24.4s, v6.4s, v4.s[0]
+	WORD $0x4f8490f9 // fmul v25.4s, v7.4s, v4.s[0]
+	VFMLA V8.S4, V24.S4, V26.S4
+	VFMLA V12.S4, V25.S4, V27.S4
+	SUBS $1, R20, R20
+	BNE bnb64Rows8SDOT_block
+
+	WORD $0x4f85935a // fmul v26.4s, v26.4s, v5.s[0]
+	WORD $0x4f85937b // fmul v27.4s, v27.4s, v5.s[0]
+	VST1.P [V26.S4, V27.S4], 32(R7)
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE bnb64Rows8SDOT_group
+	RET
+
+// func bnb64Rows8x4SDOT(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8, post float32)
+TEXT ·bnb64Rows8x4SDOT(SB), NOSPLIT, $0-68
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xg+24(FP), R3
+	MOVD nb+32(FP), R4
+	MOVD y+40(FP), R5
+	MOVD ystride+48(FP), R6
+	MOVD tab+56(FP), R7
+	VLD1 (R7), [V23.B16]
+	VMOVI $15, V22.B16
+	MOVD $32, R19
+
+bnb64Rows8x4SDOT_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R17
+	LSR $1, R17, R17
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	VEOR V28.B16, V28.B16, V28.B16
+	VEOR V29.B16, V29.B16, V29.B16
+	VEOR V30.B16, V30.B16, V30.B16
+	VEOR V31.B16, V31.B16, V31.B16
+
+bnb64Rows8x4SDOT_block:
+	// 32-element half 0
+	VLD1.P 64(R16), [V0.B16, V1.B16, V2.B16, V3.B16] // tokens 0, 1: elements 0..15, 16..31
+	VLD1.P 64(R16), [V4.B16, V5.B16, V6.B16, V7.B16] // tokens 2, 3
+	ADD $128, R16                                    // skip the lane sums: token scales at 256+32t
+	WORD $0x0dd38209 // ld1 {v9.s}[0], [x16], x19
+	WORD $0x0dd39209 // ld1 {v9.s}[1], [x16], x19
+	WORD $0x4dd38209 // ld1 {v9.s}[2], [x16], x19
+	WORD $0x4dd39209 // ld1 {v9.s}[3], [x16], x19
+	WORD $0x4e011808 // uzp1 v8.16b, v0.16b, v1.16b
+	WORD $0x4e015801 // uzp2 v1.16b, v0.16b, v1.16b
+	VORR V8.B16, V8.B16, V0.B16
+	WORD $0x4e031848 // uzp1 v8.16b, v2.16b, v3.16b
+	WORD $0x4e035843 // uzp2 v3.16b, v2.16b, v3.16b
+	VORR V8.B16, V8.B16, V2.B16
+	WORD $0x4e051888 // uzp1 v8.16b, v4.16b, v5.16b
+	WORD $0x4e055885 // uzp2 v5.16b, v4.16b, v5.16b
+	VORR V8.B16, V8.B16, V4.B16
+	WORD $0x4e0718c8 // uzp1 v8.16b, v6.16b, v7.16b
+	WORD $0x4e0758c7 // uzp2 v7.16b, v6.16b, v7.16b
+	VORR V8.B16, V8.B16, V6.B16
+	WORD $0x0ddf810a // ld1 {v10.s}[0], [x8], #4
+	WORD $0x0ddf912a // ld1 {v10.s}[1], [x9], #4
+	WORD $0x4ddf814a // ld1 {v10.s}[2], [x10], #4
+	WORD $0x4ddf916a // ld1 {v10.s}[3], [x11], #4
+	WORD $0x0ddf818b // ld1 {v11.s}[0], [x12], #4
+	WORD $0x0ddf91ab // ld1 {v11.s}[1], [x13], #4
+	WORD $0x4ddf81cb // ld1 {v11.s}[2], [x14], #4
+	WORD $0x4ddf91eb // ld1 {v11.s}[3], [x15], #4
+	WORD $0x0dffa110 // ld4 {v16.s, v17.s, v18.s, v19.s}[0], [x8], #16
+	WORD $0x0dffb130 // ld4 {v16.s, v17.s, v18.s, v19.s}[1], [x9], #16
+	WORD $0x4dffa150 // ld4 {v16.s, v17.s, v18.s, v19.s}[2], [x10], #16
+	WORD $0x4dffb170 // ld4 {v16.s, v17.s, v18.s, v19.s}[3], [x11], #16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VAND V22.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VTBL V20.B16, [V23.B16], V20.B16
+	VTBL V16.B16, [V23.B16], V16.B16
+	WORD $0x4f81e28c // sdot v12.4s, v20.16b, v1.4b[0]
+	WORD $0x4f83e28d // sdot v13.4s, v20.16b, v3.4b[0]
+	WORD $0x4f85e28e // sdot v14.4s, v20.16b, v5.4b[0]
+	WORD $0x4f87e28f // sdot v15.4s, v20.16b, v7.4b[0]
+	WORD $0x4f80e20c // sdot v12.4s, v16.16b, v0.4b[0]
+	WORD $0x4f82e20d // sdot v13.4s, v16.16b, v2.4b[0]
+	WORD $0x4f84e20e // sdot v14.4s, v16.16b, v4.4b[0]
+	WORD $0x4f86e20f // sdot v15.4s, v16.16b, v6.4b[0]
+	VAND V22.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VTBL V21.B16, [V23.B16], V21.B16
+	VTBL V17.B16, [V23.B16], V17.B16
+	WORD $0x4fa1e2ac // sdot v12.4s, v21.16b, v1.4b[1]
+	WORD $0x4fa3e2ad // sdot v13.4s, v21.16b, v3.4b[1]
+	WORD $0x4fa5e2ae // sdot v14.4s, v21.16b, v5.4b[1]
+	WORD $0x4fa7e2af // sdot v15.4s, v21.16b, v7.4b[1]
+	WORD $0x4fa0e22c // sdot v12.4s, v17.16b, v0.4b[1]
+	WORD $0x4fa2e22d // sdot v13.4s, v17.16b, v2.4b[1]
+	WORD $0x4fa4e22e // sdot v14.4s, v17.16b, v4.4b[1]
+	WORD $0x4fa6e22f // sdot v15.4s, v17.16b, v6.4b[1]
+	VAND V22.B16, V18.B16, V20.B16
+	VUSHR $4, V18.B16, V18.B16
+	VTBL V20.B16, [V23.B16], V20.B16
+	VTBL V18.B16, [V23.B16], V18.B16
+	WORD $0x4f81ea8c // sdot v12.4s, v20.16b, v1.4b[2]
+	WORD $0x4f83ea8d // sdot v13.4s, v20.16b, v3.4b[2]
+	WORD $0x4f85ea8e // sdot v14.4s, v20.16b, v5.4b[2]
+	WORD $0x4f87ea8f // sdot v15.4s, v20.16b, v7.4b[2]
+	WORD $0x4f80ea4c // sdot v12.4s, v18.16b, v0.4b[2]
+	WORD $0x4f82ea4d // sdot v13.4s, v18.16b, v2.4b[2]
+	WORD $0x4f84ea4e // sdot v14.4s, v18.16b, v4.4b[2]
+	WORD $0x4f86ea4f // sdot v15.4s, v18.16b, v6.4b[2]
+	VAND V22.B16, V19.B16, V21.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V21.B16, [V23.B16], V21.B16
+	VTBL V19.B16, [V23.B16], V19.B16
+	WORD $0x4fa1eaac // sdot v12.4s, v21.16b, v1.4b[3]
+	WORD $0x4fa3eaad // sdot v13.4s, v21.16b, v3.4b[3]
+	WORD $0x4fa5eaae // sdot v14.4s, v21.16b, v5.4b[3]
+	WORD $0x4fa7eaaf // sdot v15.4s, v21.16b, v7.4b[3]
+	WORD $0x4fa0ea6c // sdot v12.4s, v19.16b, v0.4b[3]
+	WORD $0x4fa2ea6d // sdot v13.4s, v19.16b, v2.4b[3]
+	WORD $0x4fa4ea6e // sdot v14.4s, v19.16b, v4.4b[3]
+	WORD $0x4fa6ea6f // sdot v15.4s, v19.16b, v6.4b[3]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4e21d9ad // scvtf v13.4s, v13.4s
+	WORD $0x4e21d9ce // scvtf v14.4s, v14.4s
+	WORD $0x4e21d9ef // scvtf v15.4s, v15.4s
+	WORD $0x4f899150 // fmul v16.4s, v10.4s, v9.s[0]
+	WORD $0x4fa99151 // fmul v17.4s, v10.4s, v9.s[1]
+	WORD $0x4f899952 // fmul v18.4s, v10.4s, v9.s[2]
+	WORD $0x4fa99953 // fmul v19.4s, v10.4s, v9.s[3]
+	VFMLA V12.S4, V16.S4, V24.S4
+	VFMLA V13.S4, V17.S4, V26.S4
+	VFMLA V14.S4, V18.S4, V28.S4
+	VFMLA V15.S4, V19.S4, V30.S4
+	WORD $0x0dffa190 // ld4 {v16.s, v17.s, v18.s, v19.s}[0], [x12], #16
+	WORD $0x0dffb1b0 // ld4 {v16.s, v17.s, v18.s, v19.s}[1], [x13], #16
+	WORD $0x4dffa1d0 // ld4 {v16.s, v17.s, v18.s, v19.s}[2], [x14], #16
+	WORD $0x4dffb1f0 // ld4 {v16.s, v17.s, v18.s, v19.s}[3], [x15], #16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VAND V22.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VTBL V20.B16, [V23.B16], V20.B16
+	VTBL V16.B16, [V23.B16], V16.B16
+	WORD $0x4f81e28c // sdot v12.4s, v20.16b, v1.4b[0]
+	WORD $0x4f83e28d // sdot v13.4s, v20.16b, v3.4b[0]
+	WORD $0x4f85e28e // sdot v14.4s, v20.16b, v5.4b[0]
+	WORD $0x4f87e28f // sdot v15.4s, v20.16b, v7.4b[0]
+	WORD $0x4f80e20c // sdot v12.4s, v16.16b, v0.4b[0]
+	WORD $0x4f82e20d // sdot v13.4s, v16.16b, v2.4b[0]
+	WORD $0x4f84e20e // sdot v14.4s, v16.16b, v4.4b[0]
+	WORD $0x4f86e20f // sdot v15.4s, v16.16b, v6.4b[0]
+	VAND V22.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VTBL V21.B16, [V23.B16], V21.B16
+	VTBL V17.B16, [V23.B16], V17.B16
+	WORD $0x4fa1e2ac // sdot v12.4s, v21.16b, v1.4b[1]
+	WORD $0x4fa3e2ad // sdot v13.4s, v21.16b, v3.4b[1]
+	WORD $0x4fa5e2ae // sdot v14.4s, v21.16b, v5.4b[1]
+	WORD $0x4fa7e2af // sdot v15.4s, v21.16b, v7.4b[1]
+	WORD $0x4fa0e22c // sdot v12.4s, v17.16b, v0.4b[1]
+	WORD $0x4fa2e22d // sdot v13.4s, v17.16b, v2.4b[1]
+	WORD $0x4fa4e22e // sdot v14.4s, v17.16b, v4.4b[1]
+	WORD $0x4fa6e22f // sdot v15.4s, v17.16b, v6.4b[1]
+	VAND V22.B16, V18.B16, V20.B16
+	VUSHR $4, V18.B16, V18.B16
+	VTBL V20.B16, [V23.B16], V20.B16
+	VTBL V18.B16, [V23.B16], V18.B16
+	WORD $0x4f81ea8c // sdot v12.4s, v20.16b, v1.4b[2]
+	WORD $0x4f83ea8d // sdot v13.4s, v20.16b, v3.4b[2]
+	WORD $0x4f85ea8e // sdot v14.4s, v20.16b, v5.4b[2]
+	WORD $0x4f87ea8f // sdot v15.4s, v20.16b, v7.4b[2]
+	WORD $0x4f80ea4c // sdot v12.4s, v18.16b, v0.4b[2]
+	WORD $0x4f82ea4d // sdot v13.4s, v18.16b, v2.4b[2]
+	WORD $0x4f84ea4e // sdot v14.4s, v18.16b, v4.4b[2]
+	WORD $0x4f86ea4f // sdot v15.4s, v18.16b, v6.4b[2]
+	VAND V22.B16, V19.B16, V21.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V21.B16, [V23.B16], V21.B16
+	VTBL V19.B16, [V23.B16], V19.B16
+	WORD $0x4fa1eaac // sdot v12.4s, v21.16b, v1.4b[3]
+	WORD $0x4fa3eaad // sdot v13.4s, v21.16b, v3.4b[3]
+	WORD $0x4fa5eaae // sdot v14.4s, v21.16b, v5.4b[3]
+	WORD $0x4fa7eaaf // sdot v15.4s, v21.16b, v7.4b[3]
+	WORD $0x4fa0ea6c // sdot v12.4s, v19.16b, v0.4b[3]
+	WORD $0x4fa2ea6d // sdot v13.4s, v19.16b, v2.4b[3]
+	WORD $0x4fa4ea6e // sdot v14.4s, v19.16b, v4.4b[3]
+	WORD $0x4fa6ea6f // sdot v15.4s, v19.16b, v6.4b[3]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4e21d9ad // scvtf v13.4s, v13.4s
+	WORD $0x4e21d9ce // scvtf v14.4s, v14.4s
+	WORD $0x4e21d9ef // scvtf v15.4s, v15.4s
+	WORD $0x4f899170 // fmul v16.4s, v11.4s, v9.s[0]
+	WORD $0x4fa99171 // fmul v17.4s, v11.4s, v9.s[1]
+	WORD $0x4f899972 // fmul v18.4s, v11.4s, v9.s[2]
+	WORD $0x4fa99973 // fmul v19.4s, v11.4s, v9.s[3]
+	VFMLA V12.S4, V16.S4, V25.S4
+	VFMLA V13.S4, V17.S4, V27.S4
+	VFMLA V14.S4, V18.S4, V29.S4
+	VFMLA V15.S4, V19.S4, V31.S4
+	// 32-element half 1
+	VLD1.P 64(R16), [V0.B16, V1.B16, V2.B16, V3.B16] // tokens 0, 1: elements 0..15, 16..31
+	VLD1.P 64(R16), [V4.B16, V5.B16, V6.B16, V7.B16] // tokens 2, 3
+	ADD $128, R16                                    // skip the lane sums: token scales at 256+32t
+	WORD $0x0dd38209 // ld1 {v9.s}[0], [x16], x19
+	WORD $0x0dd39209 // ld1 {v9.s}[1], [x16], x19
+	WORD $0x4dd38209 // ld1 {v9.s}[2], [x16], x19
+	WORD $0x4dd39209 // ld1 {v9.s}[3], [x16], x19
+	WORD $0x4e011808 // uzp1 v8.16b, v0.16b, v1.16b
+	WORD $0x4e015801 // uzp2 v1.16b, v0.16b, v1.16b
+	VORR V8.B16, V8.B16, V0.B16
+	WORD $0x4e031848 // uzp1 v8.16b, v2.16b, v3.16b
+	WORD $0x4e035843 // uzp2 v3.16b, v2.16b, v3.16b
+	VORR V8.B16, V8.B16, V2.B16
+	WORD $0x4e051888 // uzp1 v8.16b, v4.16b, v5.16b
+	WORD $0x4e055885 // uzp2 v5.16b, v4.16b, v5.16b
+	VORR V8.B16, V8.B16, V4.B16
+	WORD $0x4e0718c8 // uzp1 v8.16b, v6.16b, v7.16b
+	WORD $0x4e0758c7 // uzp2 v7.16b, v6.16b, v7.16b
+	VORR V8.B16, V8.B16, V6.B16
+	WORD $0x0dffa110 // ld4 {v16.s, v17.s, v18.s, v19.s}[0], [x8], #16
+	WORD $0x0dffb130 // ld4 {v16.s, v17.s, v18.s, v19.s}[1], [x9], #16
+	WORD $0x4dffa150 // ld4 {v16.s, v17.s, v18.s, v19.s}[2], [x10], #16
+	WORD $0x4dffb170 // ld4 {v16.s, v17.s, v18.s, v19.s}[3], [x11], #16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VAND V22.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VTBL V20.B16, [V23.B16], V20.B16
+	VTBL V16.B16, [V23.B16], V16.B16
+	WORD $0x4f81e28c // sdot v12.4s, v20.16b, v1.4b[0]
+	WORD $0x4f83e28d // sdot v13.4s, v20.16b, v3.4b[0]
+	WORD $0x4f85e28e // sdot v14.4s, v20.16b, v5.4b[0]
+	WORD $0x4f87e28f // sdot v15.4s, v20.16b, v7.4b[0]
+	WORD $0x4f80e20c // sdot v12.4s, v16.16b, v0.4b[0]
+	WORD $0x4f82e20d // sdot v13.4s, v16.16b, v2.4b[0]
+	WORD $0x4f84e20e // sdot v14.4s, v16.16b, v4.4b[0]
+	WORD $0x4f86e20f // sdot v15.4s, v16.16b, v6.4b[0]
+	VAND V22.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VTBL V21.B16, [V23.B16], V21.B16
+	VTBL V17.B16, [V23.B16], V17.B16
+	WORD $0x4fa1e2ac // sdot v12.4s, v21.16b, v1.4b[1]
+	WORD $0x4fa3e2ad // sdot v13.4s, v21.16b, v3.4b[1]
+	WORD $0x4fa5e2ae // sdot v14.4s, v21.16b, v5.4b[1]
+	WORD $0x4fa7e2af // sdot v15.4s, v21.16b, v7.4b[1]
+	WORD $0x4fa0e22c // sdot v12.4s, v17.16b, v0.4b[1]
+	WORD $0x4fa2e22d // sdot v13.4s, v17.16b, v2.4b[1]
+	WORD $0x4fa4e22e // sdot v14.4s, v17.16b, v4.4b[1]
+	WORD $0x4fa6e22f // sdot v15.4s, v17.16b, v6.4b[1]
+	VAND V22.B16, V18.B16, V20.B16
+	VUSHR $4, V18.B16, V18.B16
+	VTBL V20.B16, [V23.B16], V20.B16
+	VTBL V18.B16, [V23.B16], V18.B16
+	WORD $0x4f81ea8c // sdot v12.4s, v20.16b, v1.4b[2]
+	WORD $0x4f83ea8d // sdot v13.4s, v20.16b, v3.4b[2]
+	WORD $0x4f85ea8e // sdot v14.4s, v20.16b, v5.4b[2]
+	WORD $0x4f87ea8f // sdot v15.4s, v20.16b, v7.4b[2]
+	WORD $0x4f80ea4c // sdot v12.4s, v18.16b, v0.4b[2]
+	WORD $0x4f82ea4d // sdot v13.4s, v18.16b, v2.4b[2]
+	WORD $0x4f84ea4e // sdot v14.4s, v18.16b, v4.4b[2]
+	WORD $0x4f86ea4f // sdot v15.4s, v18.16b, v6.4b[2]
+	VAND V22.B16, V19.B16, V21.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V21.B16, [V23.B16], V21.B16
+	VTBL V19.B16, [V23.B16], V19.B16
+	WORD $0x4fa1eaac // sdot v12.4s, v21.16b, v1.4b[3]
+	WORD $0x4fa3eaad // sdot v13.4s, v21.16b, v3.4b[3]
+	WORD $0x4fa5eaae // sdot v14.4s, v21.16b, v5.4b[3]
+	WORD $0x4fa7eaaf // sdot v15.4s, v21.16b, v7.4b[3]
+	WORD $0x4fa0ea6c // sdot v12.4s, v19.16b, v0.4b[3]
+	WORD $0x4fa2ea6d // sdot v13.4s, v19.16b, v2.4b[3]
+	WORD $0x4fa4ea6e // sdot v14.4s, v19.16b, v4.4b[3]
+	WORD $0x4fa6ea6f // sdot v15.4s, v19.16b, v6.4b[3]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4e21d9ad // scvtf v13.4s, v13.4s
+	WORD $0x4e21d9ce // scvtf v14.4s, v14.4s
+	WORD $0x4e21d9ef // scvtf v15.4s, v15.4s
+	WORD $0x4f899150 // fmul v16.4s, v10.4s, v9.s[0]
+	WORD $0x4fa99151 // fmul v17.4s, v10.4s, v9.s[1]
+	WORD $0x4f899952 // fmul v18.4s, v10.4s, v9.s[2]
+	WORD $0x4fa99953 // fmul v19.4s, v10.4s, v9.s[3]
+	VFMLA V12.S4, V16.S4, V24.S4
+	VFMLA V13.S4, V17.S4, V26.S4
+	VFMLA V14.S4, V18.S4, V28.S4
+	VFMLA V15.S4, V19.S4, V30.S4
+	WORD $0x0dffa190 // ld4 {v16.s, v17.s, v18.s, v19.s}[0], [x12], #16
+	WORD $0x0dffb1b0 // ld4 {v16.s, v17.s, v18.s, v19.s}[1], [x13], #16
+	WORD $0x4dffa1d0 // ld4 {v16.s, v17.s, v18.s, v19.s}[2], [x14], #16
+	WORD $0x4dffb1f0 // ld4 {v16.s, v17.s, v18.s, v19.s}[3], [x15], #16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VAND V22.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VTBL V20.B16, [V23.B16], V20.B16
+	VTBL V16.B16, [V23.B16], V16.B16
+	WORD $0x4f81e28c // sdot v12.4s, v20.16b, v1.4b[0]
+	WORD $0x4f83e28d // sdot v13.4s, v20.16b, v3.4b[0]
+	WORD $0x4f85e28e // sdot v14.4s, v20.16b, v5.4b[0]
+	WORD $0x4f87e28f // sdot v15.4s, v20.16b, v7.4b[0]
+	WORD $0x4f80e20c // sdot v12.4s, v16.16b, v0.4b[0]
+	WORD $0x4f82e20d // sdot v13.4s, v16.16b, v2.4b[0]
+	WORD $0x4f84e20e // sdot v14.4s, v16.16b, v4.4b[0]
+	WORD $0x4f86e20f // sdot v15.4s, v16.16b, v6.4b[0]
+	VAND V22.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VTBL V21.B16, [V23.B16], V21.B16
+	VTBL V17.B16, [V23.B16], V17.B16
+	WORD $0x4fa1e2ac // sdot v12.4s, v21.16b, v1.4b[1]
+	WORD $0x4fa3e2ad // sdot v13.4s, v21.16b, v3.4b[1]
+	WORD $0x4fa5e2ae // sdot v14.4s, v21.16b, v5.4b[1]
+	WORD $0x4fa7e2af // sdot v15.4s, v21.16b, v7.4b[1]
+	WORD $0x4fa0e22c // sdot v12.4s, v17.16b, v0.4b[1]
+	WORD $0x4fa2e22d // sdot v13.4s, v17.16b, v2.4b[1]
+	WORD $0x4fa4e22e // sdot v14.4s, v17.16b, v4.4b[1]
+	WORD $0x4fa6e22f // sdot v15.4s, v17.16b, v6.4b[1]
+	VAND V22.B16, V18.B16, V20.B16
+	VUSHR $4, V18.B16, V18.B16
+	VTBL V20.B16, [V23.B16], V20.B16
+	VTBL V18.B16, [V23.B16], V18.B16
+	WORD $0x4f81ea8c // sdot v12.4s, v20.16b, v1.4b[2]
+	WORD $0x4f83ea8d // sdot v13.4s, v20.16b, v3.4b[2]
+	WORD $0x4f85ea8e // sdot v14.4s, v20.16b, v5.4b[2]
+	WORD $0x4f87ea8f // sdot v15.4s, v20.16b, v7.4b[2]
+	WORD $0x4f80ea4c // sdot v12.4s, v18.16b, v0.4b[2]
+	WORD $0x4f82ea4d // sdot v13.4s, v18.16b, v2.4b[2]
+	WORD $0x4f84ea4e // sdot v14.4s, v18.16b, v4.4b[2]
+	WORD $0x4f86ea4f // sdot v15.4s, v18.16b, v6.4b[2]
+	VAND V22.B16, V19.B16, V21.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V21.B16, [V23.B16], V21.B16
+	VTBL V19.B16, [V23.B16], V19.B16
+	WORD $0x4fa1eaac // sdot v12.4s, v21.16b, v1.4b[3]
+	WORD $0x4fa3eaad // sdot v13.4s, v21.16b, v3.4b[3]
+	WORD $0x4fa5eaae // sdot v14.4s, v21.16b, v5.4b[3]
+	WORD $0x4fa7eaaf // sdot v15.4s, v21.16b, v7.4b[3]
+	WORD $0x4fa0ea6c // sdot v12.4s, v19.16b, v0.4b[3]
+	WORD $0x4fa2ea6d // sdot v13.4s, v19.16b, v2.4b[3]
+	WORD $0x4fa4ea6e // sdot v14.4s, v19.16b, v4.4b[3]
+	WORD $0x4fa6ea6f // sdot v15.4s, v19.16b, v6.4b[3]
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4e21d9ad // scvtf v13.4s, v13.4s
+	WORD $0x4e21d9ce // scvtf v14.4s, v14.4s
+	WORD $0x4e21d9ef // scvtf v15.4s, v15.4s
+	WORD $0x4f899170 // fmul v16.4s, v11.4s, v9.s[0]
+	WORD $0x4fa99171 // fmul v17.4s, v11.4s, v9.s[1]
+	WORD $0x4f899972 // fmul v18.4s, v11.4s, v9.s[2]
+	WORD $0x4fa99973 // fmul v19.4s, v11.4s, v9.s[3]
+	VFMLA V12.S4, V16.S4, V25.S4
+	VFMLA V13.S4, V17.S4, V27.S4
+	VFMLA V14.S4, V18.S4, V29.S4
+	VFMLA V15.S4, V19.S4, V31.S4
+	SUBS $1, R17, R17
+	BNE bnb64Rows8x4SDOT_block
+
+	FMOVS post+64(FP), F8
+	WORD $0x4f889318 // fmul v24.4s, v24.4s, v8.s[0]
+	WORD $0x4f889339 // fmul v25.4s, v25.4s, v8.s[0]
+	WORD $0x4f88935a // fmul v26.4s, v26.4s, v8.s[0]
+	WORD $0x4f88937b // fmul v27.4s, v27.4s, v8.s[0]
+	WORD $0x4f88939c // fmul v28.4s, v28.4s, v8.s[0]
+	WORD $0x4f8893bd // fmul v29.4s, v29.4s, v8.s[0]
+	WORD $0x4f8893de // fmul v30.4s, v30.4s, v8.s[0]
+	WORD $0x4f8893ff // fmul v31.4s, v31.4s, v8.s[0]
+	MOVD R5, R20
+	VST1 [V24.S4, V25.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V26.S4, V27.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V28.S4, V29.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V30.S4, V31.S4], (R20)
+	ADD $32, R5, R5
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE bnb64Rows8x4SDOT_group
+	RET
+
+// func bnb64Rows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32, tab *int8, post float32)
+TEXT ·bnb64Rows8NEON(SB), NOSPLIT, $0-68
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xq+24(FP), R3
+	MOVD xd+32(FP), R4
+	MOVD nb+40(FP), R6
+	MOVD y+48(FP), R7
+	MOVD tab+56(FP), R5
+	VLD1 (R5), [V31.B16]
+	FMOVS post+64(FP), F5
+	VMOVI $15, V30.B16
+
+bnb64Rows8NEON_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	ADD R1, R11, R12
+	ADD R1, R12, R13
+	ADD R1, R13, R14
+	ADD R1, R14, R15
+	MOVD R3, R16
+	MOVD R4, R17
+	MOVD R6, R20
+	LSR $1, R20, R20                // 64-element blocks
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+
+bnb64Rows8NEON_block:
+	// 32-element half 0
+	VLD1.P 32(R16), [V0.B16, V1.B16] // x: elements 0..15, 16..31
+	FMOVS.P 4(R17), F4               // xd
+	WORD $0x4e011802 // uzp1 v2.16b, v0.16b, v1.16b
+	WORD $0x4e015803 // uzp2 v3.16b, v0.16b, v1.16b
+	WORD $0x0ddf8106 // ld1 {v6.s}[0], [x8], #4
+	WORD $0x0ddf9126 // ld1 {v6.s}[1], [x9], #4
+	WORD $0x4ddf8146 // ld1 {v6.s}[2], [x10], #4
+	WORD $0x4ddf9166 // ld1 {v6.s}[3], [x11], #4
+	WORD $0x0ddf8187 // ld1 {v7.s}[0], [x12], #4
+	WORD $0x0ddf91a7 // ld1 {v7.s}[1], [x13], #4
+	WORD $0x4ddf81c7 // ld1 {v7.s}[2], [x14], #4
+	WORD $0x4ddf91e7 // ld1 {v7.s}[3], [x15], #4
+	VLD1.P 16(R8), [V16.B16]
+	VLD1.P 16(R9), [V17.B16]
+	VLD1.P 16(R10), [V18.B16]
+	VLD1.P 16(R11), [V19.B16]
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x0e23c298 // smull v24.8h, v20.8b, v3.8b
+	WORD $0x4e23c299 // smull2 v25.8h, v20.16b, v3.16b
+	WORD $0x0e23c2bc // smull v28.8h, v21.8b, v3.8b
+	WORD $0x4e23c2bd // smull2 v29.8h, v21.16b, v3.16b
+	WORD $0x0e228218 // smlal v24.8h, v16.8b, v2.8b
+	WORD $0x4e228219 // smlal2 v25.8h, v16.16b, v2.16b
+	WORD $0x0e22823c // smlal v28.8h, v17.8b, v2.8b
+	WORD $0x4e22823d // smlal2 v29.8h, v17.16b, v2.16b
+	WORD $0x4e602b08 // saddlp v8.4s, v24.8h
+	WORD $0x4e602b89 // saddlp v9.4s, v28.8h
+	WORD $0x4e606b28 // sadalp v8.4s, v25.8h
+	WORD $0x4e606ba9 // sadalp v9.4s, v29.8h
+	WORD $0x0e23c2d8 // smull v24.8h, v22.8b, v3.8b
+	WORD $0x4e23c2d9 // smull2 v25.8h, v22.16b, v3.16b
+	WORD $0x0e23c2fc // smull v28.8h, v23.8b, v3.8b
+	WORD $0x4e23c2fd // smull2 v29.8h, v23.16b, v3.16b
+	WORD $0x0e228258 // smlal v24.8h, v18.8b, v2.8b
+	WORD $0x4e228259 // smlal2 v25.8h, v18.16b, v2.16b
+	WORD $0x0e22827c // smlal v28.8h, v19.8b, v2.8b
+	WORD $0x4e22827d // smlal2 v29.8h, v19.16b, v2.16b
+	WORD $0x4e602b0a // saddlp v10.4s, v24.8h
+	WORD $0x4e602b8b // saddlp v11.4s, v28.8h
+	WORD $0x4e606b2a // sadalp v10.4s, v25.8h
+	WORD $0x4e606bab // sadalp v11.4s, v29.8h
+	VLD1.P 16(R12), [V16.B16]
+	VLD1.P 16(R13), [V17.B16]
+	VLD1.P 16(R14), [V18.B16]
+	VLD1.P 16(R15), [V19.B16]
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x0e23c298 // smull v24.8h, v20.8b, v3.8b
+	WORD $0x4e23c299 // smull2 v25.8h, v20.16b, v3.16b
+	WORD $0x0e23c2bc // smull v28.8h, v21.8b, v3.8b
+	WORD $0x4e23c2bd // smull2 v29.8h, v21.16b, v3.16b
+	WORD $0x0e228218 // smlal v24.8h, v16.8b, v2.8b
+	WORD $0x4e228219 // smlal2 v25.8h, v16.16b, v2.16b
+	WORD $0x0e22823c // smlal v28.8h, v17.8b, v2.8b
+	WORD $0x4e22823d // smlal2 v29.8h, v17.16b, v2.16b
+	WORD $0x4e602b0c // saddlp v12.4s, v24.8h
+	WORD $0x4e602b8d // saddlp v13.4s, v28.8h
+	WORD $0x4e606b2c // sadalp v12.4s, v25.8h
+	WORD $0x4e606bad // sadalp v13.4s, v29.8h
+	WORD $0x0e23c2d8 // smull v24.8h, v22.8b, v3.8b
+	WORD $0x4e23c2d9 // smull2 v25.8h, v22.16b, v3.16b
+	WORD $0x0e23c2fc // smull v28.8h, v23.8b, v3.8b
+	WORD $0x4e23c2fd // smull2 v29.8h, v23.16b, v3.16b
+	WORD $0x0e228258 // smlal v24.8h, v18.8b, v2.8b
+	WORD $0x4e228259 // smlal2 v25.8h, v18.16b, v2.16b
+	WORD $0x0e22827c // smlal v28.8h, v19.8b, v2.8b
+	WORD $0x4e22827d // smlal2 v29.8h, v19.16b, v2.16b
+	WORD $0x4e602b0e // saddlp v14.4s, v24.8h
+	WORD $0x4e602b8f // saddlp v15.4s, v28.8h
+	WORD $0x4e606b2e // sadalp v14.4s, v25.8h
+	WORD $0x4e606baf // sadalp v15.4s, v29.8h
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eabbd4a // addp v10.4s, v10.4s, v11.4s
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f8490d8 // fmul v24.4s, v6.4s, v4.s[0]
+	WORD $0x4f8490f9 // fmul v25.4s, v7.4s, v4.s[0]
+	VFMLA V8.S4, V24.S4, V26.S4
+	VFMLA V12.S4, V25.S4, V27.S4
+	// 32-element half 1
+	VLD1.P 32(R16), [V0.B16, V1.B16] // x: elements 0..15, 16..31
+	FMOVS.P 4(R17), F4               // xd
+	WORD $0x4e011802 // uzp1 v2.16b, v0.16b, v1.16b
+	WORD $0x4e015803 // uzp2 v3.16b, v0.16b, v1.16b
+	VLD1.P 16(R8), [V16.B16]
+	VLD1.P 16(R9), [V17.B16]
+	VLD1.P 16(R10), [V18.B16]
+	VLD1.P 16(R11), [V19.B16]
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x0e23c298 // smull v24.8h, v20.8b, v3.8b
+	WORD $0x4e23c299 // smull2 v25.8h, v20.16b, v3.16b
+	WORD $0x0e23c2bc // smull v28.8h, v21.8b, v3.8b
+	WORD $0x4e23c2bd // smull2 v29.8h, v21.16b, v3.16b
+	WORD $0x0e228218 // smlal v24.8h, v16.8b, v2.8b
+	WORD $0x4e228219 // smlal2 v25.8h, v16.16b, v2.16b
+	WORD $0x0e22823c // smlal v28.8h, v17.8b, v2.8b
+	WORD $0x4e22823d // smlal2 v29.8h, v17.16b, v2.16b
+	WORD $0x4e602b08 // saddlp v8.4s, v24.8h
+	WORD $0x4e602b89 // saddlp v9.4s, v28.8h
+	WORD $0x4e606b28 // sadalp v8.4s, v25.8h
+	WORD $0x4e606ba9 // sadalp v9.4s, v29.8h
+	WORD $0x0e23c2d8 // smull v24.8h, v22.8b, v3.8b
+	WORD $0x4e23c2d9 // smull2 v25.8h, v22.16b, v3.16b
+	WORD $0x0e23c2fc // smull v28.8h, v23.8b, v3.8b
+	WORD $0x4e23c2fd // smull2 v29.8h, v23.16b, v3.16b
+	WORD $0x0e228258 // smlal v24.8h, v18.8b, v2.8b
+	WORD $0x4e228259 // smlal2 v25.8h, v18.16b, v2.16b
+	WORD $0x0e22827c // smlal v28.8h, v19.8b, v2.8b
+	WORD $0x4e22827d // smlal2 v29.8h, v19.16b, v2.16b
+	WORD $0x4e602b0a // saddlp v10.4s, v24.8h
+	WORD $0x4e602b8b // saddlp v11.4s, v28.8h
+	WORD $0x4e606b2a // sadalp v10.4s, v25.8h
+	WORD $0x4e606bab // sadalp v11.4s, v29.8h
+	VLD1.P 16(R12), [V16.B16]
+	VLD1.P 16(R13), [V17.B16]
+	VLD1.P 16(R14), [V18.B16]
+	VLD1.P 16(R15), [V19.B16]
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x0e23c298 // smull v24.8h, v20.8b, v3.8b
+	WORD $0x4e23c299 // smull2 v25.8h, v20.16b, v3.16b
+	WORD $0x0e23c2bc // smull v28.8h, v21.8b, v3.8b
+	WORD $0x4e23c2bd // smull2 v29.8h, v21.16b, v3.16b
+	WORD $0x0e228218 // smlal v24.8h, v16.8b, v2.8b
+	WORD $0x4e228219 // smlal2 v25.8h, v16.16b, v2.16b
+	WORD $0x0e22823c // smlal v28.8h, v17.8b, v2.8b
+	WORD $0x4e22823d // smlal2 v29.8h, v17.16b, v2.16b
+	WORD $0x4e602b0c // saddlp v12.4s, v24.8h
+	WORD $0x4e602b8d // saddlp v13.4s, v28.8h
+	WORD $0x4e606b2c // sadalp v12.4s, v25.8h
+	WORD $0x4e606bad // sadalp v13.4s, v29.8h
+	WORD $0x0e23c2d8 // smull v24.8h, v22.8b, v3.8b
+	WORD $0x4e23c2d9 // smull2 v25.8h, v22.16b, v3.16b
+	WORD $0x0e23c2fc // smull v28.8h, v23.8b, v3.8b
+	WORD $0x4e23c2fd // smull2 v29.8h, v23.16b, v3.16b
+	WORD $0x0e228258 // smlal v24.8h, v18.8b, v2.8b
+	WORD $0x4e228259 // smlal2 v25.8h, v18.16b, v2.16b
+	WORD $0x0e22827c // smlal v28.8h, v19.8b, v2.8b
+	WORD $0x4e22827d // smlal2 v29.8h, v19.16b, v2.16b
+	WORD $0x4e602b0e // saddlp v14.4s, v24.8h
+	WORD $0x4e602b8f // saddlp v15.4s, v28.8h
+	WORD $0x4e606b2e // sadalp v14.4s, v25.8h
+	WORD $0x4e606baf // sadalp v15.4s, v29.8h
+	WORD $0x4ea9bd08 // addp v8.4s, v8.4s, v9.4s
+	WORD $0x4eabbd4a // addp v10.4s, v10.4s, v11.4s
+	WORD $0x4eaabd08 // addp v8.4s, v8.4s, v10.4s
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d908 // scvtf v8.4s, v8.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f8490d8 // fmul v24.4s, v6.4s, v4.s[0]
+	WORD $0x4f8490f9 // fmul v25.4s, v7.4s, v4.s[0]
+	VFMLA V8.S4, V24.S4, V26.S4
+	VFMLA V12.S4, V25.S4, V27.S4
+	SUBS $1, R20, R20
+	BNE bnb64Rows8NEON_block
+
+	WORD $0x4f85935a // fmul v26.4s, v26.4s, v5.s[0]
+	WORD $0x4f85937b // fmul v27.4s, v27.4s, v5.s[0]
+	VST1.P [V26.S4, V27.S4], 32(R7)
+	ADD R1<<3, R0, R0
+	SUBS $1, R2, R2
+	BNE bnb64Rows8NEON_group
+	RET
+
+// func bnb64Rows4x4NEON(w *byte, rowBytes, groups int, xg *byte, nb int, y *float32, ystride int, tab *int8, post float32)
+TEXT ·bnb64Rows4x4NEON(SB), NOSPLIT, $0-68
+	MOVD w+0(FP), R0
+	MOVD rowBytes+8(FP), R1
+	MOVD groups+16(FP), R2
+	MOVD xg+24(FP), R3
+	MOVD nb+32(FP), R4
+	MOVD y+40(FP), R5
+	MOVD ystride+48(FP), R6
+	MOVD tab+56(FP), R7
+	VLD1 (R7), [V31.B16]
+	VMOVI $15, V30.B16
+	MOVD $32, R19
+
+bnb64Rows4x4NEON_group:
+	MOVD R0, R8
+	ADD R1, R8, R9
+	ADD R1, R9, R10
+	ADD R1, R10, R11
+	MOVD R3, R16
+	MOVD R4, R17
+	LSR $1, R17, R17
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+
+bnb64Rows4x4NEON_block:
+	// 32-element half 0
+	VLD1.P 64(R16), [V0.B16, V1.B16, V2.B16, V3.B16]
+	VLD1.P 64(R16), [V4.B16, V5.B16, V6.B16, V7.B16]
+	ADD $128, R16
+	WORD $0x0dd38209 // ld1 {v9.s}[0], [x16], x19
+	WORD $0x0dd39209 // ld1 {v9.s}[1], [x16], x19
+	WORD $0x4dd38209 // ld1 {v9.s}[2], [x16], x19
+	WORD $0x4dd39209 // ld1 {v9.s}[3], [x16], x19
+	WORD $0x0ddf810a // ld1 {v10.s}[0], [x8], #4
+	WORD $0x0ddf912a // ld1 {v10.s}[1], [x9], #4
+	WORD $0x4ddf814a // ld1 {v10.s}[2], [x10], #4
+	WORD $0x4ddf916a // ld1 {v10.s}[3], [x11], #4
+	VLD1.P 16(R8), [V16.B16]
+	VLD1.P 16(R9), [V17.B16]
+	VLD1.P 16(R10), [V18.B16]
+	VLD1.P 16(R11), [V19.B16]
+	WORD $0x4e011808 // uzp1 v8.16b, v0.16b, v1.16b
+	WORD $0x4e015801 // uzp2 v1.16b, v0.16b, v1.16b
+	VORR V8.B16, V8.B16, V0.B16
+	WORD $0x4e031848 // uzp1 v8.16b, v2.16b, v3.16b
+	WORD $0x4e035843 // uzp2 v3.16b, v2.16b, v3.16b
+	VORR V8.B16, V8.B16, V2.B16
+	WORD $0x4e051888 // uzp1 v8.16b, v4.16b, v5.16b
+	WORD $0x4e055885 // uzp2 v5.16b, v4.16b, v5.16b
+	VORR V8.B16, V8.B16, V4.B16
+	WORD $0x4e0718c8 // uzp1 v8.16b, v6.16b, v7.16b
+	WORD $0x4e0758c7 // uzp2 v7.16b, v6.16b, v7.16b
+	VORR V8.B16, V8.B16, V6.B16
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x0e21c29c // smull v28.8h, v20.8b, v1.8b
+	WORD $0x4e21c29d // smull2 v29.8h, v20.16b, v1.16b
+	WORD $0x0e21c2a8 // smull v8.8h, v21.8b, v1.8b
+	WORD $0x4e21c2ab // smull2 v11.8h, v21.16b, v1.16b
+	WORD $0x0e20821c // smlal v28.8h, v16.8b, v0.8b
+	WORD $0x4e20821d // smlal2 v29.8h, v16.16b, v0.16b
+	WORD $0x0e208228 // smlal v8.8h, v17.8b, v0.8b
+	WORD $0x4e20822b // smlal2 v11.8h, v17.16b, v0.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e21c2dc // smull v28.8h, v22.8b, v1.8b
+	WORD $0x4e21c2dd // smull2 v29.8h, v22.16b, v1.16b
+	WORD $0x0e21c2e8 // smull v8.8h, v23.8b, v1.8b
+	WORD $0x4e21c2eb // smull2 v11.8h, v23.16b, v1.16b
+	WORD $0x0e20825c // smlal v28.8h, v18.8b, v0.8b
+	WORD $0x4e20825d // smlal2 v29.8h, v18.16b, v0.16b
+	WORD $0x0e208268 // smlal v8.8h, v19.8b, v0.8b
+	WORD $0x4e20826b // smlal2 v11.8h, v19.16b, v0.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f89914b // fmul v11.4s, v10.4s, v9.s[0]
+	VFMLA V12.S4, V11.S4, V24.S4
+	WORD $0x0e23c29c // smull v28.8h, v20.8b, v3.8b
+	WORD $0x4e23c29d // smull2 v29.8h, v20.16b, v3.16b
+	WORD $0x0e23c2a8 // smull v8.8h, v21.8b, v3.8b
+	WORD $0x4e23c2ab // smull2 v11.8h, v21.16b, v3.16b
+	WORD $0x0e22821c // smlal v28.8h, v16.8b, v2.8b
+	WORD $0x4e22821d // smlal2 v29.8h, v16.16b, v2.16b
+	WORD $0x0e228228 // smlal v8.8h, v17.8b, v2.8b
+	WORD $0x4e22822b // smlal2 v11.8h, v17.16b, v2.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e23c2dc // smull v28.8h, v22.8b, v3.8b
+	WORD $0x4e23c2dd // smull2 v29.8h, v22.16b, v3.16b
+	WORD $0x0e23c2e8 // smull v8.8h, v23.8b, v3.8b
+	WORD $0x4e23c2eb // smull2 v11.8h, v23.16b, v3.16b
+	WORD $0x0e22825c // smlal v28.8h, v18.8b, v2.8b
+	WORD $0x4e22825d // smlal2 v29.8h, v18.16b, v2.16b
+	WORD $0x0e228268 // smlal v8.8h, v19.8b, v2.8b
+	WORD $0x4e22826b // smlal2 v11.8h, v19.16b, v2.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4fa9914b // fmul v11.4s, v10.4s, v9.s[1]
+	VFMLA V12.S4, V11.S4, V25.S4
+	WORD $0x0e25c29c // smull v28.8h, v20.8b, v5.8b
+	WORD $0x4e25c29d // smull2 v29.8h, v20.16b, v5.16b
+	WORD $0x0e25c2a8 // smull v8.8h, v21.8b, v5.8b
+	WORD $0x4e25c2ab // smull2 v11.8h, v21.16b, v5.16b
+	WORD $0x0e24821c // smlal v28.8h, v16.8b, v4.8b
+	WORD $0x4e24821d // smlal2 v29.8h, v16.16b, v4.16b
+	WORD $0x0e248228 // smlal v8.8h, v17.8b, v4.8b
+	WORD $0x4e24822b // smlal2 v11.8h, v17.16b, v4.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e25c2dc // smull v28.8h, v22.8b, v5.8b
+	WORD $0x4e25c2dd // smull2 v29.8h, v22.16b, v5.16b
+	WORD $0x0e25c2e8 // smull v8.8h, v23.8b, v5.8b
+	WORD $0x4e25c2eb // smull2 v11.8h, v23.16b, v5.16b
+	WORD $0x0e24825c // smlal v28.8h, v18.8b, v4.8b
+	WORD $0x4e24825d // smlal2 v29.8h, v18.16b, v4.16b
+	WORD $0x0e248268 // smlal v8.8h, v19.8b, v4.8b
+	WORD $0x4e24826b // smlal2 v11.8h, v19.16b, v4.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f89994b // fmul v11.4s, v10.4s, v9.s[2]
+	VFMLA V12.S4, V11.S4, V26.S4
+	WORD $0x0e27c29c // smull v28.8h, v20.8b, v7.8b
+	WORD $0x4e27c29d // smull2 v29.8h, v20.16b, v7.16b
+	WORD $0x0e27c2a8 // smull v8.8h, v21.8b, v7.8b
+	WORD $0x4e27c2ab // smull2 v11.8h, v21.16b, v7.16b
+	WORD $0x0e26821c // smlal v28.8h, v16.8b, v6.8b
+	WORD $0x4e26821d // smlal2 v29.8h, v16.16b, v6.16b
+	WORD $0x0e268228 // smlal v8.8h, v17.8b, v6.8b
+	WORD $0x4e26822b // smlal2 v11.8h, v17.16b, v6.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e27c2dc // smull v28.8h, v22.8b, v7.8b
+	WORD $0x4e27c2dd // smull2 v29.8h, v22.16b, v7.16b
+	WORD $0x0e27c2e8 // smull v8.8h, v23.8b, v7.8b
+	WORD $0x4e27c2eb // smull2 v11.8h, v23.16b, v7.16b
+	WORD $0x0e26825c // smlal v28.8h, v18.8b, v6.8b
+	WORD $0x4e26825d // smlal2 v29.8h, v18.16b, v6.16b
+	WORD $0x0e268268 // smlal v8.8h, v19.8b, v6.8b
+	WORD $0x4e26826b // smlal2 v11.8h, v19.16b, v6.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4fa9994b // fmul v11.4s, v10.4s, v9.s[3]
+	VFMLA V12.S4, V11.S4, V27.S4
+	// 32-element half 1
+	VLD1.P 64(R16), [V0.B16, V1.B16, V2.B16, V3.B16]
+	VLD1.P 64(R16), [V4.B16, V5.B16, V6.B16, V7.B16]
+	ADD $128, R16
+	WORD $0x0dd38209 // ld1 {v9.s}[0], [x16], x19
+	WORD $0x0dd39209 // ld1 {v9.s}[1], [x16], x19
+	WORD $0x4dd38209 // ld1 {v9.s}[2], [x16], x19
+	WORD $0x4dd39209 // ld1 {v9.s}[3], [x16], x19
+	VLD1.P 16(R8), [V16.B16]
+	VLD1.P 16(R9), [V17.B16]
+	VLD1.P 16(R10), [V18.B16]
+	VLD1.P 16(R11), [V19.B16]
+	WORD $0x4e011808 // uzp1 v8.16b, v0.16b, v1.16b
+	WORD $0x4e015801 // uzp2 v1.16b, v0.16b, v1.16b
+	VORR V8.B16, V8.B16, V0.B16
+	WORD $0x4e031848 // uzp1 v8.16b, v2.16b, v3.16b
+	WORD $0x4e035843 // uzp2 v3.16b, v2.16b, v3.16b
+	VORR V8.B16, V8.B16, V2.B16
+	WORD $0x4e051888 // uzp1 v8.16b, v4.16b, v5.16b
+	WORD $0x4e055885 // uzp2 v5.16b, v4.16b, v5.16b
+	VORR V8.B16, V8.B16, V4.B16
+	WORD $0x4e0718c8 // uzp1 v8.16b, v6.16b, v7.16b
+	WORD $0x4e0758c7 // uzp2 v7.16b, v6.16b, v7.16b
+	VORR V8.B16, V8.B16, V6.B16
+	VAND V30.B16, V16.B16, V20.B16
+	VUSHR $4, V16.B16, V16.B16
+	VAND V30.B16, V17.B16, V21.B16
+	VUSHR $4, V17.B16, V17.B16
+	VAND V30.B16, V18.B16, V22.B16
+	VUSHR $4, V18.B16, V18.B16
+	VAND V30.B16, V19.B16, V23.B16
+	VUSHR $4, V19.B16, V19.B16
+	VTBL V20.B16, [V31.B16], V20.B16
+	VTBL V16.B16, [V31.B16], V16.B16
+	VTBL V21.B16, [V31.B16], V21.B16
+	VTBL V17.B16, [V31.B16], V17.B16
+	VTBL V22.B16, [V31.B16], V22.B16
+	VTBL V18.B16, [V31.B16], V18.B16
+	VTBL V23.B16, [V31.B16], V23.B16
+	VTBL V19.B16, [V31.B16], V19.B16
+	WORD $0x0e21c29c // smull v28.8h, v20.8b, v1.8b
+	WORD $0x4e21c29d // smull2 v29.8h, v20.16b, v1.16b
+	WORD $0x0e21c2a8 // smull v8.8h, v21.8b, v1.8b
+	WORD $0x4e21c2ab // smull2 v11.8h, v21.16b, v1.16b
+	WORD $0x0e20821c // smlal v28.8h, v16.8b, v0.8b
+	WORD $0x4e20821d // smlal2 v29.8h, v16.16b, v0.16b
+	WORD $0x0e208228 // smlal v8.8h, v17.8b, v0.8b
+	WORD $0x4e20822b // smlal2 v11.8h, v17.16b, v0.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e21c2dc // smull v28.8h, v22.8b, v1.8b
+	WORD $0x4e21c2dd // smull2 v29.8h, v22.16b, v1.16b
+	WORD $0x0e21c2e8 // smull v8.8h, v23.8b, v1.8b
+	WORD $0x4e21c2eb // smull2 v11.8h, v23.16b, v1.16b
+	WORD $0x0e20825c // smlal v28.8h, v18.8b, v0.8b
+	WORD $0x4e20825d // smlal2 v29.8h, v18.16b, v0.16b
+	WORD $0x0e208268 // smlal v8.8h, v19.8b, v0.8b
+	WORD $0x4e20826b // smlal2 v11.8h, v19.16b, v0.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f89914b // fmul v11.4s, v10.4s, v9.s[0]
+	VFMLA V12.S4, V11.S4, V24.S4
+	WORD $0x0e23c29c // smull v28.8h, v20.8b, v3.8b
+	WORD $0x4e23c29d // smull2 v29.8h, v20.16b, v3.16b
+	WORD $0x0e23c2a8 // smull v8.8h, v21.8b, v3.8b
+	WORD $0x4e23c2ab // smull2 v11.8h, v21.16b, v3.16b
+	WORD $0x0e22821c // smlal v28.8h, v16.8b, v2.8b
+	WORD $0x4e22821d // smlal2 v29.8h, v16.16b, v2.16b
+	WORD $0x0e228228 // smlal v8.8h, v17.8b, v2.8b
+	WORD $0x4e22822b // smlal2 v11.8h, v17.16b, v2.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e23c2dc // smull v28.8h, v22.8b, v3.8b
+	WORD $0x4e23c2dd // smull2 v29.8h, v22.16b, v3.16b
+	WORD $0x0e23c2e8 // smull v8.8h, v23.8b, v3.8b
+	WORD $0x4e23c2eb // smull2 v11.8h, v23.16b, v3.16b
+	WORD $0x0e22825c // smlal v28.8h, v18.8b, v2.8b
+	WORD $0x4e22825d // smlal2 v29.8h, v18.16b, v2.16b
+	WORD $0x0e228268 // smlal v8.8h, v19.8b, v2.8b
+	WORD $0x4e22826b // smlal2 v11.8h, v19.16b, v2.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4fa9914b // fmul v11.4s, v10.4s, v9.s[1]
+	VFMLA V12.S4, V11.S4, V25.S4
+	WORD $0x0e25c29c // smull v28.8h, v20.8b, v5.8b
+	WORD $0x4e25c29d // smull2 v29.8h, v20.16b, v5.16b
+	WORD $0x0e25c2a8 // smull v8.8h, v21.8b, v5.8b
+	WORD $0x4e25c2ab // smull2 v11.8h, v21.16b, v5.16b
+	WORD $0x0e24821c // smlal v28.8h, v16.8b, v4.8b
+	WORD $0x4e24821d // smlal2 v29.8h, v16.16b, v4.16b
+	WORD $0x0e248228 // smlal v8.8h, v17.8b, v4.8b
+	WORD $0x4e24822b // smlal2 v11.8h, v17.16b, v4.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e25c2dc // smull v28.8h, v22.8b, v5.8b
+	WORD $0x4e25c2dd // smull2 v29.8h, v22.16b, v5.16b
+	WORD $0x0e25c2e8 // smull v8.8h, v23.8b, v5.8b
+	WORD $0x4e25c2eb // smull2 v11.8h, v23.16b, v5.16b
+	WORD $0x0e24825c // smlal v28.8h, v18.8b, v4.8b
+	WORD $0x4e24825d // smlal2 v29.8h, v18.16b, v4.16b
+	WORD $0x0e248268 // smlal v8.8h, v19.8b, v4.8b
+	WORD $0x4e24826b // smlal2 v11.8h, v19.16b, v4.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4f89994b // fmul v11.4s, v10.4s, v9.s[2]
+	VFMLA V12.S4, V11.S4, V26.S4
+	WORD $0x0e27c29c // smull v28.8h, v20.8b, v7.8b
+	WORD $0x4e27c29d // smull2 v29.8h, v20.16b, v7.16b
+	WORD $0x0e27c2a8 // smull v8.8h, v21.8b, v7.8b
+	WORD $0x4e27c2ab // smull2 v11.8h, v21.16b, v7.16b
+	WORD $0x0e26821c // smlal v28.8h, v16.8b, v6.8b
+	WORD $0x4e26821d // smlal2 v29.8h, v16.16b, v6.16b
+	WORD $0x0e268228 // smlal v8.8h, v17.8b, v6.8b
+	WORD $0x4e26822b // smlal2 v11.8h, v17.16b, v6.16b
+	WORD $0x4e602b8c // saddlp v12.4s, v28.8h
+	WORD $0x4e60290d // saddlp v13.4s, v8.8h
+	WORD $0x4e606bac // sadalp v12.4s, v29.8h
+	WORD $0x4e60696d // sadalp v13.4s, v11.8h
+	WORD $0x0e27c2dc // smull v28.8h, v22.8b, v7.8b
+	WORD $0x4e27c2dd // smull2 v29.8h, v22.16b, v7.16b
+	WORD $0x0e27c2e8 // smull v8.8h, v23.8b, v7.8b
+	WORD $0x4e27c2eb // smull2 v11.8h, v23.16b, v7.16b
+	WORD $0x0e26825c // smlal v28.8h, v18.8b, v6.8b
+	WORD $0x4e26825d // smlal2 v29.8h, v18.16b, v6.16b
+	WORD $0x0e268268 // smlal v8.8h, v19.8b, v6.8b
+	WORD $0x4e26826b // smlal2 v11.8h, v19.16b, v6.16b
+	WORD $0x4e602b8e // saddlp v14.4s, v28.8h
+	WORD $0x4e60290f // saddlp v15.4s, v8.8h
+	WORD $0x4e606bae // sadalp v14.4s, v29.8h
+	WORD $0x4e60696f // sadalp v15.4s, v11.8h
+	WORD $0x4eadbd8c // addp v12.4s, v12.4s, v13.4s
+	WORD $0x4eafbdce // addp v14.4s, v14.4s, v15.4s
+	WORD $0x4eaebd8c // addp v12.4s, v12.4s, v14.4s
+	WORD $0x4e21d98c // scvtf v12.4s, v12.4s
+	WORD $0x4fa9994b // fmul v11.4s, v10.4s, v9.s[3]
+	VFMLA V12.S4, V11.S4, V27.S4
+	SUBS $1, R17, R17
+	BNE bnb64Rows4x4NEON_block
+
+	FMOVS post+64(FP), F8
+	WORD $0x4f889318 // fmul v24.4s, v24.4s, v8.s[0]
+	WORD $0x4f889339 // fmul v25.4s, v25.4s, v8.s[0]
+	WORD $0x4f88935a // fmul v26.4s, v26.4s, v8.s[0]
+	WORD $0x4f88937b // fmul v27.4s, v27.4s, v8.s[0]
+	MOVD R5, R20
+	VST1 [V24.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V25.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V26.S4], (R20)
+	ADD R6, R20, R20
+	VST1 [V27.S4], (R20)
+	ADD $16, R5, R5
+	ADD R1<<2, R0, R0
+	SUBS $1, R2, R2
+	BNE bnb64Rows4x4NEON_group
+	RET
+
 // func q8_0Rows8NEON(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32)
 TEXT ·q8_0Rows8NEON(SB), NOSPLIT, $0-56
 	MOVD w+0(FP), R0

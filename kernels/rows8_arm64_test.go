@@ -4,6 +4,7 @@ package kernels
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -22,7 +23,8 @@ var (
 )
 
 // TestRows8Registered checks that a CPU with the dot-product extension runs the 8-row
-// kernels for Q4_0, Q8_0, IQ4_NL, NF4, FP4, Q4_K and Q6_K (decode and 4-token).
+// kernels for Q4_0, Q8_0, IQ4_NL, NF4, FP4, NF4_64, FP4_64, Q4_K and Q6_K (decode and
+// 4-token).
 func TestRows8Registered(t *testing.T) {
 	if !cpu.ARM64.HasASIMDDP || !cpu.ARM64.HasFPHP {
 		t.Skip("no dot-product extension: the neon kernels run (see TestRows8NotOnPlainNEON)")
@@ -41,7 +43,8 @@ func TestRows8Registered(t *testing.T) {
 		t  int4.Type
 		k  rowsKernel
 		k4 rows4Kernel
-	}{{int4.NF4, nf4RowsSDOT8Go, nf4Rows4SDOT8Go}, {int4.FP4, fp4RowsSDOT8Go, fp4Rows4SDOT8Go}} {
+	}{{int4.NF4, nf4RowsSDOT8Go, nf4Rows4SDOT8Go}, {int4.FP4, fp4RowsSDOT8Go, fp4Rows4SDOT8Go},
+		{int4.NF4_64, nf4_64RowsSDOT8Go, nf4_64Rows4SDOT8Go}, {int4.FP4_64, fp4_64RowsSDOT8Go, fp4_64Rows4SDOT8Go}} {
 		if !same(active.kt.rows(k.t), k.k) || !same(active.kt.rows4(k.t), k.k4) {
 			t.Fatalf("%v kernels are not the 8-row ones", k.t)
 		}
@@ -57,7 +60,7 @@ func TestRows8Registered(t *testing.T) {
 
 // TestRows8NotOnPlainNEON checks the other side: without the dot-product extension
 // (e.g. qemu -cpu cortex-a53 or cortex-a72) no SDOT kernel is registered, and the NEON
-// 8-row kernels run Q4_0, IQ4_NL, NF4, FP4, Q8_0, Q4_K and Q6_K.
+// 8-row kernels run Q4_0, IQ4_NL, NF4, FP4, NF4_64, FP4_64, Q8_0, Q4_K and Q6_K.
 func TestRows8NotOnPlainNEON(t *testing.T) {
 	if cpu.ARM64.HasASIMDDP {
 		t.Skip("the CPU has the dot-product extension")
@@ -82,6 +85,10 @@ func TestRows8NotOnPlainNEON(t *testing.T) {
 	if funcName(kernelFor(int4.Q4_K)) != funcName(q4kRowsNEON8Go) || funcName(kernelFor(int4.Q6_K)) != funcName(q6kRowsNEON8Go) ||
 		funcName(kernel4For(int4.Q4_K)) != funcName(q4kRows4NEON8Go) || funcName(kernel4For(int4.Q6_K)) != funcName(q6kRows4NEON8Go) {
 		t.Fatalf("Q4_K/Q6_K kernels are not the NEON 8-row ones (the float path?)")
+	}
+	if funcName(kernelFor(int4.NF4_64)) != funcName(nf4_64RowsNEON8Go) || funcName(kernelFor(int4.FP4_64)) != funcName(fp4_64RowsNEON8Go) ||
+		funcName(kernel4For(int4.NF4_64)) != funcName(nf4_64Rows4NEON4Go) || funcName(kernel4For(int4.FP4_64)) != funcName(fp4_64Rows4NEON4Go) {
+		t.Fatalf("NF4_64/FP4_64 kernels are not the NEON 8-row and 4x4 ones (the float path?)")
 	}
 }
 
@@ -385,6 +392,139 @@ func TestBnbRows8(t *testing.T) {
 						t.Fatalf("bnb 8x4 groups=%d nb=%d token %d: wrote outside its outputs", groups, nb, tok)
 					}
 				}
+			}
+		}
+	}
+}
+
+// randBnb64Padded returns rows random NF4_64/FP4_64 rows of nb/2 blocks of 36 bytes at
+// stride rb (every code, absmax |N(0,1)|, one row in five with a zero absmax, padding
+// 0xff), and the same rows in the 32-element layout (absmax repeated) at stride rb32.
+func randBnb64Padded(r *rand.Rand, rows, nb, rb, rb32 int) (w64, w32 []byte) {
+	w64, w32 = make([]byte, rows*rb), make([]byte, rows*rb32)
+	for i := range w64 {
+		w64[i] = 0xff
+	}
+	for i := range w32 {
+		w32[i] = 0xff
+	}
+	for i := 0; i < rows; i++ {
+		for b := 0; b < nb/2; b++ {
+			blk := w64[i*rb+36*b : i*rb+36*b+36]
+			amax := float32(math.Abs(r.NormFloat64()))
+			if i%5 == 4 {
+				amax = 0
+			}
+			binary.LittleEndian.PutUint32(blk, math.Float32bits(amax))
+			for k := 4; k < 36; k++ {
+				blk[k] = byte(r.Uint32())
+			}
+			copy(w32[i*rb32+40*b:], bnb64To32(blk))
+		}
+	}
+	return w64, w32
+}
+
+// TestBnb64Rows8Match32 calls every NF4_64/FP4_64 arm64 kernel directly (NEON 8-row
+// decode and 4×4; with the dot product also the SDOT 8-row decode and 8×4 and the
+// four-lane one-row and 4-token tail kernels) on rows at a padded stride, with guards
+// around every output, against the NF4/FP4 kernel it is derived from on the same rows in
+// the 32-element layout: bit for bit, on 1..3 groups (1..5 rows for the four-lane
+// kernels) and 2..128 activation blocks.
+func TestBnb64Rows8Match32(t *testing.T) {
+	r := rand.New(rand.NewPCG(64, 88))
+	sdot := cpu.ARM64.HasASIMDDP && cpu.ARM64.HasFPHP
+	tabs := []*bnb4Table{nf4Tab, fp4Tab}
+	splits := []*bnb4Split{nf4Split, fp4Split}
+	same := func(what string, got, want []float32, g int) {
+		t.Helper()
+		for i := range want {
+			if math.Float32bits(got[g+i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s: [%d] = %g, 32-element layout %g", what, i, got[g+i], want[i])
+			}
+		}
+		for i := 0; i < g; i++ {
+			if math.Float32bits(got[i]) != 0x7fc0dead || math.Float32bits(got[len(got)-1-i]) != 0x7fc0dead {
+				t.Fatalf("%s: wrote outside its output", what)
+			}
+		}
+	}
+	guarded := func(n, g int) []float32 {
+		y := make([]float32, n+2*g)
+		for i := range y {
+			y[i] = math.Float32frombits(0x7fc0dead)
+		}
+		return y
+	}
+	const g = 3
+	for ti, tab := range tabs {
+		for _, groups := range []int{1, 2, 3} {
+			for _, nb := range []int{2, 4, 6, 14, 128} {
+				rows, cols := 8*groups, nb*qBlock
+				rb := nb/2*36 + 36*(groups%2) + 4*(groups/3) // padded strides, some not multiples of 36
+				rb32 := nb * 20
+				w64, w32 := randBnb64Padded(r, rows, nb, rb, rb32)
+				var a q8Act
+				a.quantize(randActs(r, 4, cols), 4, cols)
+				a.pack4(1)
+				what := func(k string) string {
+					return fmt.Sprintf("%s %v groups=%d nb=%d", k, []int4.Type{int4.NF4_64, int4.FP4_64}[ti], groups, nb)
+				}
+				for tok := 0; tok < 4; tok++ {
+					q, d, _ := a.row(tok)
+					want, y := make([]float32, rows), guarded(rows, g)
+					bnbRows8NEON(&w32[0], rb32, groups, &q[0], &d[0], nb, &want[0], &tab.w[0], tab.post)
+					bnb64Rows8NEON(&w64[0], rb, groups, &q[0], &d[0], nb, &y[g], &tab.w[0], tab.post)
+					same(what("bnb64Rows8NEON"), y, want, g)
+					if !sdot {
+						continue
+					}
+					y = guarded(rows, g)
+					bnbRows8SDOT(&w32[0], rb32, groups, &q[0], &d[0], nb, &want[0], &tab.w[0], tab.post)
+					bnb64Rows8SDOT(&w64[0], rb, groups, &q[0], &d[0], nb, &y[g], &tab.w[0], tab.post)
+					same(what("bnb64Rows8SDOT"), y, want, g)
+					n := min(rows, 5)
+					acc32, acc := make([]float32, 4*n), guarded(4*n, g)
+					bnb4RowsSDOT(&w32[0], rb32, n, &q[0], &d[0], nb, &acc32[0], &splits[ti][0])
+					bnb64RowsSDOT(&w64[0], rb, n, &q[0], &d[0], nb, &acc[g], &splits[ti][0])
+					same(what("bnb64RowsSDOT"), acc, acc32, g)
+				}
+				// 4 tokens: all outputs in one guarded buffer, token stride rows+g
+				stride := rows + g
+				want, y := make([]float32, 4*stride), guarded(4*stride, g)
+				bnbRows4x4NEON(&w32[0], rb32, 2*groups, &a.group(0)[0], nb, &want[0], 4*stride, &tab.w[0], tab.post)
+				bnb64Rows4x4NEON(&w64[0], rb, 2*groups, &a.group(0)[0], nb, &y[g], 4*stride, &tab.w[0], tab.post)
+				for i := range want {
+					if i%stride >= rows {
+						want[i] = y[g+i] // the gaps between tokens: checked to be untouched below
+					}
+				}
+				same(what("bnb64Rows4x4NEON"), y, want, g)
+				for i := range y[g:] {
+					if i%stride >= rows && math.Float32bits(y[g+i]) != 0x7fc0dead {
+						t.Fatalf("%s: wrote between token outputs", what("bnb64Rows4x4NEON"))
+					}
+				}
+				if !sdot {
+					continue
+				}
+				want, y = make([]float32, 4*stride), guarded(4*stride, g)
+				bnbRows8x4SDOT(&w32[0], rb32, groups, &a.group(0)[0], nb, &want[0], 4*stride, &tab.w[0], tab.post)
+				bnb64Rows8x4SDOT(&w64[0], rb, groups, &a.group(0)[0], nb, &y[g], 4*stride, &tab.w[0], tab.post)
+				for i := range want {
+					if i%stride >= rows {
+						want[i] = y[g+i]
+						if math.Float32bits(y[g+i]) != 0x7fc0dead {
+							t.Fatalf("%s: wrote between token outputs", what("bnb64Rows8x4SDOT"))
+						}
+					}
+				}
+				same(what("bnb64Rows8x4SDOT"), y, want, g)
+				n := min(rows, 5)
+				acc32, acc := make([]float32, 16*n), guarded(16*n, g)
+				bnb4Rows4SDOT(&w32[0], rb32, n, &a.group(0)[0], nb, &acc32[0], &splits[ti][0])
+				bnb64Rows4SDOT(&w64[0], rb, n, &a.group(0)[0], nb, &acc[g], &splits[ti][0])
+				same(what("bnb64Rows4SDOT"), acc, acc32, g)
 			}
 		}
 	}
