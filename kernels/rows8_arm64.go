@@ -507,19 +507,21 @@ func rows8Go(k rows8Kernel, tab *int8, bnb *bnb4Table, w []byte, rowBytes int, q
 // 8 rows, 4 for the NEON 4×4 kernel) and the 20→36 byte stride reads 4.5 bits a weight
 // instead of 5.
 //
-// Instructions in the block loop per 64 elements (two 32-element block columns of the
-// NF4/FP4 kernel = 2×):
+// Instructions in the block loop per 64 elements (the NF4/FP4 kernels run their loop
+// twice for the same 64 elements; counted in rows8_arm64.s, bnb64_arm64.s and
+// iq4nl_arm64.s, loop control included):
 //
-//	                        NF4/FP4 (2×)   NF4_64/FP4_64   per row (NF4 → NF4_64)
-//	SDOT decode, 8 rows     180            172             22.5 → 21.5
-//	SDOT prefill, 8×4       330            322             10.3 → 10.1 a row and token
-//	NEON decode, 8 rows     228            220             28.5 → 27.5
-//	NEON prefill, 4×4       330            326             20.6 → 20.4 a row and token
-//	SDOT four-lane, 1 row   56             56              (absmax reloaded per half)
-//	SDOT four-lane, 4 tok   144            144
+//	                          NF4/FP4 (2 blocks)   NF4_64/FP4_64   NF4 → NF4_64
+//	SDOT decode, 8 rows       180                  170             22.5 → 21.25 a row
+//	SDOT prefill, 8×4         330                  320             10.3 → 10.0 a row and token
+//	NEON decode, 8 rows       228                  218             28.5 → 27.25 a row
+//	NEON prefill, 4×4         330                  324             20.6 → 20.25 a row and token
+//	SDOT four-lane, 1 row     56                   53              (tail rows)
+//	SDOT four-lane, 4 tokens  150                  146             37.5 → 36.5 a row and token
 //
-// (counted in rows8_arm64.s / bnb64_arm64.s; the loop's SUBS/BNE counted once per
-// 64 elements for the 64 types and twice for the 32 ones.)
+// The 8-row kernels save the second block's 8 absmax lane loads (4 in the 4×4 kernel) and
+// one round of loop control; the rest (x split, decode, dot products, float steps) is per
+// 32-element half and the same.
 
 // bnb64Rows8SDOT is bnbRows8SDOT for NF4_64/FP4_64 (nb: 32-element activation blocks,
 // even). groups ≥ 1, nb ≥ 2.
