@@ -53,8 +53,8 @@ func q6kRows8AVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y 
 }
 
 // q6kArchKT registers the avx2 Q6_K kernels on i: the 8-row decode kernel (with the
-// one-row kernel for the last rows%8) and the 8×4 GEMM for prefill, which replaces the
-// 4-token kernel (q6kRows4AVX2 agrees with the one-row kernel, not the 8-row one).
+// one-row kernel for the last rows%8) and the 8×4 GEMM for prefill; there is no 4-token
+// kernel (the GEMM takes the groups of 4 tokens, the one-row kernels the rest).
 func q6kArchKT(i *impl) {
 	i.kt.set(int4.Q6_K, q6kRows8AVX2Go, nil)
 	i.kt.setGemm(int4.Q6_K, gemmSpec{kern: q6kGemm8x4AVX2Go, il: q6kTile8AVX2Go, blkSize: q6kTileBlockBytes})
