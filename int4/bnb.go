@@ -180,7 +180,7 @@ func (q *Bnb4) CanRepackAs(t Type, cols int) bool {
 
 // Bnb4Prefer64 says whether RowType picks the 64-element row types (NF4_64, FP4_64)
 // where they fit; false keeps bitsandbytes tensors in the 32-element types.
-const Bnb4Prefer64 = false
+const Bnb4Prefer64 = true
 
 // RowType returns the row type a [rows, cols] tensor quantized with this state is
 // loaded as: the 64-element type (NF4_64, FP4_64) when the tensor repacks into it

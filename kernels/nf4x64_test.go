@@ -1,9 +1,11 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/edgerun/edgerun/int4"
 )
@@ -97,7 +99,7 @@ func TestBnb64MatMulMatch32(t *testing.T) {
 		withImpl(im, func() {
 			for _, pr := range bnb64Pairs {
 				if (kernelFor(pr[0]) == nil) != (kernelFor(pr[1]) == nil) {
-					if im.name == "avx2" {
+					if im.name == "avx2" || im.name == "neon" || im.name == "neon-dotprod" {
 						t.Fatalf("%s: kernelFor(%v) and kernelFor(%v) differ in presence", im.name, pr[0], pr[1])
 					}
 					continue // SIMD kernels for the 64 types not there yet: the paths differ
@@ -190,5 +192,44 @@ func TestBnb64TileMatch32(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkBnb64AB times decode (MatVec, 2-thread pool, active implementation) of
+// NF4_64 against NF4 on the same weights (the converted rows), interleaving the two in
+// rounds of 20 calls so that machine noise hits both alike; it reports each one's
+// ns/call and the ratio NF4_64/NF4 (below 1: the 64-element layout is faster).
+func BenchmarkBnb64AB(b *testing.B) {
+	r := rand.New(rand.NewPCG(64, 35))
+	p := NewPool(2)
+	defer p.Close()
+	for _, sh := range [][2]int{{5632, 2048}, {2048, 5632}, {32000, 2048}} {
+		rows, cols := sh[0], sh[1]
+		data := randBnb64Rows(r, int4.NF4_64, rows, cols)
+		m64, _ := NewMatrix(int4.NF4_64, rows, cols, data)
+		m32, _ := NewMatrix(int4.NF4, rows, cols, bnb64To32(data))
+		x := randVec(r, cols)
+		y := make([]float32, rows)
+		b.Run(fmt.Sprintf("%dx%d", rows, cols), func(b *testing.B) {
+			var t64, t32 time.Duration
+			const round = 20
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				for k := 0; k < round; k++ {
+					p.MatVec(m32, x, y)
+				}
+				t1 := time.Now()
+				for k := 0; k < round; k++ {
+					p.MatVec(m64, x, y)
+				}
+				t2 := time.Now()
+				t32 += t1.Sub(t0)
+				t64 += t2.Sub(t1)
+			}
+			n := float64(b.N * round)
+			b.ReportMetric(float64(t32.Nanoseconds())/n, "NF4-ns/call")
+			b.ReportMetric(float64(t64.Nanoseconds())/n, "NF4_64-ns/call")
+			b.ReportMetric(float64(t64)/float64(t32), "64/32")
+		})
 	}
 }
