@@ -53,22 +53,7 @@
 // at BX, BX+R8, BX+2·R8, BX+R11; rows 4..7 the same from R12) and transposes them into
 // Y0..Y3 (Yk: bytes 4k..4k+3 of rows 0..3 | rows 4..7). Clobbers Y4..Y7.
 #define NIB8_LOAD(qoff) \
-	VMOVDQU     qoff(BX), X0 \
-	VINSERTI128 $1, qoff(R12), Y0, Y0 \
-	VMOVDQU     qoff(BX)(R8*1), X1 \
-	VINSERTI128 $1, qoff(R12)(R8*1), Y1, Y1 \
-	VMOVDQU     qoff(BX)(R8*2), X2 \
-	VINSERTI128 $1, qoff(R12)(R8*2), Y2, Y2 \
-	VMOVDQU     qoff(BX)(R11*1), X3 \
-	VINSERTI128 $1, qoff(R12)(R11*1), Y3, Y3 \
-	VPUNPCKLDQ  Y1, Y0, Y4 \
-	VPUNPCKHDQ  Y1, Y0, Y5 \
-	VPUNPCKLDQ  Y3, Y2, Y6 \
-	VPUNPCKHDQ  Y3, Y2, Y7 \
-	VPUNPCKLQDQ Y6, Y4, Y0 \
-	VPUNPCKHQDQ Y6, Y4, Y1 \
-	VPUNPCKLQDQ Y7, Y5, Y2 \
-	VPUNPCKHQDQ Y7, Y5, Y3
+	LOAD8T(qoff, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
 
 // NIB8_DOT computes the 8 rows' block dot products into Y0 (int32) from the transposed
 // bytes in Y0..Y3, with the activation block at xb (32 bytes) and its magnitudes at ab.
@@ -385,22 +370,7 @@ TEXT ·bnb4Tile8AVX2(SB), NOSPLIT, $0-40
 // transposes them into d0..d3 (x0..x3: their low halves) (dk: bytes 4k..4k+3 of rows 0..3 | rows 4..7); clobbers
 // t0..t3.
 #define Q8T_LOAD(qoff, x0, x1, x2, x3, d0, d1, d2, d3, t0, t1, t2, t3) \
-	VMOVDQU     qoff(BX), x0 \
-	VINSERTI128 $1, qoff(R12), d0, d0 \
-	VMOVDQU     qoff(BX)(R8*1), x1 \
-	VINSERTI128 $1, qoff(R12)(R8*1), d1, d1 \
-	VMOVDQU     qoff(BX)(R8*2), x2 \
-	VINSERTI128 $1, qoff(R12)(R8*2), d2, d2 \
-	VMOVDQU     qoff(BX)(R11*1), x3 \
-	VINSERTI128 $1, qoff(R12)(R11*1), d3, d3 \
-	VPUNPCKLDQ  d1, d0, t0 \
-	VPUNPCKHDQ  d1, d0, t1 \
-	VPUNPCKLDQ  d3, d2, t2 \
-	VPUNPCKHDQ  d3, d2, t3 \
-	VPUNPCKLQDQ t2, t0, d0 \
-	VPUNPCKHQDQ t2, t0, d1 \
-	VPUNPCKLQDQ t3, t1, d2 \
-	VPUNPCKHQDQ t3, t1, d3
+	LOAD8T(qoff, x0, x1, x2, x3, d0, d1, d2, d3, t0, t1, t2, t3)
 
 // Q8R_K turns the transposed weights yk into the 8 rows' int32 products with the
 // activation group at xo(R9), left in yk; clobbers xa.

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "rows8_amd64.h"
 
 // Q4_K 8-row decode kernel and 8-row × 4-token GEMM (AVX2); the arithmetic is in q4k.go
 // (above q4kTileBlockBytes). As in the other 8-row kernels (nib8_amd64.s) the 8 rows'
@@ -63,22 +64,7 @@ GLOBL q4k8eighth<>(SB), RODATA|NOPTR, $32
 // d0..d3 (x0..x3: their low halves; dk: bytes 4k..4k+3 of rows 0..3 | rows 4..7).
 // Clobbers t0..t3.
 #define Q4K8_T(qoff, x0, x1, x2, x3, d0, d1, d2, d3, t0, t1, t2, t3) \
-	VMOVDQU     qoff(BX), x0 \
-	VINSERTI128 $1, qoff(R12), d0, d0 \
-	VMOVDQU     qoff(BX)(R8*1), x1 \
-	VINSERTI128 $1, qoff(R12)(R8*1), d1, d1 \
-	VMOVDQU     qoff(BX)(R8*2), x2 \
-	VINSERTI128 $1, qoff(R12)(R8*2), d2, d2 \
-	VMOVDQU     qoff(BX)(R11*1), x3 \
-	VINSERTI128 $1, qoff(R12)(R11*1), d3, d3 \
-	VPUNPCKLDQ  d1, d0, t0 \
-	VPUNPCKHDQ  d1, d0, t1 \
-	VPUNPCKLDQ  d3, d2, t2 \
-	VPUNPCKHDQ  d3, d2, t3 \
-	VPUNPCKLQDQ t2, t0, d0 \
-	VPUNPCKHQDQ t2, t0, d1 \
-	VPUNPCKLQDQ t3, t1, d2 \
-	VPUNPCKHQDQ t3, t1, d3
+	LOAD8T(qoff, x0, x1, x2, x3, d0, d1, d2, d3, t0, t1, t2, t3)
 
 // Q4K8_SC stores mul·float32(byte i of each dword of src) (i = mo/32) at dst; clobbers Y4.
 #define Q4K8_SC(src, mo, mul, dst) \

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "rows8_amd64.h"
 
 // Q6_K 8-row decode kernel, 8-row × 4-token GEMM and its tile builder (AVX2). See
 // q6k.go (the specification and q6kTileBlockBytes) and q6k_amd64.go.
@@ -69,22 +70,7 @@ GLOBL q6k8sh<>(SB), RODATA|NOPTR, $128
 // BX+R8, BX+2·R8, BX+R11; rows 4..7 the same from R12) and transposes them into Y0..Y3
 // (Yk: bytes 4k..4k+3 of rows 0..3 | rows 4..7). Clobbers Y4..Y7.
 #define Q6K8_T16(off) \
-	VMOVDQU     off(BX), X0 \
-	VINSERTI128 $1, off(R12), Y0, Y0 \
-	VMOVDQU     off(BX)(R8*1), X1 \
-	VINSERTI128 $1, off(R12)(R8*1), Y1, Y1 \
-	VMOVDQU     off(BX)(R8*2), X2 \
-	VINSERTI128 $1, off(R12)(R8*2), Y2, Y2 \
-	VMOVDQU     off(BX)(R11*1), X3 \
-	VINSERTI128 $1, off(R12)(R11*1), Y3, Y3 \
-	VPUNPCKLDQ  Y1, Y0, Y4 \
-	VPUNPCKHDQ  Y1, Y0, Y5 \
-	VPUNPCKLDQ  Y3, Y2, Y6 \
-	VPUNPCKHDQ  Y3, Y2, Y7 \
-	VPUNPCKLQDQ Y6, Y4, Y0 \
-	VPUNPCKHQDQ Y6, Y4, Y1 \
-	VPUNPCKLQDQ Y7, Y5, Y2 \
-	VPUNPCKHQDQ Y7, Y5, Y3
+	LOAD8T(off, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
 
 // Q6K8_D: Y4 = the 8 rows' fp16 super-block scales d (at 208) as float32.
 #define Q6K8_D \

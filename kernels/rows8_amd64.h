@@ -1,5 +1,5 @@
-// Shared by the 8-row AVX2 kernels (kernels_amd64.s, nib8_amd64.s): the fp16 scales of
-// 8 weight rows, rows 0..3 at BX and rows 4..7 at R12, with the row stride in R8 and
+// Shared by the 8-row AVX2 kernels (kernels_amd64.s, nib8_amd64.s, q4k8_amd64.s,
+// q6k8_amd64.s): loads from 8 weight rows, rows 0..3 at BX and rows 4..7 at R12, with the row stride in R8 and
 // 3·R8 in R11.
 
 // F16X4(base): AX = the fp16 values at (base), (base)(R8*1), (base)(R8*2) and
@@ -28,3 +28,24 @@
 	VPINSRW   $6, (R12)(R8*2), X4, X4 \
 	VPINSRW   $7, (R12)(R11*1), X4, X4 \
 	VCVTPH2PS X4, Y4
+
+// LOAD8T(qoff, x0..x3, d0..d3, t0..t3) loads the 16 bytes at qoff of the 8 rows and
+// transposes them into d0..d3 (x0..x3: their low halves; dk: bytes 4k..4k+3 of rows
+// 0..3 | rows 4..7). Clobbers t0..t3.
+#define LOAD8T(qoff, x0, x1, x2, x3, d0, d1, d2, d3, t0, t1, t2, t3) \
+	VMOVDQU     qoff(BX), x0 \
+	VINSERTI128 $1, qoff(R12), d0, d0 \
+	VMOVDQU     qoff(BX)(R8*1), x1 \
+	VINSERTI128 $1, qoff(R12)(R8*1), d1, d1 \
+	VMOVDQU     qoff(BX)(R8*2), x2 \
+	VINSERTI128 $1, qoff(R12)(R8*2), d2, d2 \
+	VMOVDQU     qoff(BX)(R11*1), x3 \
+	VINSERTI128 $1, qoff(R12)(R11*1), d3, d3 \
+	VPUNPCKLDQ  d1, d0, t0 \
+	VPUNPCKHDQ  d1, d0, t1 \
+	VPUNPCKLDQ  d3, d2, t2 \
+	VPUNPCKHDQ  d3, d2, t3 \
+	VPUNPCKLQDQ t2, t0, d0 \
+	VPUNPCKHQDQ t2, t0, d1 \
+	VPUNPCKLQDQ t3, t1, d2 \
+	VPUNPCKHQDQ t3, t1, d3
