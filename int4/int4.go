@@ -1,5 +1,6 @@
 // Package int4 defines the block-quantized weight formats edgerun reads and writes
-// (ggml's F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, IQ4_NL; bitsandbytes NF4/FP4 later),
+// (ggml's F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, IQ4_NL; bitsandbytes' NF4 and FP4
+// codes in edgerun's row layouts NF4/FP4 and NF4_64/FP4_64, see nf4.go),
 // with row-wise dequantization and quantization. It is the specification every kernel
 // in package kernels is tested against.
 //

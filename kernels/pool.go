@@ -17,7 +17,9 @@ import (
 // Pool runs data-parallel loops on a fixed set of worker goroutines. The calling
 // goroutine takes part in every loop, so a Pool of n threads starts n-1 goroutines.
 // A Pool is safe for use by one caller at a time; Run calls from several goroutines
-// are serialised. MatVec and MatMul over Q4_0 and Q8_0 weights do not allocate.
+// are serialised. MatVec and MatMul over F32, F16 and the quantized-activation types
+// (Q4_0, Q8_0, IQ4_NL, NF4, FP4, NF4_64, FP4_64, Q4_K, Q6_K) do not allocate once
+// the pool's buffers have grown to the shapes in use.
 //
 // Scheduling: a loop is cut into chunks (see chunkUnits) that the caller and the
 // workers claim one at a time from a shared counter, so a thread the OS has taken away
