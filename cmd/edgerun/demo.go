@@ -18,14 +18,14 @@ import (
 // again, then print one bench line.
 func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", stderr)
-	model := fs.String("m", "models/demo", "demo model directory (bnb-4bit base with adapter-fairy/ and adapter-log/)")
+	model := fs.String("m", "models/demo", "demo model directory (bnb-4bit base with adapter-fairy.gguf and adapter-log.gguf)")
 	prompt := fs.String("p", "", "prompt (empty: every run starts a story from the BOS token)")
 	n := fs.Int("n", 100, "tokens to generate per run (stops earlier at the end of the story)")
 	temp := fs.Float64("temp", 0.7, "sampling temperature (0 = greedy)")
 	seed := fs.Uint64("seed", 1, "sampling seed")
 	threads := fs.Int("t", 0, "threads (0 = all cores)")
-	a := fs.String("a", "adapter-fairy", "adapter A (directory under -m, or a path)")
-	b := fs.String("b", "adapter-log", "adapter B (directory under -m, or a path)")
+	a := fs.String("a", "adapter-fairy.gguf", "adapter A (file or directory under -m, or a path)")
+	b := fs.String("b", "adapter-log.gguf", "adapter B (file or directory under -m, or a path)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

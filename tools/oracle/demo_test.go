@@ -89,12 +89,13 @@ func TestDemoModel(t *testing.T) {
 	}
 	compare(t, "demo base (NF4 decoded to F32)", engineLogits(t, demoF32Engine(t, dir), nil, toks), base)
 	compareTol(t, "demo base (native NF4 kernels)", edgerunLogits(t, dir, nil, toks), base, actTol)
-	for _, name := range []string{"adapter-fairy", "adapter-log"} {
+	for _, name := range []string{"adapter-fairy.gguf", "adapter-log.gguf"} {
 		ad := filepath.Join(dir, name)
 		a, err := loader.OpenAdapter(ad)
 		if err != nil {
 			t.Fatal(err)
 		}
+		a.MatchRopeLayout(ck.Config) // GGUF LoRA q/k rows to the base's rotate-half pairing
 		want, err := m.Logits(backend(t), asStored(ModulesOf(a, 1)), toks)
 		if err != nil {
 			t.Fatal(err)

@@ -245,12 +245,14 @@ func (t *trainer) trainAdapters() {
 		ps, pr := t.trainLoRA(fb, a.Register, t.s.AdapterSteps, true)
 		log.Printf("%s: held-out loss before %v after %v", a.Dir, pr.EvalBefore, pr.Eval)
 		t.rep.Adapters[a.Dir] = pr
-		t.writePEFT(filepath.Join(t.out, a.Dir), ps)
+		t.writeAdapter(filepath.Join(t.out, a.Dir), ps)
 	}
 }
 
-// writePEFT writes the factors as a PEFT LoRA directory with edgerun's writer.
-func (t *trainer) writePEFT(dir string, ps []*param) {
+// writeAdapter writes the factors as a PEFT LoRA directory with edgerun's writer (dir,
+// git-ignored: PEFT files belong to ../shared/models) and, converted from it, the GGUF
+// LoRA file dir+".gguf" that models/demo commits and `make demo` loads.
+func (t *trainer) writeAdapter(dir string, ps []*param) {
 	cfg := t.cfg()
 	ad := &loader.Adapter{Format: "peft", NeoxQK: true, Config: &loader.AdapterConfig{PeftType: "LORA",
 		BaseModel: "edgerun/demo", R: t.s.Rank, Alpha: t.s.Alpha}}
@@ -268,6 +270,23 @@ func (t *trainer) writePEFT(dir string, ps []*param) {
 		log.Fatal(err)
 	}
 	log.Printf("wrote %s", dir)
+	// The GGUF file is what `edgerun convert-lora DIR -m OUT` writes: the adapter read
+	// back from the PEFT directory, with the base's GGUF-style configuration.
+	base, err := loader.Open(t.out)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer base.Close()
+	back, err := loader.OpenAdapter(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	gcfg := base.Config
+	gcfg.RopeNeox = loader.GGUFRopeNeox(gcfg.Arch) // the layout a GGUF base of this architecture has
+	if err := loader.WriteGGUFAdapter(dir+".gguf", back, gcfg.Arch, gcfg); err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("wrote %s.gguf", dir)
 }
 
 // compare runs the same adapter training (fairy register, same seeds) once on the
