@@ -180,6 +180,78 @@ type opsImpl struct {
 	add      func(dst, x []float32)               // dst[i] += x[i]
 }
 
+// vecOps are an architecture's assembly element-wise kernels, each over the first n
+// elements (n a multiple of 8; mix over whole rows); opsOf wraps them.
+type vecOps struct {
+	expSub   func(x *float32, n int, m float32)
+	swiglu   func(gate, up *float32, n int)
+	mix      func(o, w, v *float32, hd, nt, stride int)
+	sumSq    func(x *float32, n int) float64
+	scaleMul func(dst, x, w *float32, n int, s float32)
+	add      func(dst, x *float32, n int)
+}
+
+// opsOf returns the opsImpl that runs k on the multiple-of-8 part of each slice and the
+// generic code on the rest (sumSq: on all of a slice shorter than 8).
+func opsOf(name string, k vecOps) *opsImpl {
+	return &opsImpl{name: name,
+		expSub: func(x []float32, m float32) {
+			n := len(x) &^ 7
+			if n > 0 {
+				k.expSub(&x[0], n, m)
+			}
+			expSubGeneric(x[n:], m)
+		},
+		swiglu: func(gate, up []float32) {
+			n := len(gate) &^ 7
+			if n > 0 {
+				up = up[:len(gate)]
+				k.swiglu(&gate[0], &up[0], n)
+			}
+			swigluGeneric(gate[n:], up[n:])
+		},
+		mix: func(o, w, v []float32, stride int) {
+			if len(o) == 0 {
+				return
+			}
+			if len(w) == 0 {
+				clear(o)
+				return
+			}
+			_ = v[(len(w)-1)*stride+len(o)-1]
+			k.mix(&o[0], &w[0], &v[0], len(o), len(w), stride)
+		},
+		sumSq: func(x []float32) float64 {
+			n := len(x) &^ 7
+			if n == 0 {
+				return sumSqGeneric(x)
+			}
+			s := k.sumSq(&x[0], n)
+			for _, v := range x[n:] {
+				f := float64(v)
+				s += f * f
+			}
+			return s
+		},
+		scaleMul: func(dst, x, w []float32, s float32) {
+			n := len(dst) &^ 7
+			if n > 0 {
+				x, w = x[:len(dst)], w[:len(dst)]
+				k.scaleMul(&dst[0], &x[0], &w[0], n, s)
+			}
+			scaleMulGeneric(dst[n:], x[n:], w[n:], s)
+		},
+		add: func(dst, x []float32) {
+			n := len(dst) &^ 7
+			if n > 0 {
+				x = x[:len(dst)]
+				k.add(&dst[0], &x[0], n)
+			}
+			addGeneric(dst[n:], x[n:])
+		},
+	}
+}
+
 // opsImpls lists the implementations usable on this CPU, generic first; ops is the one
 // in use (the last registered, see ops_amd64.go and ops_arm64.go).
 var (

@@ -7,8 +7,8 @@ import "golang.org/x/sys/cpu"
 func init() {
 	if cpu.ARM64.HasASIMD {
 		// Named after the float32 implementation whose Axpy the mix kernel matches.
-		registerOps(&opsImpl{name: "neon", expSub: expSubNEONGo, swiglu: swigluNEONGo, mix: mixNEONGo,
-			sumSq: sumSqNEONGo, scaleMul: scaleMulNEONGo, add: addNEONGo})
+		registerOps(opsOf("neon", vecOps{expSub: expSubNEON, swiglu: swigluNEON, mix: mixNEON,
+			sumSq: sumSqNEON, scaleMul: scaleMulNEON, add: addNEON}))
 	}
 }
 
@@ -50,63 +50,3 @@ func scaleMulNEON(dst, x, w *float32, n int, s float32)
 //
 //go:noescape
 func addNEON(dst, x *float32, n int)
-
-func swigluNEONGo(gate, up []float32) {
-	n := len(gate) &^ 7
-	if n > 0 {
-		up = up[:len(gate)]
-		swigluNEON(&gate[0], &up[0], n)
-	}
-	swigluGeneric(gate[n:], up[n:])
-}
-
-func expSubNEONGo(x []float32, m float32) {
-	n := len(x) &^ 7
-	if n > 0 {
-		expSubNEON(&x[0], n, m)
-	}
-	expSubGeneric(x[n:], m)
-}
-
-func mixNEONGo(o, w, v []float32, stride int) {
-	if len(o) == 0 {
-		return
-	}
-	if len(w) == 0 {
-		clear(o)
-		return
-	}
-	_ = v[(len(w)-1)*stride+len(o)-1]
-	mixNEON(&o[0], &w[0], &v[0], len(o), len(w), stride)
-}
-
-func sumSqNEONGo(x []float32) float64 {
-	n := len(x) &^ 7
-	if n == 0 {
-		return sumSqGeneric(x)
-	}
-	s := sumSqNEON(&x[0], n)
-	for _, v := range x[n:] {
-		f := float64(v)
-		s += f * f
-	}
-	return s
-}
-
-func scaleMulNEONGo(dst, x, w []float32, s float32) {
-	n := len(dst) &^ 7
-	if n > 0 {
-		x, w = x[:len(dst)], w[:len(dst)]
-		scaleMulNEON(&dst[0], &x[0], &w[0], n, s)
-	}
-	scaleMulGeneric(dst[n:], x[n:], w[n:], s)
-}
-
-func addNEONGo(dst, x []float32) {
-	n := len(dst) &^ 7
-	if n > 0 {
-		x = x[:len(dst)]
-		addNEON(&dst[0], &x[0], n)
-	}
-	addGeneric(dst[n:], x[n:])
-}
