@@ -361,14 +361,7 @@ q6gblk:
 	VINSERTI128 $1, (192+off)(SP), d2, d2 \
 	VMOVDQU     (96+off)(SP), x3 \
 	VINSERTI128 $1, (224+off)(SP), d3, d3 \
-	VPUNPCKLDQ  d1, d0, t0 \
-	VPUNPCKHDQ  d1, d0, t1 \
-	VPUNPCKLDQ  d3, d2, t2 \
-	VPUNPCKHDQ  d3, d2, t3 \
-	VPUNPCKLQDQ t2, t0, d0 \
-	VPUNPCKHQDQ t2, t0, d1 \
-	VPUNPCKLQDQ t3, t1, d2 \
-	VPUNPCKHQDQ t3, t1, d3
+	TRANSPOSE4D(d0, d1, d2, d3, t0, t1, t2, t3)
 
 // Q6TK stores |lo|, lo, |hi|, hi at qo(DI); clobbers t.
 #define Q6TK(lo, hi, qo, t) \

@@ -41,6 +41,11 @@
 	VINSERTI128 $1, qoff(R12)(R8*2), d2, d2 \
 	VMOVDQU     qoff(BX)(R11*1), x3 \
 	VINSERTI128 $1, qoff(R12)(R11*1), d3, d3 \
+	TRANSPOSE4D(d0, d1, d2, d3, t0, t1, t2, t3)
+
+// TRANSPOSE4D(d0..d3, t0..t3) transposes the 4×4 dwords of each 128-bit lane of d0..d3
+// (lane dword k of dj becomes lane dword j of dk). Clobbers t0..t3.
+#define TRANSPOSE4D(d0, d1, d2, d3, t0, t1, t2, t3) \
 	VPUNPCKLDQ  d1, d0, t0 \
 	VPUNPCKHDQ  d1, d0, t1 \
 	VPUNPCKLDQ  d3, d2, t2 \
