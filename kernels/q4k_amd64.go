@@ -29,20 +29,6 @@ import "github.com/edgerun/edgerun/int4"
 //go:noescape
 func q4kRowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
 
-// q4kRowsAVX2Go runs the one-row kernel on every row (the decode before the 8-row kernel;
-// q4kRows8AVX2Go runs it on the last rows%8, BenchmarkQ4KAB compares the two).
-func q4kRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
-	nb := len(d) &^ 7
-	if len(y) == 0 || nb == 0 {
-		clear(y)
-		return
-	}
-	_ = w[(len(y)-1)*rowBytes+nb/8*144-1]
-	_ = q[nb*qBlock-1]
-	_ = c[nb*8-1]
-	q4kRowsAVX2(&w[0], rowBytes, len(y), &q[0], &d[0], &c[0], nb, &y[0])
-}
-
 // q4kRows8AVX2 computes groups·8 rows of nsb super-blocks (see q4k8_amd64.s): row r of
 // each group of 8 as q4kGemm8x4AVX2 does for a tile row and a token, bit for bit.
 // groups ≥ 1, nsb ≥ 1.

@@ -63,3 +63,18 @@ func BenchmarkQ4KAB(b *testing.B) {
 		}
 	}
 }
+
+// q4kRowsAVX2Go runs the one-row kernel on every row: the decode before the 8-row
+// kernel, which BenchmarkQ4KAB compares with it (q4kRows8AVX2Go runs it on the last
+// rows%8 only).
+func q4kRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+	nb := len(d) &^ 7
+	if len(y) == 0 || nb == 0 {
+		clear(y)
+		return
+	}
+	_ = w[(len(y)-1)*rowBytes+nb/8*144-1]
+	_ = q[nb*qBlock-1]
+	_ = c[nb*8-1]
+	q4kRowsAVX2(&w[0], rowBytes, len(y), &q[0], &d[0], &c[0], nb, &y[0])
+}
