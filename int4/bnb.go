@@ -178,16 +178,12 @@ func (q *Bnb4) CanRepackAs(t Type, cols int) bool {
 	return true
 }
 
-// Bnb4Prefer64 says whether RowType picks the 64-element row types (NF4_64, FP4_64)
-// where they fit; false keeps bitsandbytes tensors in the 32-element types.
-const Bnb4Prefer64 = true
-
 // RowType returns the row type a [rows, cols] tensor quantized with this state is
 // loaded as: the 64-element type (NF4_64, FP4_64) when the tensor repacks into it
 // losslessly, else the 32-element one (NF4, FP4) when it repacks into that, else 0
 // (the tensor must be dequantized).
 func (q *Bnb4) RowType(cols int) Type {
-	if t, _ := Bnb4RowType(q.Type, blockBnb4_64Elem); Bnb4Prefer64 && q.CanRepackAs(t, cols) {
+	if t, _ := Bnb4RowType(q.Type, blockBnb4_64Elem); q.CanRepackAs(t, cols) {
 		return t
 	}
 	if q.CanRepack(cols) {

@@ -373,10 +373,7 @@ func TestOpenHFBnb(t *testing.T) {
 		if c.Format != "hf" || !c.Config.RopeNeox || !c.Config.Tied || c.Config.HeadDim != 32 {
 			t.Errorf("config %+v", c.Config)
 		}
-		want := kind // 64 columns, blocksize 64: the 64-element type where preferred
-		if int4.Bnb4Prefer64 {
-			want, _ = int4.Bnb4RowType(kind, 64)
-		}
+		want, _ := int4.Bnb4RowType(kind, 64) // 64 columns, blocksize 64: the 64-element type
 		if got := c.Tensors["blk.0.attn_q.weight"]; got.Type != want || fmt.Sprint(got.Shape) != "[64 64]" {
 			t.Errorf("attn_q: %v %v", got.Type, got.Shape)
 		}

@@ -98,8 +98,8 @@ func TestQuantizeOnLoadQuality(t *testing.T) {
 			if len(rep.Quantized) != 30 || len(rep.Fallback) != c.wantFallback {
 				t.Fatalf("quantized %d tensors, fallback %v", len(rep.Quantized), rep.Fallback)
 			}
-			want := c.typ // bitsandbytes blocksize 64: the 64-element type where preferred
-			if t64, ok := int4.Bnb4RowType(c.typ, 64); ok && int4.Bnb4Prefer64 {
+			want := c.typ // bitsandbytes blocksize 64: the 64-element type
+			if t64, ok := int4.Bnb4RowType(c.typ, 64); ok {
 				want = t64
 			}
 			if got := e.Model.Ckpt.Tensors["blk.0.attn_q.weight"].Type; got != want {
