@@ -94,31 +94,7 @@ func TestKQuantRows8x4(t *testing.T) {
 				nb := cols / qBlock
 				rb := nb/8*kk.typ.BlockBytes() + 48*(rows%3) // sometimes a longer stride
 				data := paddedRows(r, kk.typ, rows, cols, rb)
-				var a q8Act
-				a.quantize(randActs(r, 4, cols), 4, cols)
-				a.pack4(1)
-				const g = 3
-				stride := rows + 2*g
-				y := make([]float32, 4*stride+g)
-				for i := range y {
-					y[i] = -7.5
-				}
-				kk.k4(data, rb, rows, a.group(0), nb, y[g:], stride)
-				want := make([]float32, rows)
-				for tok := 0; tok < 4; tok++ {
-					q, d, c := a.row(tok)
-					kk.k(data, rb, q, d, c, want)
-					for i := 0; i < rows; i++ {
-						if math.Float32bits(y[g+tok*stride+i]) != math.Float32bits(want[i]) {
-							t.Fatalf("%s rows=%d cols=%d token %d row %d: 8x4 %g, decode %g", funcName(kk.k4), rows, cols, tok, i, y[g+tok*stride+i], want[i])
-						}
-					}
-					for i := 0; i < g; i++ {
-						if y[tok*stride+i] != -7.5 || y[g+tok*stride+rows+i] != -7.5 {
-							t.Fatalf("%s rows=%d cols=%d token %d: wrote outside its outputs", funcName(kk.k4), rows, cols, tok)
-						}
-					}
-				}
+				checkRows4MatchesRows(t, r, kk.k, kk.k4, data, rb, rows, cols)
 			}
 		}
 	}
