@@ -9,6 +9,9 @@ func init() {
 		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q4_0x8x4: q4_0Gemm8x4AVX2Go, q4_0x8il: interleaveQ4_0x8AVX2,
 			q8_0gemm: gemmSpec{kern: q8_0Gemm8x4AVX2Go, il: q8_0Tile8AVX2Go, blkSize: nibTileBlockBytes},
 			dotF32:   dotF32AVX2Go, axpyF32: axpyF32AVX2Go, f32Rows: f32RowsAVX2Go, f16: f16AVX2})
+		if hasAVX512() {
+			register(avx512Impl(active))
+		}
 	}
 }
 
