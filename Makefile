@@ -9,7 +9,8 @@ FUZZTIME  ?= 60s
 CROSS     := linux/arm64 linux/arm linux/riscv64 android/arm64 darwin/arm64 windows/amd64 windows/arm64
 
 .PHONY: help build test test-short vet peers fuzz cross demo clean test-oracle train-demo \
-	qemu-deps capi-deps test-arm64 test-armv7 test-capi capi capi-arm64 ort-setup test-ort
+	qemu-deps capi-deps test-arm64 test-armv7 test-capi capi capi-arm64 ort-setup test-ort \
+	bochs-deps test-avx512
 
 help:
 	@echo "make build    build bin/edgerun (pure Go, CGO_ENABLED=0)"
@@ -18,6 +19,7 @@ help:
 	@echo "make fuzz     run every fuzz target for FUZZTIME each (default $(FUZZTIME))"
 	@echo "make cross    cross-compile bin/edgerun for $(CROSS) and print the binary sizes"
 	@echo "make test-arm64 / test-armv7   the unit tests under qemu-user (installs qemu-user-static)"
+	@echo "make test-avx512  the AVX-512 kernels under the Bochs emulator (installs bochs)"
 	@echo "make test-capi  build the C library (c-shared, c-archive) and run the C test under valgrind"
 	@echo "make train-demo  retrain models/demo with gomlx (tools/train; deterministic seeds; ~15 min on 2 quiet cores, ~60 on busy ones)"
 	@echo "make test-oracle  edgerun's logits against the gomlx reference (tools/oracle, nested module)"
@@ -45,7 +47,7 @@ vet:
 test: peers vet
 	EDGERUN_REQUIRE_PEERS=1 $(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory test-oracle
-	$(MAKE) --no-print-directory cross test-capi test-ort test-arm64 test-armv7
+	$(MAKE) --no-print-directory cross test-capi test-ort test-arm64 test-armv7 test-avx512
 
 # test-oracle: the gomlx reference forward pass (LoRA, DoRA, NF4 dequantized in the
 # graph) against edgerun's logits on stories260K and the demo model, tolerance 1e-4,
@@ -110,6 +112,18 @@ SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 qemu-deps:
 	@$(call apt-install,qemu-aarch64-static,qemu-user-static)
+
+# --- the AVX-512 kernels under Bochs (kernels/bochs_amd64_test.go) -------------------
+# QEMU does not emulate AVX-512 and this CPU may not have it; Bochs (CPU model
+# tigerlake) does, as a whole PC: each test boots it from a disk image holding a small
+# boot program (kernels/testdata/bochs/boot.S, assembled by binutils), the test binary
+# and the test's memory, and compares the calls' outputs with the AVX2 kernels run
+# natively. bochs-term only satisfies the package's GUI dependency; the tests use rfb.
+bochs-deps:
+	@$(call apt-install,bochs,--no-install-recommends bochs bochs-term bochsbios vgabios binutils)
+
+test-avx512: bochs-deps
+	EDGERUN_BOCHS=1 $(GO) test -count=1 -run Bochs ./kernels
 
 # qemu-test GOARCH,GOARM,QEMU
 define qemu-test
