@@ -27,18 +27,18 @@ var permPrepAVX2 = &actPrep{spec: permBlocks, fill: func(q []int8, dst []byte) {
 //go:noescape
 func bnb4Tile8AVX2(w *byte, rowBytes, nb int, dst *byte, tab *int8)
 
-func nf4RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, xp []byte, y []float32) {
-	bnb4RowsAVX2Go(nf4Tab, w, rowBytes, q, d, xp, y)
+func (a *nibAsm) nf4Rows(w []byte, rowBytes int, q []int8, d []float32, _ []int32, xp []byte, y []float32) {
+	a.bnb4Rows(nf4Tab, w, rowBytes, q, d, xp, y)
 }
 
-func fp4RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, xp []byte, y []float32) {
-	bnb4RowsAVX2Go(fp4Tab, w, rowBytes, q, d, xp, y)
+func (a *nibAsm) fp4Rows(w []byte, rowBytes int, q []int8, d []float32, _ []int32, xp []byte, y []float32) {
+	a.bnb4Rows(fp4Tab, w, rowBytes, q, d, xp, y)
 }
 
-// bnb4RowsAVX2Go runs the 8-row kernel on the aligned groups of 8 rows (with the
+// bnb4Rows runs the 8-row kernel on the aligned groups of 8 rows (with the
 // prepared blocks xp) and the specification (Go, with q) on the rest: weight matrices
 // have a multiple of 8 rows in practice, so the tail only serves odd shapes.
-func bnb4RowsAVX2Go(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float32, xp []byte, y []float32) {
+func (a *nibAsm) bnb4Rows(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float32, xp []byte, y []float32) {
 	nb := len(d)
 	if len(y) == 0 || nb == 0 {
 		clear(y)
@@ -49,19 +49,19 @@ func bnb4RowsAVX2Go(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float3
 	g := len(y) / 8
 	if g > 0 {
 		_ = xp[nb*prepBlockBytes-1]
-		bnb4Rows8AVX2(&w[0], rowBytes, g, &xp[0], &d[0], nb, &y[0], &tab.w[0], tab.post)
+		a.bnb4Rows8(&w[0], rowBytes, g, &xp[0], &d[0], nb, &y[0], &tab.w[0], tab.post)
 	}
 	if rest := len(y) - 8*g; rest > 0 {
 		bnb4RowsGeneric(tab, 1, w[8*g*rowBytes:], rowBytes, q, d, y[8*g:])
 	}
 }
 
-func nf4Gemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
-	nibGemm8x4AVX2Go(w, nb, g, out, nf4Tab.post)
+func (a *nibAsm) nf4Gemm8x4(w []byte, nb int, g []byte, out *[32]float32) {
+	a.gemm8x4(w, nb, g, out, nf4Tab.post)
 }
 
-func fp4Gemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
-	nibGemm8x4AVX2Go(w, nb, g, out, fp4Tab.post)
+func (a *nibAsm) fp4Gemm8x4(w []byte, nb int, g []byte, out *[32]float32) {
+	a.gemm8x4(w, nb, g, out, fp4Tab.post)
 }
 
 func nf4Tile8AVX2Go(w []byte, rowBytes, rows, nb int, dst []byte) {
@@ -99,17 +99,17 @@ func bnb4_64Rows8AVX2(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb i
 //go:noescape
 func bnb4_64Tile8AVX2(w *byte, rowBytes, nb int, dst *byte, tab *int8)
 
-func nf4_64RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, xp []byte, y []float32) {
-	bnb4_64RowsAVX2Go(nf4Tab, w, rowBytes, q, d, xp, y)
+func (a *nibAsm) nf4_64Rows(w []byte, rowBytes int, q []int8, d []float32, _ []int32, xp []byte, y []float32) {
+	a.bnb4_64Rows(nf4Tab, w, rowBytes, q, d, xp, y)
 }
 
-func fp4_64RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, xp []byte, y []float32) {
-	bnb4_64RowsAVX2Go(fp4Tab, w, rowBytes, q, d, xp, y)
+func (a *nibAsm) fp4_64Rows(w []byte, rowBytes int, q []int8, d []float32, _ []int32, xp []byte, y []float32) {
+	a.bnb4_64Rows(fp4Tab, w, rowBytes, q, d, xp, y)
 }
 
-// bnb4_64RowsAVX2Go is bnb4RowsAVX2Go for NF4_64/FP4_64 (len(d) is even: the row
+// bnb4_64Rows is bnb4Rows for NF4_64/FP4_64 (len(d) is even: the row
 // length is a multiple of 64).
-func bnb4_64RowsAVX2Go(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float32, xp []byte, y []float32) {
+func (a *nibAsm) bnb4_64Rows(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []float32, xp []byte, y []float32) {
 	nb := len(d) / 2
 	if len(y) == 0 || nb == 0 {
 		clear(y)
@@ -120,7 +120,7 @@ func bnb4_64RowsAVX2Go(tab *bnb4Table, w []byte, rowBytes int, q []int8, d []flo
 	g := len(y) / 8
 	if g > 0 {
 		_ = xp[2*nb*prepBlockBytes-1]
-		bnb4_64Rows8AVX2(&w[0], rowBytes, g, &xp[0], &d[0], nb, &y[0], &tab.w[0], tab.post)
+		a.bnb4_64Rows8(&w[0], rowBytes, g, &xp[0], &d[0], nb, &y[0], &tab.w[0], tab.post)
 	}
 	if rest := len(y) - 8*g; rest > 0 {
 		bnb4RowsGeneric(tab, 2, w[8*g*rowBytes:], rowBytes, q, d, y[8*g:])

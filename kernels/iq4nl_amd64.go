@@ -14,26 +14,55 @@ func archKT(i *impl) {
 	if i.name != "avx2" {
 		return
 	}
+	nibKT(i, &nibAVX2)
+	q4kArchKT(i)
+	q6kArchKT(i)
+	i.kt.f16 = f16RowsAVX2Go
+}
+
+// nibAsm is one instruction set's assembly entry points for the codebook types
+// (IQ4_NL, NF4, FP4, NF4_64, FP4_64) and Q8_0: the 8-row decode kernels, the GEMM, and
+// the activation preparations the decode kernels read. The Go wrappers (its methods)
+// are shared by the avx2 and avx512 implementations; each avx512 kernel gives bit for
+// bit the result of the AVX2 one it replaces. The one-row tail kernels and the tile
+// builders are the AVX2 ones in both.
+type nibAsm struct {
+	iq4nlRows8   func(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8)
+	bnb4Rows8    func(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
+	bnb4_64Rows8 func(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
+	q8_0Rows8    func(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32)
+	gemm         func(w *byte, nb int, xg *byte, out *float32, post float32)
+	// absPrep and permPrep are the activation blocks iq4nlRows8 and bnb4Rows8 /
+	// bnb4_64Rows8 read (in the codebook order and permuted to NF4/FP4's nibble order).
+	absPrep, permPrep *actPrep
+}
+
+// nibAVX2 are the AVX2 kernels (nib8_amd64.s).
+var nibAVX2 = nibAsm{
+	iq4nlRows8: iq4nlRows8AVX2, bnb4Rows8: bnb4Rows8AVX2, bnb4_64Rows8: bnb4_64Rows8AVX2,
+	q8_0Rows8: q8_0Rows8AVX2, gemm: nibGemm8x4AVX2,
+	absPrep: absPrepAVX2, permPrep: permPrepAVX2,
+}
+
+// nibKT sets a's kernels for IQ4_NL, NF4, FP4, NF4_64 and FP4_64 on i.
+func nibKT(i *impl, a *nibAsm) {
 	// IQ4_NL, NF4 and FP4: the 8-row decode kernels (nib8_amd64.s) on the activation
 	// blocks prepared once per token row (with their magnitudes; NF4/FP4 permuted to
 	// their nibble order), the one-row kernel for the last rows%8, and the 8×4 GEMM for
 	// prefill; their 4-token kernels are not used (the GEMM replaces them, and they do
 	// not agree bit for bit with the 8-row kernels).
-	i.kt.setPrep(int4.IQ4_NL, absPrepAVX2, iq4nlRowsAVX2Go)
-	i.kt.setGemm(int4.IQ4_NL, gemmSpec{kern: iq4nlGemm8x4AVX2Go, il: iq4nlTile8AVX2Go, blkSize: nibTileBlockBytes})
-	i.kt.setPrep(int4.NF4, permPrepAVX2, nf4RowsAVX2Go)
-	i.kt.setGemm(int4.NF4, gemmSpec{kern: nf4Gemm8x4AVX2Go, il: nf4Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
-	i.kt.setPrep(int4.FP4, permPrepAVX2, fp4RowsAVX2Go)
-	i.kt.setGemm(int4.FP4, gemmSpec{kern: fp4Gemm8x4AVX2Go, il: fp4Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
+	i.kt.setPrep(int4.IQ4_NL, a.absPrep, a.iq4nlRows)
+	i.kt.setGemm(int4.IQ4_NL, gemmSpec{kern: a.iq4nlGemm8x4, il: iq4nlTile8AVX2Go, blkSize: nibTileBlockBytes})
+	i.kt.setPrep(int4.NF4, a.permPrep, a.nf4Rows)
+	i.kt.setGemm(int4.NF4, gemmSpec{kern: a.nf4Gemm8x4, il: nf4Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
+	i.kt.setPrep(int4.FP4, a.permPrep, a.fp4Rows)
+	i.kt.setGemm(int4.FP4, gemmSpec{kern: a.fp4Gemm8x4, il: fp4Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
 	// NF4_64 and FP4_64: the 64-element block variants of the NF4/FP4 decode kernel and
 	// tile builder (the same tile, so the same GEMM), bit for bit the NF4/FP4 results.
-	i.kt.setPrep(int4.NF4_64, permPrepAVX2, nf4_64RowsAVX2Go)
-	i.kt.setGemm(int4.NF4_64, gemmSpec{kern: nf4Gemm8x4AVX2Go, il: nf4_64Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
-	i.kt.setPrep(int4.FP4_64, permPrepAVX2, fp4_64RowsAVX2Go)
-	i.kt.setGemm(int4.FP4_64, gemmSpec{kern: fp4Gemm8x4AVX2Go, il: fp4_64Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
-	q4kArchKT(i)
-	q6kArchKT(i)
-	i.kt.f16 = f16RowsAVX2Go
+	i.kt.setPrep(int4.NF4_64, a.permPrep, a.nf4_64Rows)
+	i.kt.setGemm(int4.NF4_64, gemmSpec{kern: a.nf4Gemm8x4, il: nf4_64Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
+	i.kt.setPrep(int4.FP4_64, a.permPrep, a.fp4_64Rows)
+	i.kt.setGemm(int4.FP4_64, gemmSpec{kern: a.fp4Gemm8x4, il: fp4_64Tile8AVX2Go, blkSize: nibTileBlockBytes, perm: true})
 }
 
 // iq4nlRowsAVX2 is q4_0RowsAVX2 for IQ4_NL blocks (18 bytes) with the codebook tab
@@ -119,9 +148,9 @@ func iq4nlTile8AVX2Go(w []byte, rowBytes, rows, nb int, dst []byte) {
 	iq4nlTile8AVX2(&w[0], rowBytes, nb, &dst[0], &iq4nlTab[0])
 }
 
-// iq4nlRowsAVX2Go runs the 8-row kernel on the aligned groups of 8 rows (with the
-// prepared blocks xa) and the one-row kernel on the rest (with q).
-func iq4nlRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, xa []byte, y []float32) {
+// iq4nlRows runs the 8-row kernel on the aligned groups of 8 rows (with the prepared
+// blocks xa) and the AVX2 one-row kernel on the rest (with q).
+func (a *nibAsm) iq4nlRows(w []byte, rowBytes int, q []int8, d []float32, _ []int32, xa []byte, y []float32) {
 	nb := len(d)
 	if len(y) == 0 || nb == 0 {
 		clear(y)
@@ -132,24 +161,24 @@ func iq4nlRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, x
 	g := len(y) / 8
 	if g > 0 {
 		_ = xa[nb*prepBlockBytes-1]
-		iq4nlRows8AVX2(&w[0], rowBytes, g, &xa[0], &d[0], nb, &y[0], &iq4nlTab[0])
+		a.iq4nlRows8(&w[0], rowBytes, g, &xa[0], &d[0], nb, &y[0], &iq4nlTab[0])
 	}
 	if rest := len(y) - 8*g; rest > 0 {
 		iq4nlRowsAVX2(&w[8*g*rowBytes], rowBytes, rest, &q[0], &d[0], nb, &y[8*g], &iq4nlTab[0])
 	}
 }
 
-func iq4nlGemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
-	nibGemm8x4AVX2Go(w, nb, g, out, 1)
+func (a *nibAsm) iq4nlGemm8x4(w []byte, nb int, g []byte, out *[32]float32) {
+	a.gemm8x4(w, nb, g, out, 1)
 }
 
-// nibGemm8x4AVX2Go checks the sizes and runs nibGemm8x4AVX2.
-func nibGemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32, post float32) {
+// gemm8x4 checks the sizes and runs the GEMM kernel.
+func (a *nibAsm) gemm8x4(w []byte, nb int, g []byte, out *[32]float32, post float32) {
 	if nb <= 0 {
 		*out = [32]float32{}
 		return
 	}
 	_ = w[nb*nibTileBlockBytes-1]
 	_ = g[nb*gqBlockBytes-1]
-	nibGemm8x4AVX2(&w[0], nb, &g[0], &out[0], post)
+	a.gemm(&w[0], nb, &g[0], &out[0], post)
 }

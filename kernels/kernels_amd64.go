@@ -6,8 +6,8 @@ import "golang.org/x/sys/cpu"
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
-		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: q8_0RowsAVX2Go, q4_0x8x4: q4_0Gemm8x4AVX2Go, q4_0x8il: interleaveQ4_0x8AVX2,
-			q8_0gemm: gemmSpec{kern: q8_0Gemm8x4AVX2Go, il: q8_0Tile8AVX2Go, blkSize: nibTileBlockBytes},
+		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: nibAVX2.q8_0Rows, q4_0x8x4: q4_0Gemm8x4AVX2Go, q4_0x8il: interleaveQ4_0x8AVX2,
+			q8_0gemm: gemmSpec{kern: nibAVX2.q8_0Gemm8x4, il: q8_0Tile8AVX2Go, blkSize: nibTileBlockBytes},
 			dotF32:   dotF32AVX2Go, axpyF32: axpyF32AVX2Go, f32Rows: f32RowsAVX2Go, f16: f16AVX2})
 		if hasAVX512() {
 			register(avx512Impl(active))
@@ -65,9 +65,9 @@ func q4_0RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y 
 //go:noescape
 func q4_0Rows8AVX2(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
 
-// q8_0RowsAVX2Go runs the 8-row kernel on the aligned groups of 8 rows and the
+// q8_0Rows runs the 8-row kernel on the aligned groups of 8 rows and the AVX2
 // one-row kernel on the rest.
-func q8_0RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
+func (a *nibAsm) q8_0Rows(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y []float32) {
 	nb := len(d)
 	if len(y) == 0 || nb == 0 {
 		clear(y)
@@ -77,7 +77,7 @@ func q8_0RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, _ []int32, y 
 	_ = q[nb*qBlock-1]
 	g := len(y) / 8
 	if g > 0 {
-		q8_0Rows8AVX2(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0])
+		a.q8_0Rows8(&w[0], rowBytes, g, &q[0], &d[0], nb, &y[0])
 	}
 	if rest := len(y) - 8*g; rest > 0 {
 		q8_0RowsAVX2(&w[8*g*rowBytes], rowBytes, rest, &q[0], &d[0], nb, &y[8*g])
@@ -106,8 +106,8 @@ func q8_0Tile8AVX2Go(w []byte, rowBytes, rows, nb int, dst []byte) {
 	q8_0Tile8AVX2(&w[0], rowBytes, nb, &dst[0])
 }
 
-func q8_0Gemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
-	nibGemm8x4AVX2Go(w, nb, g, out, 1)
+func (a *nibAsm) q8_0Gemm8x4(w []byte, nb int, g []byte, out *[32]float32) {
+	a.gemm8x4(w, nb, g, out, 1)
 }
 
 // q8QuantAVX2 is q8QuantGeneric for nb ≥ 1 blocks (x: 32·nb floats, q: 32·nb, d: nb,
