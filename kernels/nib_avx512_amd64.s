@@ -1,0 +1,395 @@
+//go:build !purego
+
+#include "textflag.h"
+#include "rows8_amd64.h"
+
+// AVX-512 (F, BW, VL, VNNI) versions of the 8-row decode kernels and the 8-row × 4-token
+// GEMM of the codebook types (IQ4_NL, NF4, FP4, NF4_64, FP4_64) and Q8_0 in
+// nib8_amd64.s. Each gives bit for bit the result of the AVX2 kernel it replaces: the
+// block dot products are the same exact int32 sums, and the float operations per row
+// and block (convert, scale product, one fused multiply-add in block order, post) are
+// the same instructions in the same order.
+//
+// The integer part uses VPDPBUSD (unsigned bytes × signed bytes, four products summed
+// into each int32 lane, no saturation) with the weights made unsigned by a +128 bias:
+// the codebook is looked up biased (tab XOR 0x80 = w+128), Q8_0 weights and the GEMM's
+// decoded w are XORed with 0x80, and the activations stay signed, broadcast from memory
+// by the instruction itself (embedded broadcast). Σ(w+128)·x = Σw·x + 128·Σx, so each
+// block's sum starts from -128·Σx: read from the prepared activation blocks (decode;
+// biasBlocks), from the activation groups' block sums (GEMM: -16 · 8Σx) or accumulated
+// beside the products (Q8_0 decode, whose activation is not prepared). One VPDPBUSD
+// replaces VPSIGNB + VPMADDUBSW + VPMADDWD (+ VPADDD) and the broadcast of the AVX2
+// kernels. The vectors stay 256 bits (8 rows a vector as in the AVX2 kernels, EVEX
+// encoded where an instruction needs AVX-512 or a register above Y15).
+
+// NIBV_K adds to acc the 8 rows' dot products of the transposed quant bytes yk (bytes
+// 4k..4k+3 of the 8 rows) with the activation groups at xlo (low nibbles) and xhi (high
+// nibbles), the codes mapped through the biased codebook Y12. Y15 = 0x0f mask; clobbers
+// yk, yh.
+#define NIBV_K(yk, yh, xlo, xhi, acc) \
+	VPSRLW        $4, yk, yh \
+	VPAND         Y15, yk, yk \
+	VPAND         Y15, yh, yh \
+	VPSHUFB       yk, Y12, yk \
+	VPSHUFB       yh, Y12, yh \
+	VPDPBUSD.BCST xlo, yk, acc \
+	VPDPBUSD.BCST xhi, yh, acc
+
+// NIBV_DOT computes the 8 rows' block dot products into Y0 (int32) from the transposed
+// bytes in Y0..Y3 with the prepared activation block at xb (32 bytes, then the int32
+// -128·Σx at 32), in two chains (Y16, Y17). Clobbers Y1..Y7, Y16, Y17.
+#define NIBV_DOT(xb) \
+	VPBROADCASTD 32+xb, Y16 \
+	VPXORD       Y17, Y17, Y17 \
+	NIBV_K(Y0, Y4, 0+xb, 16+xb, Y16) \
+	NIBV_K(Y1, Y5, 4+xb, 20+xb, Y17) \
+	NIBV_K(Y2, Y6, 8+xb, 24+xb, Y16) \
+	NIBV_K(Y3, Y7, 12+xb, 28+xb, Y17) \
+	VPADDD       Y17, Y16, Y0
+
+// NIBV_CONSTS loads the nibble mask into Y15 and the codebook at AX, biased by 128, into
+// Y12 (with 0x80 bytes left in Y14).
+#define NIBV_CONSTS \
+	MOVL         $0x0f0f0f0f, DX \
+	VMOVD        DX, X15 \
+	VPBROADCASTD X15, Y15 \
+	MOVL         $0x80808080, DX \
+	VMOVD        DX, X14 \
+	VPBROADCASTD X14, Y14 \
+	VPXOR        (AX), Y14, Y12
+
+// VF32X4X2 loads the float32 scales of the 8 rows' current blocks (NF4/FP4 absmax) into
+// X4 (rows 0..3) and X5 (rows 4..7), as F32X4X2 in nib8_amd64.s.
+#define VF32X4X2 \
+	VMOVD   (BX), X4 \
+	VPINSRD $1, (BX)(R8*1), X4, X4 \
+	VPINSRD $2, (BX)(R8*2), X4, X4 \
+	VPINSRD $3, (BX)(R11*1), X4, X4 \
+	VMOVD   (R12), X5 \
+	VPINSRD $1, (R12)(R8*1), X5, X5 \
+	VPINSRD $2, (R12)(R8*2), X5, X5 \
+	VPINSRD $3, (R12)(R11*1), X5, X5
+
+// VF32X8_SCALES: Y4 = the 8 rows' float32 scales.
+#define VF32X8_SCALES \
+	VF32X4X2 \
+	VINSERTI128 $1, X5, Y4, Y4
+
+#define NIBV_NOPOST
+
+// BNBV_POST multiplies the 8 results by the table's post factor.
+#define BNBV_POST \
+	VBROADCASTSS post+64(FP), Y4 \
+	VMULPS       Y4, Y13, Y13
+
+// NIBV_ROWS is NIB8_ROWS (nib8_amd64.s) with NIBV_DOT: per group of 8 rows, per block
+// of bsz bytes (16 quant bytes at qoff), the rows' dot products with the prepared
+// activation block times SCALES (Y4) times the activation's scale, summed in block
+// order with fused multiply-adds into Y13, which POST may scale before the store.
+#define NIBV_ROWS(grp, blk, bsz, qoff, SCALES, POST) \
+	MOVQ rowBytes+8(FP), R8 \
+	LEAQ (R8)(R8*2), R11 \
+	MOVQ w+0(FP), SI \
+	MOVQ groups+16(FP), R14 \
+	MOVQ y+48(FP), DI \
+	MOVQ tab+56(FP), AX \
+	NIBV_CONSTS \
+grp: \
+	VXORPS Y13, Y13, Y13 \
+	MOVQ   SI, BX \
+	LEAQ   (SI)(R8*4), R12 \
+	LEAQ   (SI)(R8*8), R13 \
+	MOVQ   xp+24(FP), R9 \
+	MOVQ   xd+32(FP), R10 \
+	MOVQ   nb+40(FP), CX \
+blk: \
+	PREFETCHT0 (R13) \
+	PREFETCHT0 64(R13) \
+	PREFETCHT0 128(R13) \
+	ADDQ       $(8*bsz), R13 \
+	LOAD8T(qoff, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7) \
+	NIBV_DOT(0(R9)) \
+	VCVTDQ2PS    Y0, Y0 \
+	SCALES \
+	VBROADCASTSS (R10), Y5 \
+	VMULPS       Y4, Y5, Y5 \
+	VFMADD231PS  Y0, Y5, Y13 \
+	ADDQ         $bsz, BX \
+	ADDQ         $bsz, R12 \
+	ADDQ         $64, R9 \
+	ADDQ         $4, R10 \
+	DECQ         CX \
+	JNZ          blk \
+	POST \
+	VMOVUPS      Y13, (DI) \
+	ADDQ         $32, DI \
+	LEAQ         (SI)(R8*8), SI \
+	DECQ         R14 \
+	JNZ          grp \
+	VZEROUPPER \
+	RET
+
+// func iq4nlRows8AVX512(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8)
+//
+// iq4nlRows8AVX2 on activation blocks prepared by biasBlocks (xp, 64 bytes a block).
+TEXT ·iq4nlRows8AVX512(SB), NOSPLIT, $0-64
+	NIBV_ROWS(iv8grp, iv8blk, 18, 2, F16X8_SCALES, NIBV_NOPOST)
+
+// func bnb4Rows8AVX512(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
+//
+// bnb4Rows8AVX2 on activation blocks prepared by permBiasBlocks.
+TEXT ·bnb4Rows8AVX512(SB), NOSPLIT, $0-68
+	NIBV_ROWS(bv8grp, bv8blk, 20, 4, VF32X8_SCALES, BNBV_POST)
+
+// func bnb4_64Rows8AVX512(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
+//
+// bnb4_64Rows8AVX2 on activation blocks prepared by permBiasBlocks: per 64-element
+// block the 8 rows' absmax (kept in Y18) and two halves computed as two NF4/FP4 blocks.
+TEXT ·bnb4_64Rows8AVX512(SB), NOSPLIT, $0-68
+	MOVQ rowBytes+8(FP), R8
+	LEAQ (R8)(R8*2), R11
+	MOVQ w+0(FP), SI
+	MOVQ groups+16(FP), R14
+	MOVQ y+48(FP), DI
+	MOVQ tab+56(FP), AX
+	NIBV_CONSTS
+
+bv64grp:
+	VXORPS Y13, Y13, Y13
+	MOVQ   SI, BX
+	LEAQ   (SI)(R8*4), R12
+	LEAQ   (SI)(R8*8), R13
+	MOVQ   xp+24(FP), R9
+	MOVQ   xd+32(FP), R10
+	MOVQ   nb+40(FP), CX
+
+bv64blk:
+	PREFETCHT0   (R13)
+	PREFETCHT0   64(R13)
+	PREFETCHT0   128(R13)
+	PREFETCHT0   192(R13)
+	PREFETCHT0   256(R13)
+	ADDQ         $288, R13
+	VF32X8_SCALES
+	VMOVDQA64    Y4, Y18
+	LOAD8T(4, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+	NIBV_DOT(0(R9))
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS (R10), Y5
+	VMULPS       Y18, Y5, Y5
+	VFMADD231PS  Y0, Y5, Y13
+	LOAD8T(20, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+	NIBV_DOT(64(R9))
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS 4(R10), Y5
+	VMULPS       Y18, Y5, Y5
+	VFMADD231PS  Y0, Y5, Y13
+	ADDQ         $36, BX
+	ADDQ         $36, R12
+	ADDQ         $128, R9
+	ADDQ         $8, R10
+	DECQ         CX
+	JNZ          bv64blk
+	BNBV_POST
+	VMOVUPS      Y13, (DI)
+	ADDQ         $32, DI
+	LEAQ         (SI)(R8*8), SI
+	DECQ         R14
+	JNZ          bv64grp
+	VZEROUPPER
+	RET
+
+// Q8V_K adds to acc the 8 rows' products of the biased transposed weights yk with the
+// activation group at xo(R9), and to Y18 128 times the group's sum. Y14 = 0x80 bytes.
+#define Q8V_K(yk, xo, acc) \
+	VPXOR         Y14, yk, yk \
+	VPDPBUSD.BCST xo(R9), yk, acc \
+	VPDPBUSD.BCST xo(R9), Y14, Y18
+
+// func q8_0Rows8AVX512(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32)
+//
+// q8_0Rows8AVX2: per block, Σ(w+128)·x in two chains (Y16, Y17) less 128·Σx (Y18).
+TEXT ·q8_0Rows8AVX512(SB), NOSPLIT, $0-56
+	MOVQ rowBytes+8(FP), R8
+	LEAQ (R8)(R8*2), R11
+	MOVQ w+0(FP), SI
+	MOVQ groups+16(FP), R14
+	MOVQ y+48(FP), DI
+	MOVL         $0x80808080, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+
+qv8grp:
+	VXORPS Y13, Y13, Y13
+	MOVQ   SI, BX
+	LEAQ   (SI)(R8*4), R12
+	MOVQ   xq+24(FP), R9
+	MOVQ   xd+32(FP), R10
+	MOVQ   nb+40(FP), CX
+
+qv8blk:
+	MOVQ       BX, AX
+	SUBQ       SI, AX
+	LEAQ       (SI)(AX*8), AX
+	LEAQ       (AX)(R8*8), AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 128(AX)
+	PREFETCHT0 192(AX)
+	PREFETCHT0 256(AX)
+	LOAD8T(2, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y8, Y9, Y10, Y11)
+	LOAD8T(18, X4, X5, X6, X7, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11)
+	VPXORD       Y16, Y16, Y16
+	VPXORD       Y17, Y17, Y17
+	VPXORD       Y18, Y18, Y18
+	Q8V_K(Y0, 0, Y16)
+	Q8V_K(Y1, 4, Y17)
+	Q8V_K(Y2, 8, Y16)
+	Q8V_K(Y3, 12, Y17)
+	Q8V_K(Y4, 16, Y16)
+	Q8V_K(Y5, 20, Y17)
+	Q8V_K(Y6, 24, Y16)
+	Q8V_K(Y7, 28, Y17)
+	VPADDD       Y17, Y16, Y0
+	VPSUBD       Y18, Y0, Y0
+	VCVTDQ2PS    Y0, Y0
+	F16X8_SCALES
+	VBROADCASTSS (R10), Y5
+	VMULPS       Y4, Y5, Y5
+	VFMADD231PS  Y0, Y5, Y13
+	ADDQ         $34, BX
+	ADDQ         $34, R12
+	ADDQ         $32, R9
+	ADDQ         $4, R10
+	DECQ         CX
+	JNZ          qv8blk
+	VMOVUPS      Y13, (DI)
+	ADDQ         $32, DI
+	LEAQ         (SI)(R8*8), SI
+	DECQ         R14
+	JNZ          qv8grp
+	VZEROUPPER
+	RET
+
+// GKV adds the products of the tile's decoded vectors k at qo(SI) (w of elements
+// 4k..4k+3 at 32+qo, of 16+4k..16+4k+3 at 96+qo; the |w| vectors are not read) with
+// the 4 tokens' activation groups: the low ones into Y0..Y3, the high ones into
+// Y16..Y19. Y14 = 0x80 bytes.
+#define GKV(qo, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3) \
+	VPXOR         32+qo(SI), Y14, Y8 \
+	VPXOR         96+qo(SI), Y14, Y9 \
+	VPDPBUSD.BCST lo0(DX), Y8, Y0 \
+	VPDPBUSD.BCST hi0(DX), Y9, Y16 \
+	VPDPBUSD.BCST lo1(DX), Y8, Y1 \
+	VPDPBUSD.BCST hi1(DX), Y9, Y17 \
+	VPDPBUSD.BCST lo2(DX), Y8, Y2 \
+	VPDPBUSD.BCST hi2(DX), Y9, Y18 \
+	VPDPBUSD.BCST lo3(DX), Y8, Y3 \
+	VPDPBUSD.BCST hi3(DX), Y9, Y19
+
+// GFINV is GFIN (nib8_amd64.s): token t's block dot products acc into facc.
+#define GFINV(so, acc, facc) \
+	VCVTDQ2PS    acc, acc \
+	VBROADCASTSS so(DX), Y12 \
+	VMULPS       Y8, Y12, Y12 \
+	VFMADD231PS  acc, Y12, facc
+
+// func nibGemm8x4AVX512(w *byte, nb int, xg *byte, out *float32, post float32)
+//
+// nibGemm8x4AVX2 over the same tiles and activation groups: per token, the low-element
+// chain starts from -16 times the group's 8·Σx (at 128+4t), i.e. -128·Σx.
+TEXT ·nibGemm8x4AVX512(SB), NOSPLIT, $0-36
+	MOVQ w+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ xg+16(FP), DX
+	MOVQ out+24(FP), DI
+	MOVL         $0x80808080, AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL         $-16, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+gvblk:
+	VPMULLD.BCST 128(DX), Y15, Y0
+	VPMULLD.BCST 132(DX), Y15, Y1
+	VPMULLD.BCST 136(DX), Y15, Y2
+	VPMULLD.BCST 140(DX), Y15, Y3
+	VPXORD Y16, Y16, Y16
+	VPXORD Y17, Y17, Y17
+	VPXORD Y18, Y18, Y18
+	VPXORD Y19, Y19, Y19
+	GKV(32, 0, 16, 32, 48, 64, 80, 96, 112)
+	GKV(160, 4, 20, 36, 52, 68, 84, 100, 116)
+	GKV(288, 8, 24, 40, 56, 72, 88, 104, 120)
+	GKV(416, 12, 28, 44, 60, 76, 92, 108, 124)
+	VPADDD  Y16, Y0, Y0
+	VPADDD  Y17, Y1, Y1
+	VPADDD  Y18, Y2, Y2
+	VPADDD  Y19, Y3, Y3
+	VMOVUPS (SI), Y8
+	GFINV(144, Y0, Y4)
+	GFINV(148, Y1, Y5)
+	GFINV(152, Y2, Y6)
+	GFINV(156, Y3, Y7)
+	ADDQ $544, SI
+	ADDQ $160, DX
+	DECQ CX
+	JNZ  gvblk
+	VBROADCASTSS post+32(FP), Y8
+	VMULPS  Y8, Y4, Y4
+	VMULPS  Y8, Y5, Y5
+	VMULPS  Y8, Y6, Y6
+	VMULPS  Y8, Y7, Y7
+	VMOVUPS Y4, 0(DI)
+	VMOVUPS Y5, 32(DI)
+	VMOVUPS Y6, 64(DI)
+	VMOVUPS Y7, 96(DI)
+	VZEROUPPER
+	RET
+
+// func prepBiasAVX2(xq *int8, nb int, dst *byte, tab *byte)
+//
+// Writes per activation block the 32 bytes x rearranged by tab (as prepBlocksAVX2),
+// then the int32 -128·Σx and 28 zero bytes, 64 bytes a block: what the AVX-512 decode
+// kernels read (biasBlocks, permBiasBlocks). AVX2 only. Σx comes from VPSADBW on x+128
+// (x XOR 0x80): T = Σx + 32·128, so -128·Σx = 524288 - 128·T.
+TEXT ·prepBiasAVX2(SB), NOSPLIT, $0-32
+	MOVQ    xq+0(FP), SI
+	MOVQ    nb+8(FP), CX
+	MOVQ    dst+16(FP), DI
+	MOVQ    tab+24(FP), AX
+	VMOVDQU (AX), Y1
+	VMOVDQU 32(AX), Y2
+	MOVL         $0x80808080, AX
+	VMOVD        AX, X3
+	VPBROADCASTD X3, Y3
+	VPXOR        Y4, Y4, Y4
+
+pbblk:
+	VMOVDQU      (SI), Y0
+	VPSHUFB      Y1, Y0, Y0
+	VPERMD       Y0, Y2, Y0
+	VMOVDQU      Y0, (DI)
+	VPXOR        Y3, Y0, Y0
+	VPSADBW      Y4, Y0, Y0
+	VEXTRACTI128 $1, Y0, X5
+	VPADDQ       X5, X0, X0
+	VPSHUFD      $0x4e, X0, X5
+	VPADDQ       X5, X0, X0
+	VMOVD        X0, AX
+	SHLL         $7, AX
+	NEGL         AX
+	ADDL         $524288, AX
+	VMOVD        AX, X0
+	VMOVDQU      Y0, 32(DI)
+	ADDQ         $32, SI
+	ADDQ         $64, DI
+	DECQ         CX
+	JNZ          pbblk
+	VZEROUPPER
+	RET
