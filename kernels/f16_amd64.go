@@ -17,7 +17,17 @@ package kernels
 //go:noescape
 func f16RowsAVX2(w *byte, rowBytes, rows int, x *float32, n int, y *float32)
 
+// f16RowsAsm is an F16 rows assembly entry point: f16RowsAVX2, or an AVX-512 one with
+// the same signature and results bit for bit (f16RowsAVX512).
+type f16RowsAsm func(w *byte, rowBytes, rows int, x *float32, n int, y *float32)
+
+// f16RowsAVX2Go is the AVX2 f16RowsKernel.
 func f16RowsAVX2Go(w []byte, rowBytes int, x, y []float32) {
+	f16RowsAsm(f16RowsAVX2).run(w, rowBytes, x, y)
+}
+
+// run checks the sizes and runs k over the rows (an f16RowsKernel).
+func (k f16RowsAsm) run(w []byte, rowBytes int, x, y []float32) {
 	n := len(x)
 	if len(y) == 0 {
 		return
@@ -27,5 +37,5 @@ func f16RowsAVX2Go(w []byte, rowBytes int, x, y []float32) {
 		return
 	}
 	_ = w[(len(y)-1)*rowBytes+2*n-1]
-	f16RowsAVX2(&w[0], rowBytes, len(y), &x[0], n, &y[0])
+	k(&w[0], rowBytes, len(y), &x[0], n, &y[0])
 }

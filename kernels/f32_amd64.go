@@ -26,23 +26,35 @@ func axpyF32AVX2(dst, x *float32, n int, a float32)
 //go:noescape
 func f32RowsAVX2(w *float32, stride, rows int, x *float32, n int, y *float32)
 
-func dotF32AVX2Go(a, b []float32) float32 {
+// f32Asm are the float32 assembly entry points the wrappers run: the AVX2 ones
+// (f32AVX2) or AVX-512 ones with the same signatures and results bit for bit
+// (f32AVX512), so both implementations share the Go code around them.
+type f32Asm struct {
+	dot  func(a, b *float32, n int) float32
+	axpy func(dst, x *float32, n int, a float32)
+	rows func(w *float32, stride, rows int, x *float32, n int, y *float32)
+}
+
+// f32AVX2 are the AVX2 float32 kernels.
+var f32AVX2 = &f32Asm{dot: dotF32AVX2, axpy: axpyF32AVX2, rows: f32RowsAVX2}
+
+func (k *f32Asm) dotGo(a, b []float32) float32 {
 	if len(a) == 0 {
 		return 0
 	}
 	b = b[:len(a)]
-	return dotF32AVX2(&a[0], &b[0], len(a))
+	return k.dot(&a[0], &b[0], len(a))
 }
 
-func axpyF32AVX2Go(dst []float32, a float32, x []float32) {
+func (k *f32Asm) axpyGo(dst []float32, a float32, x []float32) {
 	if len(dst) == 0 {
 		return
 	}
 	x = x[:len(dst)]
-	axpyF32AVX2(&dst[0], &x[0], len(dst), a)
+	k.axpy(&dst[0], &x[0], len(dst), a)
 }
 
-func f32RowsAVX2Go(w []float32, stride int, x, y []float32) {
+func (k *f32Asm) rowsGo(w []float32, stride int, x, y []float32) {
 	n := len(x)
 	if len(y) == 0 {
 		return
@@ -52,5 +64,5 @@ func f32RowsAVX2Go(w []float32, stride int, x, y []float32) {
 		return
 	}
 	_ = w[(len(y)-1)*stride+n-1]
-	f32RowsAVX2(&w[0], stride, len(y), &x[0], n, &y[0])
+	k.rows(&w[0], stride, len(y), &x[0], n, &y[0])
 }

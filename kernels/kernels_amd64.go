@@ -6,9 +6,9 @@ import "golang.org/x/sys/cpu"
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
-		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0RowsAVX2Go, q8_0: nibAVX2.q8_0Rows, q4_0x8x4: q4_0Gemm8x4AVX2Go, q4_0x8il: interleaveQ4_0x8AVX2,
+		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0AVX2.rows, q8_0: nibAVX2.q8_0Rows, q4_0x8x4: q4_0AVX2.gemm8x4, q4_0x8il: interleaveQ4_0x8AVX2,
 			q8_0gemm: gemmSpec{kern: nibAVX2.q8_0Gemm8x4, il: q8_0Tile8AVX2Go, blkSize: nibTileBlockBytes},
-			dotF32:   dotF32AVX2Go, axpyF32: axpyF32AVX2Go, f32Rows: f32RowsAVX2Go, f16: f16AVX2})
+			dotF32:   f32AVX2.dotGo, axpyF32: f32AVX2.axpyGo, f32Rows: f32AVX2.rowsGo, f16: f16AVX2})
 		if hasAVX512() {
 			register(avx512Impl(active))
 		}
@@ -41,7 +41,20 @@ func q4_0RowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, xc *int32,
 //go:noescape
 func q8_0RowsAVX2(w *byte, rowBytes, rows int, xq *int8, xd *float32, nb int, y *float32)
 
-func q4_0RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+// q4_0Asm are the assembly entry points the Q4_0 wrappers run: the AVX2 ones
+// (q4_0AVX2) or AVX-512 ones with the same signatures and results bit for bit
+// (q4_0AVX512), so both implementations share the Go code around them.
+type q4_0Asm struct {
+	rows8 func(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
+	gemm  func(w *byte, nb int, xg *byte, out *float32)
+}
+
+// q4_0AVX2 are the AVX2 Q4_0 kernels.
+var q4_0AVX2 = &q4_0Asm{rows8: q4_0Rows8AVX2, gemm: q4_0Gemm8x4AVX2}
+
+// rows runs the 8-row kernel on the aligned groups of 8 rows and the one-row AVX2
+// kernel on the rest (a rowsKernel).
+func (k *q4_0Asm) rows(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
 	nb := len(d)
 	if len(y) == 0 || nb == 0 {
 		clear(y)
@@ -52,7 +65,7 @@ func q4_0RowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y 
 	_ = c[nb*8-1]
 	g := len(y) / 8
 	if g > 0 {
-		q4_0Rows8AVX2(&w[0], rowBytes, g, &q[0], &d[0], &c[0], nb, &y[0])
+		k.rows8(&w[0], rowBytes, g, &q[0], &d[0], &c[0], nb, &y[0])
 	}
 	if rest := len(y) - 8*g; rest > 0 {
 		q4_0RowsAVX2(&w[8*g*rowBytes], rowBytes, rest, &q[0], &d[0], &c[0], nb, &y[8*g])
@@ -134,14 +147,15 @@ func q8QuantAVX2Go(x []float32, q []int8, d []float32, c []int32) {
 //go:noescape
 func q4_0Gemm8x4AVX2(w *byte, nb int, xg *byte, out *float32)
 
-func q4_0Gemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
+// gemm8x4 checks the sizes and runs the GEMM kernel (a gemmKernel).
+func (k *q4_0Asm) gemm8x4(w []byte, nb int, g []byte, out *[32]float32) {
 	if nb <= 0 {
 		*out = [32]float32{}
 		return
 	}
 	_ = w[nb*q4x8BlockBytes-1]
 	_ = g[nb*gqBlockBytes-1]
-	q4_0Gemm8x4AVX2(&w[0], nb, &g[0], &out[0])
+	k.gemm(&w[0], nb, &g[0], &out[0])
 }
 
 // q4_0Interleave8AVX2 is interleaveQ4_0x8 for 8 valid rows and nb ≥ 1 blocks.
