@@ -46,18 +46,33 @@ func q4kGemm8x4AVX2(w *byte, nb int, xg *byte, out *float32)
 //go:noescape
 func q4kTile8AVX2(w *byte, rowBytes, nsb int, dst *byte)
 
+// q4kAsm are the assembly entry points of one implementation's Q4_K kernels (avx2:
+// q4kAVX2; avx512: q4kAVX512 in avx512k_amd64.go); the Go wrappers below are the same
+// for every implementation.
+type q4kAsm struct {
+	rows8 func(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nsb int, y *float32)
+	gemm  func(w *byte, nb int, xg *byte, out *float32)
+	tile  func(w *byte, rowBytes, nsb int, dst *byte)
+}
+
+// q4kAVX2 are the avx2 Q4_K kernels.
+var q4kAVX2 = &q4kAsm{rows8: q4kRows8AVX2, gemm: q4kGemm8x4AVX2, tile: q4kTile8AVX2}
+
 // q4kArchKT registers the Q4_K kernels of the "avx2" implementation: the 8-row decode
 // kernel (the one-row kernel for the last rows%8) and the 8×4 GEMM for prefill, which
 // replaces the 4-token kernel (that one does not agree bit for bit with the 8-row
 // kernel).
-func q4kArchKT(i *impl) {
-	i.kt.set(int4.Q4_K, q4kRows8AVX2Go, nil)
-	i.kt.setGemm(int4.Q4_K, gemmSpec{kern: q4kGemm8x4AVX2Go, il: q4kTile8AVX2Go, blkSize: q4kTileBlockBytes})
+func q4kArchKT(i *impl) { q4kAVX2.register(i) }
+
+// register sets a's Q4_K decode kernel and GEMM on i.
+func (a *q4kAsm) register(i *impl) {
+	i.kt.set(int4.Q4_K, a.rows8Go, nil)
+	i.kt.setGemm(int4.Q4_K, gemmSpec{kern: a.gemmGo, il: a.tile8Go, blkSize: q4kTileBlockBytes})
 }
 
-// q4kRows8AVX2Go runs the 8-row kernel on the aligned groups of 8 rows and the one-row
+// rows8Go runs the 8-row kernel on the aligned groups of 8 rows and the one-row
 // kernel on the rest.
-func q4kRows8AVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
+func (a *q4kAsm) rows8Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
 	nb := len(d) &^ 7
 	if len(y) == 0 || nb == 0 {
 		clear(y)
@@ -68,32 +83,32 @@ func q4kRows8AVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y 
 	_ = c[nb*8-1]
 	g := len(y) / 8
 	if g > 0 {
-		q4kRows8AVX2(&w[0], rowBytes, g, &q[0], &d[0], &c[0], nb/8, &y[0])
+		a.rows8(&w[0], rowBytes, g, &q[0], &d[0], &c[0], nb/8, &y[0])
 	}
 	if rest := len(y) - 8*g; rest > 0 {
 		q4kRowsAVX2(&w[8*g*rowBytes], rowBytes, rest, &q[0], &d[0], &c[0], nb, &y[8*g])
 	}
 }
 
-// q4kTile8AVX2Go builds a Q4_K GEMM tile: q4kTile8AVX2 for full tiles, q4kTile8 for
+// tile8Go builds a Q4_K GEMM tile: the assembly builder for full tiles, q4kTile8 for
 // the last rows%8.
-func q4kTile8AVX2Go(w []byte, rowBytes, rows, nb int, dst []byte) {
+func (a *q4kAsm) tile8Go(w []byte, rowBytes, rows, nb int, dst []byte) {
 	if rows < 8 || nb < 8 {
 		q4kTile8(w, rowBytes, rows, nb, dst)
 		return
 	}
 	_ = w[7*rowBytes+nb/8*144-1]
 	_ = dst[nb/8*8*q4kTileBlockBytes-1]
-	q4kTile8AVX2(&w[0], rowBytes, nb/8, &dst[0])
+	a.tile(&w[0], rowBytes, nb/8, &dst[0])
 }
 
-// q4kGemm8x4AVX2Go checks the sizes and runs q4kGemm8x4AVX2.
-func q4kGemm8x4AVX2Go(w []byte, nb int, g []byte, out *[32]float32) {
+// gemmGo checks the sizes and runs the GEMM kernel.
+func (a *q4kAsm) gemmGo(w []byte, nb int, g []byte, out *[32]float32) {
 	if nb <= 0 {
 		*out = [32]float32{}
 		return
 	}
 	_ = w[nb*q4kTileBlockBytes-1]
 	_ = g[nb*gqBlockBytes-1]
-	q4kGemm8x4AVX2(&w[0], nb, &g[0], &out[0])
+	a.gemm(&w[0], nb, &g[0], &out[0])
 }
