@@ -47,46 +47,162 @@
 	NIBV_K(Y3, Y7, 12+xb, 28+xb, Y17) \
 	VPADDD       Y17, Y16, Y0
 
-// NIBV_CONSTS loads the nibble mask into Y15 and the codebook at AX, biased by 128, into
-// Y12 (with 0x80 bytes left in Y14).
+// NIBV_CONSTS loads the nibble mask into Z15 and the codebook at AX (16 bytes), biased
+// by 128, into every 128-bit lane of Z12 (0x80 bytes left in Z14).
 #define NIBV_CONSTS \
-	MOVL         $0x0f0f0f0f, DX \
-	VMOVD        DX, X15 \
-	VPBROADCASTD X15, Y15 \
-	MOVL         $0x80808080, DX \
-	VMOVD        DX, X14 \
-	VPBROADCASTD X14, Y14 \
-	VPXOR        (AX), Y14, Y12
+	MOVL            $0x0f0f0f0f, DX \
+	VPBROADCASTD    DX, Z15 \
+	MOVL            $0x80808080, DX \
+	VPBROADCASTD    DX, Z14 \
+	VBROADCASTI32X4 (AX), Z12 \
+	VPXORD          Z14, Z12, Z12
 
-// VF32X4X2 loads the float32 scales of the 8 rows' current blocks (NF4/FP4 absmax) into
-// X4 (rows 0..3) and X5 (rows 4..7), as F32X4X2 in nib8_amd64.s.
-#define VF32X4X2 \
-	VMOVD   (BX), X4 \
-	VPINSRD $1, (BX)(R8*1), X4, X4 \
-	VPINSRD $2, (BX)(R8*2), X4, X4 \
-	VPINSRD $3, (BX)(R11*1), X4, X4 \
-	VMOVD   (R12), X5 \
-	VPINSRD $1, (R12)(R8*1), X5, X5 \
-	VPINSRD $2, (R12)(R8*2), X5, X5 \
-	VPINSRD $3, (R12)(R11*1), X5, X5
+// The 16-row pass: two groups of 8 rows in the 512-bit registers, rows 0..3 at BX,
+// 4..7 at R12, 8..11 at R13 and 12..15 at DX (each base plus 0, R8, 2·R8, R11 = 3·R8);
+// the dword lanes are the rows 0..15.
 
-// VF32X8_SCALES: Y4 = the 8 rows' float32 scales.
+// NIBZ_K is NIBV_K on 16 rows: adds to acc the rows' dot products of the transposed
+// quant bytes zk with the activation groups at xlo and xhi (broadcast to 16 lanes).
+#define NIBZ_K(zk, zh, xlo, xhi, acc) \
+	VPSRLW        $4, zk, zh \
+	VPANDD        Z15, zk, zk \
+	VPANDD        Z15, zh, zh \
+	VPSHUFB       zk, Z12, zk \
+	VPSHUFB       zh, Z12, zh \
+	VPDPBUSD.BCST xlo, zk, acc \
+	VPDPBUSD.BCST xhi, zh, acc
+
+// NIBZ_LOAD loads the 16 quant bytes at qoff of the 16 rows' current blocks and
+// transposes them into Z0..Z3 (Zk: bytes 4k..4k+3 of rows 0..15, 4 rows a 128-bit
+// lane). Clobbers Z4..Z7.
+#define NIBZ_LOAD(qoff) \
+	VMOVDQU      qoff(BX), X0 \
+	VINSERTI32X4 $1, qoff(R12), Z0, Z0 \
+	VINSERTI32X4 $2, qoff(R13), Z0, Z0 \
+	VINSERTI32X4 $3, qoff(DX), Z0, Z0 \
+	VMOVDQU      qoff(BX)(R8*1), X1 \
+	VINSERTI32X4 $1, qoff(R12)(R8*1), Z1, Z1 \
+	VINSERTI32X4 $2, qoff(R13)(R8*1), Z1, Z1 \
+	VINSERTI32X4 $3, qoff(DX)(R8*1), Z1, Z1 \
+	VMOVDQU      qoff(BX)(R8*2), X2 \
+	VINSERTI32X4 $1, qoff(R12)(R8*2), Z2, Z2 \
+	VINSERTI32X4 $2, qoff(R13)(R8*2), Z2, Z2 \
+	VINSERTI32X4 $3, qoff(DX)(R8*2), Z2, Z2 \
+	VMOVDQU      qoff(BX)(R11*1), X3 \
+	VINSERTI32X4 $1, qoff(R12)(R11*1), Z3, Z3 \
+	VINSERTI32X4 $2, qoff(R13)(R11*1), Z3, Z3 \
+	VINSERTI32X4 $3, qoff(DX)(R11*1), Z3, Z3 \
+	TRANSPOSE4D(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+
+// NIBZ_DOT is NIBV_DOT on 16 rows: the block dot products into Z0. Clobbers Z1..Z7,
+// Z16, Z17.
+#define NIBZ_DOT(xb) \
+	VPBROADCASTD 32+xb, Z16 \
+	VPXORD       Z17, Z17, Z17 \
+	NIBZ_K(Z0, Z4, 0+xb, 16+xb, Z16) \
+	NIBZ_K(Z1, Z5, 4+xb, 20+xb, Z17) \
+	NIBZ_K(Z2, Z6, 8+xb, 24+xb, Z16) \
+	NIBZ_K(Z3, Z7, 12+xb, 28+xb, Z17) \
+	VPADDD       Z17, Z16, Z0
+
+// F16Z_SCALES: Z4 = the 16 rows' fp16 scales as float32.
+#define F16Z_SCALES \
+	VPINSRW   $0, (BX), X4, X4 \
+	VPINSRW   $1, (BX)(R8*1), X4, X4 \
+	VPINSRW   $2, (BX)(R8*2), X4, X4 \
+	VPINSRW   $3, (BX)(R11*1), X4, X4 \
+	VPINSRW   $4, (R12), X4, X4 \
+	VPINSRW   $5, (R12)(R8*1), X4, X4 \
+	VPINSRW   $6, (R12)(R8*2), X4, X4 \
+	VPINSRW   $7, (R12)(R11*1), X4, X4 \
+	VPINSRW   $0, (R13), X5, X5 \
+	VPINSRW   $1, (R13)(R8*1), X5, X5 \
+	VPINSRW   $2, (R13)(R8*2), X5, X5 \
+	VPINSRW   $3, (R13)(R11*1), X5, X5 \
+	VPINSRW   $4, (DX), X5, X5 \
+	VPINSRW   $5, (DX)(R8*1), X5, X5 \
+	VPINSRW   $6, (DX)(R8*2), X5, X5 \
+	VPINSRW   $7, (DX)(R11*1), X5, X5 \
+	VINSERTI128 $1, X5, Y4, Y4 \
+	VCVTPH2PS Y4, Z4
+
+// F32X4AT(base, x) loads the float32 at (base), (base)(R8*1), (base)(R8*2) and
+// (base)(R11*1) into x.
+#define F32X4AT(base, x) \
+	VMOVD   (base), x \
+	VPINSRD $1, (base)(R8*1), x, x \
+	VPINSRD $2, (base)(R8*2), x, x \
+	VPINSRD $3, (base)(R11*1), x, x
+
+// F32Z_SCALES: Z4 = the 16 rows' float32 scales (NF4/FP4 absmax). Clobbers Z5..Z7.
+#define F32Z_SCALES \
+	F32X4AT(BX, X4) \
+	F32X4AT(R12, X5) \
+	F32X4AT(R13, X6) \
+	F32X4AT(DX, X7) \
+	VINSERTI128  $1, X5, Y4, Y4 \
+	VINSERTI128  $1, X7, Y6, Y6 \
+	VINSERTI64X4 $1, Y6, Z4, Z4
+
+// VF32X8_SCALES: Y4 = the 8 rows' float32 scales (NF4/FP4 absmax, rows 0..7).
+// Clobbers X5.
 #define VF32X8_SCALES \
-	VF32X4X2 \
+	F32X4AT(BX, X4) \
+	F32X4AT(R12, X5) \
 	VINSERTI128 $1, X5, Y4, Y4
 
 #define NIBV_NOPOST
+#define NIBZ_NOPOST
 
 // BNBV_POST multiplies the 8 results by the table's post factor.
 #define BNBV_POST \
 	VBROADCASTSS post+64(FP), Y4 \
 	VMULPS       Y4, Y13, Y13
 
-// NIBV_ROWS is NIB8_ROWS (nib8_amd64.s) with NIBV_DOT: per group of 8 rows, per block
-// of bsz bytes (16 quant bytes at qoff), the rows' dot products with the prepared
-// activation block times SCALES (Y4) times the activation's scale, summed in block
-// order with fused multiply-adds into Y13, which POST may scale before the store.
-#define NIBV_ROWS(grp, blk, bsz, qoff, SCALES, POST) \
+// BNBZ_POST multiplies the 16 results by the table's post factor.
+#define BNBZ_POST \
+	VBROADCASTSS post+64(FP), Z4 \
+	VMULPS       Z4, Z13, Z13
+
+// NIBZ_SETUP16 points BX, R12, R13, DX at the 16 rows from SI, AX (the prefetch
+// address) at the 16 rows after them, and R9, R10, CX at the activation blocks, their
+// scales and the block count.
+#define NIBZ_SETUP16 \
+	VXORPS Z13, Z13, Z13 \
+	MOVQ   SI, BX \
+	LEAQ   (SI)(R8*4), R12 \
+	LEAQ   (SI)(R8*8), R13 \
+	LEAQ   (R13)(R8*4), DX \
+	LEAQ   (R13)(R8*8), AX \
+	MOVQ   xp+24(FP), R9 \
+	MOVQ   xd+32(FP), R10 \
+	MOVQ   nb+40(FP), CX
+
+// NIBZ_PREFETCH prefetches 320 bytes of the next 16 rows and advances AX by adv.
+#define NIBZ_PREFETCH(adv) \
+	PREFETCHT0 (AX) \
+	PREFETCHT0 64(AX) \
+	PREFETCHT0 128(AX) \
+	PREFETCHT0 192(AX) \
+	PREFETCHT0 256(AX) \
+	ADDQ       $(adv), AX
+
+// NIBZ_NEXT16 stores the 16 results, advances DI and SI past them and counts the two
+// groups off R14.
+#define NIBZ_NEXT16 \
+	VMOVUPS Z13, (DI) \
+	ADDQ    $64, DI \
+	LEAQ    (SI)(R8*8), SI \
+	LEAQ    (SI)(R8*8), SI \
+	SUBQ    $2, R14
+
+// NIBV_ROWS runs the decode over groups of 8 rows of blocks of bsz bytes (16 quant bytes
+// at qoff): pairs of groups in the 16-row pass (SCALESZ, POSTZ), a last odd group in
+// the 8-row one (SCALES, POST, as NIB8_ROWS in nib8_amd64.s). Per row, per block, the
+// dot product with the prepared activation block times the row's scale times the
+// activation's scale, summed in block order with fused multiply-adds; POST may scale
+// the sum before the store. grp16, blk16, grp, blk and done name the labels.
+#define NIBV_ROWS(grp16, blk16, grp, blk, done, bsz, qoff, SCALES, POST, SCALESZ, POSTZ) \
 	MOVQ rowBytes+8(FP), R8 \
 	LEAQ (R8)(R8*2), R11 \
 	MOVQ w+0(FP), SI \
@@ -94,7 +210,33 @@
 	MOVQ y+48(FP), DI \
 	MOVQ tab+56(FP), AX \
 	NIBV_CONSTS \
+grp16: \
+	CMPQ R14, $2 \
+	JLT  grp \
+	NIBZ_SETUP16 \
+blk16: \
+	NIBZ_PREFETCH(16*bsz) \
+	NIBZ_LOAD(qoff) \
+	NIBZ_DOT(0(R9)) \
+	VCVTDQ2PS    Z0, Z0 \
+	SCALESZ \
+	VBROADCASTSS (R10), Z5 \
+	VMULPS       Z4, Z5, Z5 \
+	VFMADD231PS  Z0, Z5, Z13 \
+	ADDQ         $bsz, BX \
+	ADDQ         $bsz, R12 \
+	ADDQ         $bsz, R13 \
+	ADDQ         $bsz, DX \
+	ADDQ         $64, R9 \
+	ADDQ         $4, R10 \
+	DECQ         CX \
+	JNZ          blk16 \
+	POSTZ \
+	NIBZ_NEXT16 \
+	JMP          grp16 \
 grp: \
+	TESTQ  R14, R14 \
+	JZ     done \
 	VXORPS Y13, Y13, Y13 \
 	MOVQ   SI, BX \
 	LEAQ   (SI)(R8*4), R12 \
@@ -122,10 +264,7 @@ blk: \
 	JNZ          blk \
 	POST \
 	VMOVUPS      Y13, (DI) \
-	ADDQ         $32, DI \
-	LEAQ         (SI)(R8*8), SI \
-	DECQ         R14 \
-	JNZ          grp \
+done: \
 	VZEROUPPER \
 	RET
 
@@ -133,18 +272,19 @@ blk: \
 //
 // iq4nlRows8AVX2 on activation blocks prepared by biasBlocks (xp, 64 bytes a block).
 TEXT ·iq4nlRows8AVX512(SB), NOSPLIT, $0-64
-	NIBV_ROWS(iv8grp, iv8blk, 18, 2, F16X8_SCALES, NIBV_NOPOST)
+	NIBV_ROWS(iv16grp, iv16blk, iv8grp, iv8blk, ivdone, 18, 2, F16X8_SCALES, NIBV_NOPOST, F16Z_SCALES, NIBZ_NOPOST)
 
 // func bnb4Rows8AVX512(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
 //
 // bnb4Rows8AVX2 on activation blocks prepared by permBiasBlocks.
 TEXT ·bnb4Rows8AVX512(SB), NOSPLIT, $0-68
-	NIBV_ROWS(bv8grp, bv8blk, 20, 4, VF32X8_SCALES, BNBV_POST)
+	NIBV_ROWS(bv16grp, bv16blk, bv8grp, bv8blk, bvdone, 20, 4, VF32X8_SCALES, BNBV_POST, F32Z_SCALES, BNBZ_POST)
 
 // func bnb4_64Rows8AVX512(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
 //
 // bnb4_64Rows8AVX2 on activation blocks prepared by permBiasBlocks: per 64-element
-// block the 8 rows' absmax (kept in Y18) and two halves computed as two NF4/FP4 blocks.
+// block the rows' absmax (kept in Z18) and two halves computed as two NF4/FP4 blocks;
+// pairs of groups of 8 rows in 512-bit registers, a last odd group in 256-bit ones.
 TEXT ·bnb4_64Rows8AVX512(SB), NOSPLIT, $0-68
 	MOVQ rowBytes+8(FP), R8
 	LEAQ (R8)(R8*2), R11
@@ -154,7 +294,47 @@ TEXT ·bnb4_64Rows8AVX512(SB), NOSPLIT, $0-68
 	MOVQ tab+56(FP), AX
 	NIBV_CONSTS
 
+bz64grp:
+	CMPQ R14, $2
+	JLT  bv64grp
+	NIBZ_SETUP16
+
+bz64blk:
+	NIBZ_PREFETCH(0)
+	PREFETCHT0   320(AX)
+	PREFETCHT0   384(AX)
+	PREFETCHT0   448(AX)
+	PREFETCHT0   512(AX)
+	ADDQ         $576, AX
+	F32Z_SCALES
+	VMOVAPS      Z4, Z18
+	NIBZ_LOAD(4)
+	NIBZ_DOT(0(R9))
+	VCVTDQ2PS    Z0, Z0
+	VBROADCASTSS (R10), Z5
+	VMULPS       Z18, Z5, Z5
+	VFMADD231PS  Z0, Z5, Z13
+	NIBZ_LOAD(20)
+	NIBZ_DOT(64(R9))
+	VCVTDQ2PS    Z0, Z0
+	VBROADCASTSS 4(R10), Z5
+	VMULPS       Z18, Z5, Z5
+	VFMADD231PS  Z0, Z5, Z13
+	ADDQ         $36, BX
+	ADDQ         $36, R12
+	ADDQ         $36, R13
+	ADDQ         $36, DX
+	ADDQ         $128, R9
+	ADDQ         $8, R10
+	DECQ         CX
+	JNZ          bz64blk
+	BNBZ_POST
+	NIBZ_NEXT16
+	JMP          bz64grp
+
 bv64grp:
+	TESTQ  R14, R14
+	JZ     bv64done
 	VXORPS Y13, Y13, Y13
 	MOVQ   SI, BX
 	LEAQ   (SI)(R8*4), R12
@@ -192,10 +372,8 @@ bv64blk:
 	JNZ          bv64blk
 	BNBV_POST
 	VMOVUPS      Y13, (DI)
-	ADDQ         $32, DI
-	LEAQ         (SI)(R8*8), SI
-	DECQ         R14
-	JNZ          bv64grp
+
+bv64done:
 	VZEROUPPER
 	RET
 
