@@ -116,7 +116,7 @@ func k5Gq(r *rand.Rand, mode, nb int) []byte {
 // k5Shapes are the (groups, super-blocks) of the decode cases; the GEMM cases take
 // the super-block counts as block columns too.
 var k5Shapes = func() (s [][2]int) {
-	for g := 1; g <= 3; g++ {
+	for g := 1; g <= 4; g++ {
 		for nsb := 1; nsb <= 5; nsb++ {
 			s = append(s, [2]int{g, nsb})
 		}

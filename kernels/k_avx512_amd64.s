@@ -18,33 +18,6 @@
 // Like every kernel tested under Bochs (bochs_amd64_test.go), these are NOSPLIT and call
 // nothing.
 
-// k5dm gathers per 128-bit lane the four rows' fp16 d (bytes 0..7) and dmin (8..15)
-// from the transposed dwords d|dmin (q4k8dm).
-DATA k5dm<>+0(SB)/8, $0x0d0c090805040100
-DATA k5dm<>+8(SB)/8, $0x0f0e0b0a07060302
-DATA k5dm<>+16(SB)/8, $0x0d0c090805040100
-DATA k5dm<>+24(SB)/8, $0x0f0e0b0a07060302
-GLOBL k5dm<>(SB), RODATA|NOPTR, $32
-
-// k5ext+32i extracts byte i of every dword as an int32 (q4k8ext).
-DATA k5ext<>+0(SB)/8, $0x8080800480808000
-DATA k5ext<>+8(SB)/8, $0x8080800c80808008
-DATA k5ext<>+16(SB)/8, $0x8080800480808000
-DATA k5ext<>+24(SB)/8, $0x8080800c80808008
-DATA k5ext<>+32(SB)/8, $0x8080800580808001
-DATA k5ext<>+40(SB)/8, $0x8080800d80808009
-DATA k5ext<>+48(SB)/8, $0x8080800580808001
-DATA k5ext<>+56(SB)/8, $0x8080800d80808009
-DATA k5ext<>+64(SB)/8, $0x8080800680808002
-DATA k5ext<>+72(SB)/8, $0x8080800e8080800a
-DATA k5ext<>+80(SB)/8, $0x8080800680808002
-DATA k5ext<>+88(SB)/8, $0x8080800e8080800a
-DATA k5ext<>+96(SB)/8, $0x8080800780808003
-DATA k5ext<>+104(SB)/8, $0x8080800f8080800b
-DATA k5ext<>+112(SB)/8, $0x8080800780808003
-DATA k5ext<>+120(SB)/8, $0x8080800f8080800b
-GLOBL k5ext<>(SB), RODATA|NOPTR, $128
-
 // k5c: 0x3f bytes, 0x30 bytes, 0.125 as float32, 0x80 bytes, 0x0f bytes (4 bytes
 // each, for embedded or register broadcasts).
 DATA k5c<>+0(SB)/4, $0x3f3f3f3f
@@ -104,50 +77,137 @@ GLOBL k6idx<>(SB), RODATA|NOPTR, $512
 
 // ---- Q4_K ----
 
-// K5_SC: dst = mul·float32(byte i of each dword of src) (i = mo/32), as Q4K8_SC
-// computes it (without the store).
+// k5ext64+64i extracts byte i of every dword as an int32 (q4k8ext for 512 bits).
+DATA k5ext64<>+0(SB)/8, $0x8080800480808000
+DATA k5ext64<>+8(SB)/8, $0x8080800c80808008
+DATA k5ext64<>+16(SB)/8, $0x8080800480808000
+DATA k5ext64<>+24(SB)/8, $0x8080800c80808008
+DATA k5ext64<>+32(SB)/8, $0x8080800480808000
+DATA k5ext64<>+40(SB)/8, $0x8080800c80808008
+DATA k5ext64<>+48(SB)/8, $0x8080800480808000
+DATA k5ext64<>+56(SB)/8, $0x8080800c80808008
+DATA k5ext64<>+64(SB)/8, $0x8080800580808001
+DATA k5ext64<>+72(SB)/8, $0x8080800d80808009
+DATA k5ext64<>+80(SB)/8, $0x8080800580808001
+DATA k5ext64<>+88(SB)/8, $0x8080800d80808009
+DATA k5ext64<>+96(SB)/8, $0x8080800580808001
+DATA k5ext64<>+104(SB)/8, $0x8080800d80808009
+DATA k5ext64<>+112(SB)/8, $0x8080800580808001
+DATA k5ext64<>+120(SB)/8, $0x8080800d80808009
+DATA k5ext64<>+128(SB)/8, $0x8080800680808002
+DATA k5ext64<>+136(SB)/8, $0x8080800e8080800a
+DATA k5ext64<>+144(SB)/8, $0x8080800680808002
+DATA k5ext64<>+152(SB)/8, $0x8080800e8080800a
+DATA k5ext64<>+160(SB)/8, $0x8080800680808002
+DATA k5ext64<>+168(SB)/8, $0x8080800e8080800a
+DATA k5ext64<>+176(SB)/8, $0x8080800680808002
+DATA k5ext64<>+184(SB)/8, $0x8080800e8080800a
+DATA k5ext64<>+192(SB)/8, $0x8080800780808003
+DATA k5ext64<>+200(SB)/8, $0x8080800f8080800b
+DATA k5ext64<>+208(SB)/8, $0x8080800780808003
+DATA k5ext64<>+216(SB)/8, $0x8080800f8080800b
+DATA k5ext64<>+224(SB)/8, $0x8080800780808003
+DATA k5ext64<>+232(SB)/8, $0x8080800f8080800b
+DATA k5ext64<>+240(SB)/8, $0x8080800780808003
+DATA k5ext64<>+248(SB)/8, $0x8080800f8080800b
+GLOBL k5ext64<>(SB), RODATA|NOPTR, $256
+
+// k5dm64 gathers per 128-bit lane the four rows' fp16 d (bytes 0..7) and dmin (8..15)
+// from the transposed dwords d|dmin (q4k8dm for 512 bits).
+DATA k5dm64<>+0(SB)/8, $0x0d0c090805040100
+DATA k5dm64<>+8(SB)/8, $0x0f0e0b0a07060302
+DATA k5dm64<>+16(SB)/8, $0x0d0c090805040100
+DATA k5dm64<>+24(SB)/8, $0x0f0e0b0a07060302
+DATA k5dm64<>+32(SB)/8, $0x0d0c090805040100
+DATA k5dm64<>+40(SB)/8, $0x0f0e0b0a07060302
+DATA k5dm64<>+48(SB)/8, $0x0d0c090805040100
+DATA k5dm64<>+56(SB)/8, $0x0f0e0b0a07060302
+GLOBL k5dm64<>(SB), RODATA|NOPTR, $64
+
+// k5qperm: the VPERMQ index of qwords 0, 2, 4, 6, 1, 3, 5, 7 (the 16 rows' d, then dmin).
+DATA k5qperm<>+0(SB)/8, $0
+DATA k5qperm<>+8(SB)/8, $2
+DATA k5qperm<>+16(SB)/8, $4
+DATA k5qperm<>+24(SB)/8, $6
+DATA k5qperm<>+32(SB)/8, $1
+DATA k5qperm<>+40(SB)/8, $3
+DATA k5qperm<>+48(SB)/8, $5
+DATA k5qperm<>+56(SB)/8, $7
+GLOBL k5qperm<>(SB), RODATA|NOPTR, $64
+
+// The decode kernel runs two groups of 8 rows per pass (16 rows, one per dword of a
+// 512-bit register; the activation dwords are the same for both groups, so they stay
+// embedded broadcasts). An odd last group runs as a pass whose second group is the
+// first one again, storing only its 8 results.
+
+// LOAD16T(qoff, x0..x3, d0..d3, t0..t3) loads the 16 bytes at qoff of the 16 rows (rows
+// 0..3 at BX, BX+R8, BX+2·R8, BX+R11; rows 4..7, 8..11, 12..15 the same from R12, DX,
+// R14) and transposes them into d0..d3 (dk: bytes 4k..4k+3 of rows 0..15, a dword
+// each; x0..x3: the low 128 bits of d0..d3). Clobbers t0..t3.
+#define LOAD16T(qoff, x0, x1, x2, x3, d0, d1, d2, d3, t0, t1, t2, t3) \
+	VMOVDQU      qoff(BX), x0 \
+	VINSERTI32X4 $1, qoff(R12), d0, d0 \
+	VINSERTI32X4 $2, qoff(DX), d0, d0 \
+	VINSERTI32X4 $3, qoff(R14), d0, d0 \
+	VMOVDQU      qoff(BX)(R8*1), x1 \
+	VINSERTI32X4 $1, qoff(R12)(R8*1), d1, d1 \
+	VINSERTI32X4 $2, qoff(DX)(R8*1), d1, d1 \
+	VINSERTI32X4 $3, qoff(R14)(R8*1), d1, d1 \
+	VMOVDQU      qoff(BX)(R8*2), x2 \
+	VINSERTI32X4 $1, qoff(R12)(R8*2), d2, d2 \
+	VINSERTI32X4 $2, qoff(DX)(R8*2), d2, d2 \
+	VINSERTI32X4 $3, qoff(R14)(R8*2), d2, d2 \
+	VMOVDQU      qoff(BX)(R11*1), x3 \
+	VINSERTI32X4 $1, qoff(R12)(R11*1), d3, d3 \
+	VINSERTI32X4 $2, qoff(DX)(R11*1), d3, d3 \
+	VINSERTI32X4 $3, qoff(R14)(R11*1), d3, d3 \
+	TRANSPOSE4D(d0, d1, d2, d3, t0, t1, t2, t3)
+
+// K5_SC: dst = mul·float32(byte i of each dword of src) (i = mo/64), the operations of
+// Q4K8_SC (without the store).
 #define K5_SC(src, mo, mul, dst) \
-	VPSHUFB   k5ext<>+mo(SB), src, dst \
+	VPSHUFB   k5ext64<>+mo(SB), src, dst \
 	VCVTDQ2PS dst, dst \
 	VMULPS    mul, dst, dst
 
-// K5_SCALES: with Y0..Y3 the transposed first 16 bytes of the 8 rows' super-blocks,
-// A_j = d·sc_j in Y16+j and B_j = (dmin·0.125)·m_j in Y24+j for j < 8 (the operations
-// of Q4K8_SCALES). Y15 = 0x0f mask; clobbers Y4..Y10.
+// K5_SCALES: with Z0..Z3 the transposed first 16 bytes of the 16 rows' super-blocks
+// (Z0: d|dmin, Z1..Z3: scale bytes 0..3, 4..7, 8..11), A_j = d·sc_j in Z16+j and
+// B_j = (dmin·0.125)·m_j in Z24+j for j < 8, with the operations of Q4K8_SCALES.
+// Z15 = 0x0f mask, Z11 = k5qperm; clobbers Z4..Z10.
 #define K5_SCALES \
-	VPSHUFB         k5dm<>(SB), Y0, Y4 \
-	VPERMQ          $0xd8, Y4, Y4 \
-	VCVTPH2PS       X4, Y5 \
-	VEXTRACTI128    $1, Y4, X4 \
-	VCVTPH2PS       X4, Y6 \
-	VMULPS.BCST     k5c<>+8(SB), Y6, Y6 \
-	VPANDD.BCST     k5c<>+0(SB), Y1, Y7 \
-	VPANDD.BCST     k5c<>+0(SB), Y2, Y9 \
-	VPSRLW          $2, Y1, Y8 \
-	VPANDD.BCST     k5c<>+4(SB), Y8, Y8 \
-	VPAND           Y15, Y3, Y4 \
-	VPOR            Y4, Y8, Y8 \
-	VPSRLW          $2, Y2, Y10 \
-	VPANDD.BCST     k5c<>+4(SB), Y10, Y10 \
-	VPSRLW          $4, Y3, Y4 \
-	VPAND           Y15, Y4, Y4 \
-	VPOR            Y4, Y10, Y10 \
-	K5_SC(Y7, 0, Y5, Y16) \
-	K5_SC(Y7, 32, Y5, Y17) \
-	K5_SC(Y7, 64, Y5, Y18) \
-	K5_SC(Y7, 96, Y5, Y19) \
-	K5_SC(Y8, 0, Y5, Y20) \
-	K5_SC(Y8, 32, Y5, Y21) \
-	K5_SC(Y8, 64, Y5, Y22) \
-	K5_SC(Y8, 96, Y5, Y23) \
-	K5_SC(Y9, 0, Y6, Y24) \
-	K5_SC(Y9, 32, Y6, Y25) \
-	K5_SC(Y9, 64, Y6, Y26) \
-	K5_SC(Y9, 96, Y6, Y27) \
-	K5_SC(Y10, 0, Y6, Y28) \
-	K5_SC(Y10, 32, Y6, Y29) \
-	K5_SC(Y10, 64, Y6, Y30) \
-	K5_SC(Y10, 96, Y6, Y31)
+	VPSHUFB       k5dm64<>(SB), Z0, Z4 \
+	VPERMQ        Z4, Z11, Z4 \
+	VCVTPH2PS     Y4, Z5 \
+	VEXTRACTI64X4 $1, Z4, Y4 \
+	VCVTPH2PS     Y4, Z6 \
+	VMULPS.BCST   k5c<>+8(SB), Z6, Z6 \
+	VPANDD.BCST   k5c<>+0(SB), Z1, Z7 \
+	VPANDD.BCST   k5c<>+0(SB), Z2, Z9 \
+	VPSRLW        $2, Z1, Z8 \
+	VPANDD.BCST   k5c<>+4(SB), Z8, Z8 \
+	VPANDD        Z15, Z3, Z4 \
+	VPORD         Z4, Z8, Z8 \
+	VPSRLW        $2, Z2, Z10 \
+	VPANDD.BCST   k5c<>+4(SB), Z10, Z10 \
+	VPSRLW        $4, Z3, Z4 \
+	VPANDD        Z15, Z4, Z4 \
+	VPORD         Z4, Z10, Z10 \
+	K5_SC(Z7, 0, Z5, Z16) \
+	K5_SC(Z7, 64, Z5, Z17) \
+	K5_SC(Z7, 128, Z5, Z18) \
+	K5_SC(Z7, 192, Z5, Z19) \
+	K5_SC(Z8, 0, Z5, Z20) \
+	K5_SC(Z8, 64, Z5, Z21) \
+	K5_SC(Z8, 128, Z5, Z22) \
+	K5_SC(Z8, 192, Z5, Z23) \
+	K5_SC(Z9, 0, Z6, Z24) \
+	K5_SC(Z9, 64, Z6, Z25) \
+	K5_SC(Z9, 128, Z6, Z26) \
+	K5_SC(Z9, 192, Z6, Z27) \
+	K5_SC(Z10, 0, Z6, Z28) \
+	K5_SC(Z10, 64, Z6, Z29) \
+	K5_SC(Z10, 128, Z6, Z30) \
+	K5_SC(Z10, 192, Z6, Z31)
 
 // K5_CSUM stores the 8 activation blocks' c = Σ of their 8 lane offsets at R13 as
 // float32 at dst (Q4K8_CSUM). Clobbers Y0..Y3.
@@ -168,95 +228,121 @@ GLOBL k6idx<>(SB), RODATA|NOPTR, $512
 	VCVTDQ2PS  Y1, Y1 \
 	VMOVUPS    Y1, dst
 
-// K5_K adds the products of the transposed bytes yk (elements 4k..4k+3 of a sub-block
-// pair's bytes) with the activation dwords at xl(R9) (low nibbles) and xh(R9) (high
-// nibbles) to the int32 sums acl and ach. Y15 = mask; clobbers Y12.
-#define K5_K(yk, xl, xh, acl, ach) \
-	VPSRLW        $4, yk, Y12 \
-	VPAND         Y15, yk, yk \
-	VPAND         Y15, Y12, Y12 \
-	VPDPBUSD.BCST xl(R9), yk, acl \
-	VPDPBUSD.BCST xh(R9), Y12, ach
+// K5_K adds the products of the transposed bytes zk (elements 4k..4k+3 of a sub-block
+// pair's bytes, 16 rows) with the activation dwords at xl(R9) (low nibbles) and xh(R9)
+// (high nibbles) to the int32 sums acl and ach. Z15 = mask; clobbers Z12.
+#define K5_K(zk, xl, xh, acl, ach) \
+	VPSRLW        $4, zk, Z12 \
+	VPANDD        Z15, zk, zk \
+	VPANDD        Z15, Z12, Z12 \
+	VPDPBUSD.BCST xl(R9), zk, acl \
+	VPDPBUSD.BCST xh(R9), Z12, ach
 
-// K5_FIN adds the int32 sums acc of one sub-block to Y13 as Q4K8_FIN does:
-// u = A·float32(s), u -= B·float32(c), Y13 += xd·u (fused), A and B in registers, c at
+// K5_FIN adds the int32 sums acc of one sub-block to Z13 as Q4K8_FIN does:
+// u = A·float32(s), u -= B·float32(c), Z13 += xd·u (fused), A and B in registers, c at
 // co(SP), xd at xdo(R10).
 #define K5_FIN(acc, A, B, xdo, co) \
 	VCVTDQ2PS         acc, acc \
 	VMULPS            A, acc, acc \
 	VFNMADD231PS.BCST co(SP), B, acc \
-	VFMADD231PS.BCST  xdo(R10), acc, Y13
+	VFMADD231PS.BCST  xdo(R10), acc, Z13
 
 // K5_CHUNK accumulates sub-blocks 2c and 2c+1 (nibbles at qo of the super-block;
-// activations at xo(R9) and xo+32(R9)) into Y13, and prefetches 320 bytes of the next
-// group at po(AX).
+// activations at xo(R9) and xo+32(R9)) of the 16 rows into Z13, and prefetches 576
+// bytes of the next pass at po(AX).
 #define K5_CHUNK(qo, xo, A0, A1, B0, B1, xdo, co, po) \
 	PREFETCHT0 po(AX) \
 	PREFETCHT0 (po+64)(AX) \
 	PREFETCHT0 (po+128)(AX) \
 	PREFETCHT0 (po+192)(AX) \
 	PREFETCHT0 (po+256)(AX) \
-	LOAD8T(qo, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7) \
-	VPXOR Y8, Y8, Y8 \
-	VPXOR Y9, Y9, Y9 \
-	K5_K(Y0, xo, xo+32, Y8, Y9) \
-	K5_K(Y1, xo+4, xo+36, Y8, Y9) \
-	K5_K(Y2, xo+8, xo+40, Y8, Y9) \
-	K5_K(Y3, xo+12, xo+44, Y8, Y9) \
-	LOAD8T(qo+16, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7) \
-	K5_K(Y0, xo+16, xo+48, Y8, Y9) \
-	K5_K(Y1, xo+20, xo+52, Y8, Y9) \
-	K5_K(Y2, xo+24, xo+56, Y8, Y9) \
-	K5_K(Y3, xo+28, xo+60, Y8, Y9) \
-	K5_FIN(Y8, A0, B0, xdo, co) \
-	K5_FIN(Y9, A1, B1, xdo+4, co+4)
+	PREFETCHT0 (po+320)(AX) \
+	PREFETCHT0 (po+384)(AX) \
+	PREFETCHT0 (po+448)(AX) \
+	PREFETCHT0 (po+512)(AX) \
+	LOAD16T(qo, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7) \
+	VPXORD Z8, Z8, Z8 \
+	VPXORD Z9, Z9, Z9 \
+	K5_K(Z0, xo, xo+32, Z8, Z9) \
+	K5_K(Z1, xo+4, xo+36, Z8, Z9) \
+	K5_K(Z2, xo+8, xo+40, Z8, Z9) \
+	K5_K(Z3, xo+12, xo+44, Z8, Z9) \
+	LOAD16T(qo+16, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7) \
+	K5_K(Z0, xo+16, xo+48, Z8, Z9) \
+	K5_K(Z1, xo+20, xo+52, Z8, Z9) \
+	K5_K(Z2, xo+24, xo+56, Z8, Z9) \
+	K5_K(Z3, xo+28, xo+60, Z8, Z9) \
+	K5_FIN(Z8, A0, B0, xdo, co) \
+	K5_FIN(Z9, A1, B1, xdo+4, co+4)
 
 // func q4kRows8AVX512(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nsb int, y *float32)
 //
-// q4kRows8AVX2 with VPDPBUSD, bit for bit. A_j, B_j of the current super-block live in
-// Y16..Y31; the frame holds the 8 blocks' float32(c).
-TEXT ·q4kRows8AVX512(SB), NOSPLIT, $32-64
+// q4kRows8AVX2 with VPDPBUSD and 16 rows per pass, bit for bit. A_j, B_j of the current
+// super-blocks live in Z16..Z31; the frame holds the 8 blocks' float32(c) at 0 and the
+// groups left at 32.
+TEXT ·q4kRows8AVX512(SB), NOSPLIT, $48-64
 	MOVQ         rowBytes+8(FP), R8
 	LEAQ         (R8)(R8*2), R11
 	MOVQ         w+0(FP), SI
-	MOVQ         groups+16(FP), R14
+	MOVQ         groups+16(FP), AX
+	MOVQ         AX, 32(SP)
 	MOVQ         y+56(FP), DI
-	VPBROADCASTD k5c<>+16(SB), Y15
+	VPBROADCASTD k5c<>+16(SB), Z15
+	VMOVDQU64    k5qperm<>(SB), Z11
 
-k5grp:
-	VXORPS Y13, Y13, Y13
+k5pass:
+	VPXORD Z13, Z13, Z13
 	MOVQ   SI, BX
 	LEAQ   (SI)(R8*4), R12
-	MOVQ   xq+24(FP), R9
-	MOVQ   xd+32(FP), R10
-	MOVQ   xc+40(FP), R13
-	MOVQ   nsb+48(FP), CX
+	MOVQ   SI, DX
+	CMPQ   32(SP), $1
+	JEQ    k5one
+	LEAQ   (SI)(R8*8), DX
+
+k5one:
+	LEAQ (DX)(R8*4), R14
+	MOVQ xq+24(FP), R9
+	MOVQ xd+32(FP), R10
+	MOVQ xc+40(FP), R13
+	MOVQ nsb+48(FP), CX
 
 k5sb:
 	MOVQ BX, AX
 	SUBQ SI, AX
-	LEAQ (SI)(AX*8), AX
-	LEAQ (AX)(R8*8), AX // the next group, 8·(BX-SI) bytes into it
+	SHLQ $4, AX
+	ADDQ SI, AX
+	LEAQ (AX)(R8*8), AX
+	LEAQ (AX)(R8*8), AX // the next pass, 16·(BX-SI) bytes into it
 	K5_CSUM(0(SP))
-	LOAD8T(0, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+	LOAD16T(0, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
 	K5_SCALES
-	K5_CHUNK(16, 0, Y16, Y17, Y24, Y25, 0, 0, 0)
-	K5_CHUNK(48, 64, Y18, Y19, Y26, Y27, 8, 8, 320)
-	K5_CHUNK(80, 128, Y20, Y21, Y28, Y29, 16, 16, 640)
-	K5_CHUNK(112, 192, Y22, Y23, Y30, Y31, 24, 24, 960)
+	K5_CHUNK(16, 0, Z16, Z17, Z24, Z25, 0, 0, 0)
+	K5_CHUNK(48, 64, Z18, Z19, Z26, Z27, 8, 8, 576)
+	K5_CHUNK(80, 128, Z20, Z21, Z28, Z29, 16, 16, 1152)
+	K5_CHUNK(112, 192, Z22, Z23, Z30, Z31, 24, 24, 1728)
 	ADDQ $144, BX
 	ADDQ $144, R12
+	ADDQ $144, DX
+	ADDQ $144, R14
 	ADDQ $256, R9
 	ADDQ $32, R10
 	ADDQ $256, R13
 	DECQ CX
 	JNZ  k5sb
 
-	VMOVUPS Y13, (DI)
-	ADDQ    $32, DI
+	CMPQ    32(SP), $1
+	JEQ     k5last
+	VMOVUPS Z13, (DI)
+	ADDQ    $64, DI
 	LEAQ    (SI)(R8*8), SI
-	DECQ    R14
-	JNZ     k5grp
+	LEAQ    (SI)(R8*8), SI
+	SUBQ    $2, 32(SP)
+	JNZ     k5pass
+	VZEROUPPER
+	RET
+
+k5last:
+	VMOVUPS Y13, (DI)
 	VZEROUPPER
 	RET
 
