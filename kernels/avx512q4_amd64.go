@@ -10,15 +10,20 @@ package kernels
 func avx512Q4(i *impl) {
 	i.q4_0 = q4_0AVX512.rows
 	i.q4_0x8x4 = q4_0AVX512.gemm8x4
-	i.dotF32, i.axpyF32, i.f32Rows = f32AVX512.dotGo, f32AVX512.axpyGo, f32AVX512.rowsGo
+	i.dotF32, i.axpyF32, i.f32Rows = dotF32AVX512Go, axpyF32AVX512Go, f32RowsAVX512Go
 	i.kt.f16 = f16RowsAsm(f16RowsAVX512).run
 }
 
 // q4_0AVX512 are the AVX-512 Q4_0 kernels.
 var q4_0AVX512 = &q4_0Asm{rows8: q4_0Rows8AVX512, gemm: q4_0Gemm8x4AVX512}
 
-// f32AVX512 are the AVX-512 float32 kernels.
-var f32AVX512 = &f32Asm{dot: dotF32AVX512, axpy: axpyF32AVX512, rows: f32RowsAVX512}
+func dotF32AVX512Go(a, b []float32) float32 { return dotF32Go(dotF32AVX512, a, b) }
+
+func axpyF32AVX512Go(dst []float32, a float32, x []float32) { axpyF32Go(axpyF32AVX512, dst, a, x) }
+
+func f32RowsAVX512Go(w []float32, stride int, x, y []float32) {
+	f32RowsGo(f32RowsAVX512, w, stride, x, y)
+}
 
 // q4_0Rows8AVX512 is q4_0Rows8AVX2 (same arguments and results, bit for bit) with
 // VPDPBUSD and 16 rows per pass (see q4_0_avx512_amd64.s).

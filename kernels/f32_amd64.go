@@ -26,35 +26,28 @@ func axpyF32AVX2(dst, x *float32, n int, a float32)
 //go:noescape
 func f32RowsAVX2(w *float32, stride, rows int, x *float32, n int, y *float32)
 
-// f32Asm are the float32 assembly entry points the wrappers run: the AVX2 ones
-// (f32AVX2) or AVX-512 ones with the same signatures and results bit for bit
-// (f32AVX512), so both implementations share the Go code around them.
-type f32Asm struct {
-	dot  func(a, b *float32, n int) float32
-	axpy func(dst, x *float32, n int, a float32)
-	rows func(w *float32, stride, rows int, x *float32, n int, y *float32)
-}
-
-// f32AVX2 are the AVX2 float32 kernels.
-var f32AVX2 = &f32Asm{dot: dotF32AVX2, axpy: axpyF32AVX2, rows: f32RowsAVX2}
-
-func (k *f32Asm) dotGo(a, b []float32) float32 {
+// dotF32Go, axpyF32Go and f32RowsGo check the lengths and run the assembly entry
+// point k: dotF32AVX2 etc., or the AVX-512 functions with the same signatures and
+// results bit for bit, so both implementations share this code. They are inlined into
+// each implementation's one-line wrapper, where k becomes a direct call (attention
+// calls the dot product and axpy once per position on short vectors).
+func dotF32Go(k func(a, b *float32, n int) float32, a, b []float32) float32 {
 	if len(a) == 0 {
 		return 0
 	}
 	b = b[:len(a)]
-	return k.dot(&a[0], &b[0], len(a))
+	return k(&a[0], &b[0], len(a))
 }
 
-func (k *f32Asm) axpyGo(dst []float32, a float32, x []float32) {
+func axpyF32Go(k func(dst, x *float32, n int, a float32), dst []float32, a float32, x []float32) {
 	if len(dst) == 0 {
 		return
 	}
 	x = x[:len(dst)]
-	k.axpy(&dst[0], &x[0], len(dst), a)
+	k(&dst[0], &x[0], len(dst), a)
 }
 
-func (k *f32Asm) rowsGo(w []float32, stride int, x, y []float32) {
+func f32RowsGo(k func(w *float32, stride, rows int, x *float32, n int, y *float32), w []float32, stride int, x, y []float32) {
 	n := len(x)
 	if len(y) == 0 {
 		return
@@ -64,5 +57,11 @@ func (k *f32Asm) rowsGo(w []float32, stride int, x, y []float32) {
 		return
 	}
 	_ = w[(len(y)-1)*stride+n-1]
-	k.rows(&w[0], stride, len(y), &x[0], n, &y[0])
+	k(&w[0], stride, len(y), &x[0], n, &y[0])
 }
+
+func dotF32AVX2Go(a, b []float32) float32 { return dotF32Go(dotF32AVX2, a, b) }
+
+func axpyF32AVX2Go(dst []float32, a float32, x []float32) { axpyF32Go(axpyF32AVX2, dst, a, x) }
+
+func f32RowsAVX2Go(w []float32, stride int, x, y []float32) { f32RowsGo(f32RowsAVX2, w, stride, x, y) }

@@ -8,7 +8,7 @@ func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
 		register(&impl{name: "avx2", q8Quant: q8QuantAVX2Go, q4_0: q4_0AVX2.rows, q8_0: nibAVX2.q8_0Rows, q4_0x8x4: q4_0AVX2.gemm8x4, q4_0x8il: interleaveQ4_0x8AVX2,
 			q8_0gemm: gemmSpec{kern: nibAVX2.q8_0Gemm8x4, il: q8_0Tile8AVX2Go, blkSize: nibTileBlockBytes},
-			dotF32:   f32AVX2.dotGo, axpyF32: f32AVX2.axpyGo, f32Rows: f32AVX2.rowsGo, f16: f16AVX2})
+			dotF32:   dotF32AVX2Go, axpyF32: axpyF32AVX2Go, f32Rows: f32RowsAVX2Go, f16: f16AVX2})
 		if hasAVX512() {
 			register(avx512Impl(active))
 		}
