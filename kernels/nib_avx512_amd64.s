@@ -72,27 +72,32 @@
 	VPDPBUSD.BCST xlo, zk, acc \
 	VPDPBUSD.BCST xhi, zh, acc
 
-// NIBZ_LOAD loads the 16 quant bytes at qoff of the 16 rows' current blocks and
-// transposes them into Z0..Z3 (Zk: bytes 4k..4k+3 of rows 0..15, 4 rows a 128-bit
-// lane). Clobbers Z4..Z7.
+// ZLOAD16T loads the 16 bytes at qoff of the 16 rows' current blocks and transposes
+// them into z0..z3 (x0..x3: their low quarters; zk: bytes 4k..4k+3 of rows 0..15, 4
+// rows a 128-bit lane). Clobbers t0..t3.
+#define ZLOAD16T(qoff, x0, x1, x2, x3, z0, z1, z2, z3, t0, t1, t2, t3) \
+	VMOVDQU      qoff(BX), x0 \
+	VINSERTI32X4 $1, qoff(R12), z0, z0 \
+	VINSERTI32X4 $2, qoff(R13), z0, z0 \
+	VINSERTI32X4 $3, qoff(DX), z0, z0 \
+	VMOVDQU      qoff(BX)(R8*1), x1 \
+	VINSERTI32X4 $1, qoff(R12)(R8*1), z1, z1 \
+	VINSERTI32X4 $2, qoff(R13)(R8*1), z1, z1 \
+	VINSERTI32X4 $3, qoff(DX)(R8*1), z1, z1 \
+	VMOVDQU      qoff(BX)(R8*2), x2 \
+	VINSERTI32X4 $1, qoff(R12)(R8*2), z2, z2 \
+	VINSERTI32X4 $2, qoff(R13)(R8*2), z2, z2 \
+	VINSERTI32X4 $3, qoff(DX)(R8*2), z2, z2 \
+	VMOVDQU      qoff(BX)(R11*1), x3 \
+	VINSERTI32X4 $1, qoff(R12)(R11*1), z3, z3 \
+	VINSERTI32X4 $2, qoff(R13)(R11*1), z3, z3 \
+	VINSERTI32X4 $3, qoff(DX)(R11*1), z3, z3 \
+	TRANSPOSE4D(z0, z1, z2, z3, t0, t1, t2, t3)
+
+// NIBZ_LOAD loads the 16 quant bytes at qoff of the 16 rows' current blocks into
+// Z0..Z3 (ZLOAD16T). Clobbers Z4..Z7.
 #define NIBZ_LOAD(qoff) \
-	VMOVDQU      qoff(BX), X0 \
-	VINSERTI32X4 $1, qoff(R12), Z0, Z0 \
-	VINSERTI32X4 $2, qoff(R13), Z0, Z0 \
-	VINSERTI32X4 $3, qoff(DX), Z0, Z0 \
-	VMOVDQU      qoff(BX)(R8*1), X1 \
-	VINSERTI32X4 $1, qoff(R12)(R8*1), Z1, Z1 \
-	VINSERTI32X4 $2, qoff(R13)(R8*1), Z1, Z1 \
-	VINSERTI32X4 $3, qoff(DX)(R8*1), Z1, Z1 \
-	VMOVDQU      qoff(BX)(R8*2), X2 \
-	VINSERTI32X4 $1, qoff(R12)(R8*2), Z2, Z2 \
-	VINSERTI32X4 $2, qoff(R13)(R8*2), Z2, Z2 \
-	VINSERTI32X4 $3, qoff(DX)(R8*2), Z2, Z2 \
-	VMOVDQU      qoff(BX)(R11*1), X3 \
-	VINSERTI32X4 $1, qoff(R12)(R11*1), Z3, Z3 \
-	VINSERTI32X4 $2, qoff(R13)(R11*1), Z3, Z3 \
-	VINSERTI32X4 $3, qoff(DX)(R11*1), Z3, Z3 \
-	TRANSPOSE4D(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	ZLOAD16T(qoff, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
 
 // NIBZ_DOT is NIBV_DOT on 16 rows: the block dot products into Z0. Clobbers Z1..Z7,
 // Z16, Z17.
@@ -384,9 +389,16 @@ bv64done:
 	VPDPBUSD.BCST xo(R9), yk, acc \
 	VPDPBUSD.BCST xo(R9), Y14, Y18
 
+// Q8Z_K is Q8V_K on 16 rows (Z14 = 0x80 bytes, the group sums into Z18).
+#define Q8Z_K(zk, xo, acc) \
+	VPXORD        Z14, zk, zk \
+	VPDPBUSD.BCST xo(R9), zk, acc \
+	VPDPBUSD.BCST xo(R9), Z14, Z18
+
 // func q8_0Rows8AVX512(w *byte, rowBytes, groups int, xq *int8, xd *float32, nb int, y *float32)
 //
-// q8_0Rows8AVX2: per block, Σ(w+128)·x in two chains (Y16, Y17) less 128·Σx (Y18).
+// q8_0Rows8AVX2: per block, Σ(w+128)·x in two chains less 128·Σx; pairs of groups of 8
+// rows in 512-bit registers (rows as in NIBV_ROWS), a last odd group in 256-bit ones.
 TEXT ·q8_0Rows8AVX512(SB), NOSPLIT, $0-56
 	MOVQ rowBytes+8(FP), R8
 	LEAQ (R8)(R8*2), R11
@@ -394,10 +406,62 @@ TEXT ·q8_0Rows8AVX512(SB), NOSPLIT, $0-56
 	MOVQ groups+16(FP), R14
 	MOVQ y+48(FP), DI
 	MOVL         $0x80808080, AX
-	VMOVD        AX, X14
-	VPBROADCASTD X14, Y14
+	VPBROADCASTD AX, Z14
+
+qz8grp:
+	CMPQ   R14, $2
+	JLT    qv8grp
+	VXORPS Z13, Z13, Z13
+	MOVQ   SI, BX
+	LEAQ   (SI)(R8*4), R12
+	LEAQ   (SI)(R8*8), R13
+	LEAQ   (R13)(R8*4), DX
+	LEAQ   (R13)(R8*8), AX
+	MOVQ   xq+24(FP), R9
+	MOVQ   xd+32(FP), R10
+	MOVQ   nb+40(FP), CX
+
+qz8blk:
+	NIBZ_PREFETCH(0)
+	PREFETCHT0   320(AX)
+	PREFETCHT0   384(AX)
+	PREFETCHT0   448(AX)
+	PREFETCHT0   512(AX)
+	ADDQ         $544, AX
+	ZLOAD16T(2, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z8, Z9, Z10, Z11)
+	ZLOAD16T(18, X4, X5, X6, X7, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
+	VPXORD       Z16, Z16, Z16
+	VPXORD       Z17, Z17, Z17
+	VPXORD       Z18, Z18, Z18
+	Q8Z_K(Z0, 0, Z16)
+	Q8Z_K(Z1, 4, Z17)
+	Q8Z_K(Z2, 8, Z16)
+	Q8Z_K(Z3, 12, Z17)
+	Q8Z_K(Z4, 16, Z16)
+	Q8Z_K(Z5, 20, Z17)
+	Q8Z_K(Z6, 24, Z16)
+	Q8Z_K(Z7, 28, Z17)
+	VPADDD       Z17, Z16, Z0
+	VPSUBD       Z18, Z0, Z0
+	VCVTDQ2PS    Z0, Z0
+	F16Z_SCALES
+	VBROADCASTSS (R10), Z5
+	VMULPS       Z4, Z5, Z5
+	VFMADD231PS  Z0, Z5, Z13
+	ADDQ         $34, BX
+	ADDQ         $34, R12
+	ADDQ         $34, R13
+	ADDQ         $34, DX
+	ADDQ         $32, R9
+	ADDQ         $4, R10
+	DECQ         CX
+	JNZ          qz8blk
+	NIBZ_NEXT16
+	JMP          qz8grp
 
 qv8grp:
+	TESTQ  R14, R14
+	JZ     qv8done
 	VXORPS Y13, Y13, Y13
 	MOVQ   SI, BX
 	LEAQ   (SI)(R8*4), R12
@@ -442,10 +506,8 @@ qv8blk:
 	DECQ         CX
 	JNZ          qv8blk
 	VMOVUPS      Y13, (DI)
-	ADDQ         $32, DI
-	LEAQ         (SI)(R8*8), SI
-	DECQ         R14
-	JNZ          qv8grp
+
+qv8done:
 	VZEROUPPER
 	RET
 
