@@ -127,6 +127,57 @@ func TestPrepBiasMatchesSpec(t *testing.T) {
 	}
 }
 
+// TestAVX512NibPreps checks natively what avx512Nib registers around the kernels the
+// Bochs tests run: per type, the avx512 implementation's prepared activation blocks
+// hold the same 32 values in the same order as the avx2 implementation's (the AVX-512
+// kernels read their codes in the AVX2 kernels' order), the fill is its definition,
+// and the GEMM packs its groups the same way.
+func TestAVX512NibPreps(t *testing.T) {
+	needAVX2(t)
+	var avx2 *impl
+	for _, im := range impls {
+		if im.name == "avx2" {
+			avx2 = im
+		}
+	}
+	if avx2 == nil {
+		t.Skip("no avx2 implementation")
+	}
+	im := avx512Impl(avx2)
+	r := rand.New(rand.NewPCG(71, 72))
+	const nb = 9
+	q, _ := randActBlocks(r, nb)
+	for _, typ := range []int4.Type{int4.IQ4_NL, int4.NF4, int4.FP4, int4.NF4_64, int4.FP4_64} {
+		p2, p5 := avx2.kt.q[typ], im.kt.q[typ]
+		if p5.prep == nil || p5.rowsP == nil || p5.gemm.kern == nil {
+			t.Fatalf("%v: avx512 kernels not set", typ)
+		}
+		if p5.prep == p2.prep {
+			t.Fatalf("%v: avx512 decode registered on the AVX2 preparation", typ)
+		}
+		if p5.gemm.perm != p2.gemm.perm || p5.gemm.blkSize != p2.gemm.blkSize {
+			t.Fatalf("%v: avx512 GEMM spec %+v, avx2 %+v", typ, p5.gemm, p2.gemm)
+		}
+		x2 := make([]byte, nb*prepBlockBytes)
+		x5 := make([]byte, nb*prepBlockBytes)
+		f5 := make([]byte, nb*prepBlockBytes)
+		p2.prep.spec(q, x2)
+		p5.prep.spec(q, x5)
+		p5.prep.fill(q, f5)
+		if !bytes.Equal(x5, f5) {
+			t.Fatalf("%v: avx512 preparation differs from its definition", typ)
+		}
+		for b := 0; b < nb; b++ {
+			if !bytes.Equal(x2[b*prepBlockBytes:b*prepBlockBytes+32], x5[b*prepBlockBytes:b*prepBlockBytes+32]) {
+				t.Fatalf("%v block %d: avx512 activation order differs from avx2's", typ, b)
+			}
+		}
+	}
+	if im.q8_0 == nil || im.q8_0gemm.kern == nil || im.q8_0gemm.perm || im.q8_0gemm.blkSize != nibTileBlockBytes {
+		t.Fatalf("Q8_0: avx512 kernels not set as expected: %+v", im.q8_0gemm)
+	}
+}
+
 // bochsCheck compares the float32 outputs at each queued address with want, byte for
 // byte, after vm.Run.
 type bochsCheck struct {
