@@ -239,3 +239,26 @@ func TestQ6KGemmAVX512Bochs(t *testing.T) {
 func k5Name(a, b, mode int) string {
 	return fmt.Sprintf("(%d, %d, mode %d)", a, b, mode)
 }
+
+func TestQ6KTileAVX512Bochs(t *testing.T) {
+	k5NeedAVX2(t)
+	vm := newBochsVM(t)
+	r := rand.New(rand.NewPCG(5, 8))
+	var checks []k5Check
+	for _, s := range k5Shapes {
+		if s[0] > 2 {
+			continue
+		}
+		mode := (s[0] + s[1]) % 3
+		nsb := s[1]
+		rowBytes := nsb*210 + 6*r.IntN(3)
+		w := k5Q6K(r, mode, 8, nsb, rowBytes)
+		nb := 8 * nsb
+		want := make([]byte, nb*q6kTileBlockBytes)
+		q6kTile8AVX2(&w[0], rowBytes, nb, &want[0])
+		out := vm.Out(len(want))
+		vm.Call("q6kTile8AVX512", bochsIn(vm, w), rowBytes, nb, out)
+		checks = append(checks, k5Check{name: "q6kTile8 " + k5Name(8, nsb, mode), out: out, want: want})
+	}
+	k5Compare(t, vm, checks)
+}

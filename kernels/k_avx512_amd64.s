@@ -18,14 +18,15 @@
 // Like every kernel tested under Bochs (bochs_amd64_test.go), these are NOSPLIT and call
 // nothing.
 
-// k5c: 0x3f bytes, 0x30 bytes, 0.125 as float32, 0x80 bytes, 0x0f bytes (4 bytes
+// k5c: 0x3f bytes, 0x30 bytes, 0.125 as float32, 0x80 bytes, 0x0f bytes, 0x20 bytes (4 bytes
 // each, for embedded or register broadcasts).
 DATA k5c<>+0(SB)/4, $0x3f3f3f3f
 DATA k5c<>+4(SB)/4, $0x30303030
 DATA k5c<>+8(SB)/4, $0x3e000000
 DATA k5c<>+12(SB)/4, $0x80808080
 DATA k5c<>+16(SB)/4, $0x0f0f0f0f
-GLOBL k5c<>(SB), RODATA|NOPTR, $20
+DATA k5c<>+20(SB)/4, $0x20202020
+GLOBL k5c<>(SB), RODATA|NOPTR, $24
 
 // k6t44: per 128-bit lane, the 4×4 byte transpose (byte 4r+m to byte 4m+r).
 DATA k6t44<>+0(SB)/8, $0x0d0905010c080400
@@ -701,5 +702,131 @@ k6gblk:
 	VMOVUPS Y28, 32(DI)
 	VMOVUPS Y29, 64(DI)
 	VMOVUPS Y30, 96(DI)
+	VZEROUPPER
+	RET
+
+// k6sh8: q6k8sh (byte m of each dword into the high byte of both its words, 32 bytes
+// per m): [m=0 | m=1] at 0 and [m=2 | m=3] at 64.
+DATA k6sh8<>+0(SB)/8, $0x0480048000800080
+DATA k6sh8<>+8(SB)/8, $0x0c800c8008800880
+DATA k6sh8<>+16(SB)/8, $0x0480048000800080
+DATA k6sh8<>+24(SB)/8, $0x0c800c8008800880
+DATA k6sh8<>+32(SB)/8, $0x0580058001800180
+DATA k6sh8<>+40(SB)/8, $0x0d800d8009800980
+DATA k6sh8<>+48(SB)/8, $0x0580058001800180
+DATA k6sh8<>+56(SB)/8, $0x0d800d8009800980
+DATA k6sh8<>+64(SB)/8, $0x0680068002800280
+DATA k6sh8<>+72(SB)/8, $0x0e800e800a800a80
+DATA k6sh8<>+80(SB)/8, $0x0680068002800280
+DATA k6sh8<>+88(SB)/8, $0x0e800e800a800a80
+DATA k6sh8<>+96(SB)/8, $0x0780078003800380
+DATA k6sh8<>+104(SB)/8, $0x0f800f800b800b80
+DATA k6sh8<>+112(SB)/8, $0x0780078003800380
+DATA k6sh8<>+120(SB)/8, $0x0f800f800b800b80
+GLOBL k6sh8<>(SB), RODATA|NOPTR, $128
+
+// K6T_SC stores the int16 scale pairs of sc[4k..4k+3] (from Yk, the transposed scale
+// bytes) at the scale slots of blocks 2k and 2k+1 (64 bytes each, as Q6TSC). Clobbers
+// zk, Z8.
+#define K6T_SC(zk, k) \
+	VSHUFI64X2 $0x44, zk, zk, zk \
+	VPSHUFB    k6sh8<>+0(SB), zk, Z8 \
+	VPSRAW     $8, Z8, Z8 \
+	VMOVDQU64  Z8, (608*(2*k)+32)(DI) \
+	VPSHUFB    k6sh8<>+64(SB), zk, Z8 \
+	VPSRAW     $8, Z8, Z8 \
+	VMOVDQU64  Z8, (608*(2*k+1)+32)(DI)
+
+// K6T_W: out = row base's signed weights w = q - 32 of blocks 2p, 2p+1 (unpack U of half
+// h). Z28 = 32 bytes; clobbers t.
+#define K6T_W(U, h, base, out, t) \
+	U(h, base, out, t) \
+	VPSUBB Z28, out, out
+
+// K6T_K writes the tile vectors k of blocks 2p (at o) and 2p+1 (at o+608) from the
+// transposed weights a (rows 0..3) and b (rows 4..7): per 128-bit lane L of a and b,
+// dword r = bytes 4k..4k+3 of the lane's 16 elements of row r (L = block 2p elements
+// 0..15, 16..31, block 2p+1 elements 0..15, 16..31). Clobbers Z8..Z15.
+#define K6T_K(a, b, o) \
+	VSHUFI64X2 $0x44, b, a, Z8 \
+	VSHUFI64X2 $0xee, b, a, Z12 \
+	VPABSB     Z8, Z9 \
+	VPABSB     Z12, Z13 \
+	VSHUFI64X2 $0x88, Z8, Z9, Z10 \
+	VSHUFI64X2 $0xdd, Z8, Z9, Z11 \
+	VSHUFI64X2 $0x88, Z12, Z13, Z14 \
+	VSHUFI64X2 $0xdd, Z12, Z13, Z15 \
+	VMOVDQU64  Z10, o(DI) \
+	VMOVDQU64  Z11, (o+64)(DI) \
+	VMOVDQU64  Z14, (o+608)(DI) \
+	VMOVDQU64  Z15, (o+672)(DI)
+
+// K6T_PAIR writes blocks 2p and 2p+1 of the 8 rows (unpack U of half h) into the tile
+// (without scales). Clobbers Z0..Z15.
+#define K6T_PAIR(U, h, p) \
+	K6T_W(U, h, (BX), Z0, Z8) \
+	K6T_W(U, h, (BX)(R8*1), Z1, Z9) \
+	K6T_W(U, h, (BX)(R8*2), Z2, Z10) \
+	K6T_W(U, h, (BX)(R11*1), Z3, Z11) \
+	K6T_W(U, h, (R12), Z4, Z12) \
+	K6T_W(U, h, (R12)(R8*1), Z5, Z13) \
+	K6T_W(U, h, (R12)(R8*2), Z6, Z14) \
+	K6T_W(U, h, (R12)(R11*1), Z7, Z15) \
+	TRANSPOSE4D(Z0, Z1, Z2, Z3, Z8, Z9, Z10, Z11) \
+	TRANSPOSE4D(Z4, Z5, Z6, Z7, Z12, Z13, Z14, Z15) \
+	K6T_K(Z0, Z4, (1216*p+96)) \
+	K6T_K(Z1, Z5, (1216*p+224)) \
+	K6T_K(Z2, Z6, (1216*p+352)) \
+	K6T_K(Z3, Z7, (1216*p+480))
+
+// func q6kTile8AVX512(w *byte, rowBytes, nb int, dst *byte)
+//
+// q6kTile8AVX2 (the same tile bytes) with two blocks per 512-bit register.
+TEXT ·q6kTile8AVX512(SB), NOSPLIT, $0-32
+	MOVQ            w+0(FP), BX
+	MOVQ            rowBytes+8(FP), R8
+	MOVQ            nb+16(FP), CX
+	MOVQ            dst+24(FP), DI
+	SHRQ            $3, CX
+	LEAQ            (R8)(R8*2), R11
+	LEAQ            (BX)(R8*4), R12
+	VPBROADCASTD    k5c<>+16(SB), Z24
+	VPBROADCASTD    k5c<>+4(SB), Z25
+	VMOVDQU64       k6sh<>+0(SB), Z26
+	VMOVDQU64       k6sh<>+64(SB), Z27
+	VPBROADCASTD    k5c<>+20(SB), Z28
+
+k6tsb:
+	LOAD8T(192, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+	K6T_SC(Z0, 0)
+	K6T_SC(Z1, 1)
+	K6T_SC(Z2, 2)
+	K6T_SC(Z3, 3)
+	VPINSRW   $0, 208(BX), X4, X4
+	VPINSRW   $1, 208(BX)(R8*1), X4, X4
+	VPINSRW   $2, 208(BX)(R8*2), X4, X4
+	VPINSRW   $3, 208(BX)(R11*1), X4, X4
+	VPINSRW   $4, 208(R12), X4, X4
+	VPINSRW   $5, 208(R12)(R8*1), X4, X4
+	VPINSRW   $6, 208(R12)(R8*2), X4, X4
+	VPINSRW   $7, 208(R12)(R11*1), X4, X4
+	VCVTPH2PS X4, Y4
+	VMOVUPS   Y4, 0(DI)
+	VMOVUPS   Y4, 608(DI)
+	VMOVUPS   Y4, 1216(DI)
+	VMOVUPS   Y4, 1824(DI)
+	VMOVUPS   Y4, 2432(DI)
+	VMOVUPS   Y4, 3040(DI)
+	VMOVUPS   Y4, 3648(DI)
+	VMOVUPS   Y4, 4256(DI)
+	K6T_PAIR(K6_U01, 0, 0)
+	K6T_PAIR(K6_U23, 0, 1)
+	K6T_PAIR(K6_U01, 1, 2)
+	K6T_PAIR(K6_U23, 1, 3)
+	ADDQ $210, BX
+	ADDQ $210, R12
+	ADDQ $4864, DI
+	DECQ CX
+	JNZ  k6tsb
 	VZEROUPPER
 	RET
