@@ -19,8 +19,16 @@
 // biasBlocks), from the activation groups' block sums (GEMM: -16 · 8Σx) or accumulated
 // beside the products (Q8_0 decode, whose activation is not prepared). One VPDPBUSD
 // replaces VPSIGNB + VPMADDUBSW + VPMADDWD (+ VPADDD) and the broadcast of the AVX2
-// kernels. The vectors stay 256 bits (8 rows a vector as in the AVX2 kernels, EVEX
-// encoded where an instruction needs AVX-512 or a register above Y15).
+// kernels. The decode kernels run two groups of 8 rows at a time in 512-bit registers
+// (16 rows, one per dword lane) and a last odd group in 256-bit ones; the GEMM keeps
+// the AVX2 kernel's 256-bit layout (8 rows × 1 token a vector: a 512-bit register of
+// two tokens would need a permute per activation group instead of the free broadcast).
+//
+// Instructions per loop iteration (binutils objdump of the test binary; AVX2 in
+// brackets): codebook decode 91 per 16 rows and block, 70 per 8 in the 256-bit pass
+// [106 per 8]; NF4_64/FP4_64 157 per 16 rows and 64 elements, 124 per 8 [196 per 8];
+// Q8_0 decode 118 per 16, 89 per 8 [107 per 8]; GEMM 73 per block column of 8 rows ×
+// 4 tokens [201]; prepBiasAVX2 20 per activation block, once per token row [10].
 
 // NIBV_K adds to acc the 8 rows' dot products of the transposed quant bytes yk (bytes
 // 4k..4k+3 of the 8 rows) with the activation groups at xlo (low nibbles) and xhi (high
