@@ -144,14 +144,15 @@ func loadBochsExe() *bochsExe {
 // bochsVM is one emulator run: memory the test fills (In) or reads back (Out), and
 // the calls to make, in order.
 type bochsVM struct {
-	t     testing.TB
-	exe   *bochsExe
-	base  uint64 // emulated address of mem[0]
-	mem   []byte
-	outs  [][2]uint64 // address and size of each output region, guards included
-	calls []byte
-	names []string // of the calls, for messages
-	got   map[uint64][]byte
+	t      testing.TB
+	exe    *bochsExe
+	base   uint64 // emulated address of mem[0]
+	mem    []byte
+	outs   [][2]uint64 // address and size of each output region, guards included
+	frames [][2]uint64 // address and size of each call's frame (arguments, results)
+	calls  []byte
+	names  []string // of the calls, for messages
+	got    map[uint64][]byte
 }
 
 // newBochsVM returns an empty vm, or skips t when EDGERUN_BOCHS is not 1.
@@ -210,10 +211,15 @@ func bochsRead[T any](vm *bochsVM, a uint64, n int) []T {
 	return s
 }
 
+// bochsResults is the room Call leaves for results after the arguments.
+const bochsResults = 16
+
 // Call queues a call of the assembly function kernels.<fn> with args laid out as
 // ABI0 reads them: 8-byte ints and addresses, 4-byte int32/uint32/float32, 1-byte
-// int8/uint8/bool, each aligned to its size.
-func (vm *bochsVM) Call(fn string, args ...any) {
+// int8/uint8/bool, each aligned to its size. It returns the address of the results
+// (up to 16 bytes; ABI0 puts them after the arguments, at the next multiple of 8),
+// which Run reads back: bochsRead[float32](vm, ret, 1) after Run is a float32 result.
+func (vm *bochsVM) Call(fn string, args ...any) uint64 {
 	vm.t.Helper()
 	addr, ok := vm.exe.syms[fn]
 	if !ok {
@@ -259,10 +265,15 @@ func (vm *bochsVM) Call(fn string, args ...any) {
 	for len(frame)%8 != 0 {
 		frame = append(frame, 0)
 	}
+	ret := len(frame)
+	frame = append(frame, make([]byte, bochsResults)...)
+	at := vm.In(frame)
+	vm.frames = append(vm.frames, [2]uint64{at, uint64(len(frame))})
 	vm.calls = binary.LittleEndian.AppendUint64(vm.calls, addr)
 	vm.calls = binary.LittleEndian.AppendUint64(vm.calls, uint64(len(frame)))
-	vm.calls = append(vm.calls, frame...)
+	vm.calls = binary.LittleEndian.AppendUint64(vm.calls, at)
 	vm.names = append(vm.names, fn)
+	return at + uint64(ret)
 }
 
 // Bytes returns n bytes at address a of an output region, after Run.
@@ -289,7 +300,7 @@ func (vm *bochsVM) Run() {
 	vm.calls = binary.LittleEndian.AppendUint64(vm.calls, 0)
 	callsAt := vm.In(vm.calls)
 	var dumps []byte
-	for _, o := range vm.outs {
+	for _, o := range append(vm.outs, vm.frames...) {
 		dumps = binary.LittleEndian.AppendUint64(dumps, o[0])
 		dumps = binary.LittleEndian.AppendUint64(dumps, o[1])
 	}
@@ -378,11 +389,11 @@ sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
 		fail("no complete output")
 	}
 	lines := strings.Split(strings.TrimSuffix(s[i+len("BXRUN-BEGIN\n"):j], "\n"), "\n")
-	if len(vm.outs) == 0 {
+	if len(vm.outs)+len(vm.frames) == 0 {
 		lines = nil
 	}
-	if len(lines) != len(vm.outs) {
-		fail(fmt.Sprintf("%d output regions printed, want %d", len(lines), len(vm.outs)))
+	if len(lines) != len(vm.outs)+len(vm.frames) {
+		fail(fmt.Sprintf("%d output regions printed, want %d", len(lines), len(vm.outs)+len(vm.frames)))
 	}
 	vm.got = map[uint64][]byte{}
 	for k, o := range vm.outs {
@@ -397,6 +408,13 @@ sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
 			}
 		}
 		vm.got[o[0]+bochsGuard] = b[bochsGuard : len(b)-bochsGuard]
+	}
+	for k, f := range vm.frames {
+		b, err := hex.DecodeString(lines[len(vm.outs)+k])
+		if err != nil || uint64(len(b)) != f[1] {
+			fail(fmt.Sprintf("frame of call %d unreadable", k))
+		}
+		vm.got[f[0]] = b
 	}
 }
 

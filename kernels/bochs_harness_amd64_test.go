@@ -77,11 +77,50 @@ func TestBochsHarness(t *testing.T) {
 	out := vm.Out(4 * 32)
 	vm.Call("nibGemm8x4AVX2", bochsIn(vm, tile), nb, bochsIn(vm, g), out, float32(0.75))
 
+	// dotF32AVX2 returns its result (read back from the call's frame).
+	a, b := make([]float32, 45), make([]float32, 45)
+	for i := range a {
+		a[i], b[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+	}
+	wantDot := dotF32AVX2(&a[0], &b[0], len(a))
+	dot := vm.Call("dotF32AVX2", bochsIn(vm, a), bochsIn(vm, b), len(a))
+
 	vm.Run()
+	if got := bochsRead[float32](vm, dot, 1)[0]; math.Float32bits(got) != math.Float32bits(wantDot) {
+		t.Errorf("dotF32AVX2 under Bochs: %v, native %v", got, wantDot)
+	}
 	if got := vm.Bytes(y, 4*len(want)); !bytes.Equal(got, f32Bytes(want)) {
 		t.Errorf("q4_0Rows8AVX2 under Bochs: %v, native %v", bochsRead[float32](vm, y, len(want)), want)
 	}
 	if got := bochsRead[float32](vm, out, 32); !bytes.Equal(f32Bytes(got), f32Bytes(wantG[:])) {
 		t.Errorf("nibGemm8x4AVX2 under Bochs: %v, native %v", got, wantG)
+	}
+}
+
+// TestDotF32AVX512Bochs checks dotF32AVX512 against dotF32AVX2, bit for bit, on every
+// tail of its blocks of 32 and 8.
+func TestDotF32AVX512Bochs(t *testing.T) {
+	if !(cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C) {
+		t.Skip("the expected results are the AVX2 kernel's, run natively")
+	}
+	vm := newBochsVM(t)
+	r := rand.New(rand.NewPCG(5, 2))
+	var ns []int
+	var rets []uint64
+	var wants []float32
+	for n := 1; n <= 200; n += 1 + n/16 {
+		a, b := make([]float32, n), make([]float32, n)
+		for i := range a {
+			a[i], b[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+		}
+		ns = append(ns, n)
+		wants = append(wants, dotF32AVX2(&a[0], &b[0], n))
+		rets = append(rets, vm.Call("dotF32AVX512", bochsIn(vm, a), bochsIn(vm, b), n))
+	}
+	vm.Run()
+	for k, n := range ns {
+		if got := bochsRead[float32](vm, rets[k], 1)[0]; math.Float32bits(got) != math.Float32bits(wants[k]) {
+			t.Errorf("n=%d: dotF32AVX512 %v, dotF32AVX2 %v", n, got, wants[k])
+		}
 	}
 }

@@ -2,7 +2,7 @@
    the rest of this file, enters 64-bit mode with 4 GB identity-mapped and AVX-512
    state enabled, reads the test binary's segments and the test's memory from the
    disk (ATA PIO), calls the Go assembly functions of the call table (ABI0: the
-   argument frame at 8(SP)), prints the dump table's ranges as hex on port 0xE9 and
+   argument frame at 8(SP), copied back after the call for its results), prints the dump table's ranges as hex on port 0xE9 and
    asks Bochs to shut down. Parameters (sector 1) are written by the test.
    Build: as --64 -o boot.o boot.S && ld -Ttext=0x7C00 --oformat binary -o boot.bin boot.o */
         .code16
@@ -34,9 +34,9 @@ dap:    .byte 16, 0
 
 /* sector 1: parameters written by the test */
 params:
-p_calls: .quad 0   /* call table: {fn, frame bytes, frame...}, fn 0 ends */
+p_calls: .quad 0   /* call table: {fn, frame bytes, frame address}, fn 0 ends */
 p_dumps: .quad 0   /* dump table: {addr, len}, len 0 ends */
-p_next:  .quad 0   /* the call table entry after the running call */
+p_next:  .quad 0   /* the running call's table entry */
 p_loads: .quad 0   /* load table follows: {first sector, sectors, address}, sectors 0 ends */
         .org 1024
 stage2:
@@ -162,21 +162,29 @@ diskerr:
         jmp shutdown
 loaded:
         mov p_calls, %rsi
-calls:  mov (%rsi), %rax
+calls:  mov (%rsi), %rax      /* entry: function, frame bytes, frame address */
         test %rax, %rax
         jz dumps
+        mov %rsi, p_next
         mov 8(%rsi), %rcx
-        add $16, %rsi
+        mov 16(%rsi), %rsi
         mov $0x9F000, %rsp
         sub %rcx, %rsp
         and $-16, %rsp
         mov %rsp, %rdi
         rep movsb
-        mov %rsi, p_next
         call *%rax
-        cld
+        cld                     /* the frame goes back: results follow the arguments */
+        mov p_next, %rax
+        mov 8(%rax), %rcx
+        mov 16(%rax), %rdi
+        mov $0x9F000, %rsi
+        sub %rcx, %rsi
+        and $-16, %rsi
+        rep movsb
         mov $0x9F000, %rsp
         mov p_next, %rsi
+        add $24, %rsi
         jmp calls
 dumps:
         mov $msg_begin, %rsi
