@@ -217,8 +217,8 @@ func q4bF32(r *rand.Rand, s []float32) {
 var q4bFloatNs = []int{1, 2, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 47, 48, 63, 64, 65, 95, 100, 1029}
 
 // TestFloatAVX512Bochs checks f32RowsAVX512, f16RowsAVX512 and axpyF32AVX512 against
-// their AVX2 versions, bit for bit (dotF32AVX512 is f32RowsAVX512's loop on one row
-// with its result returned, which the harness cannot read back).
+// their AVX2 versions, bit for bit (dotF32AVX512, f32RowsAVX512's loop on one row
+// with the result returned, is checked by TestDotF32AVX512Bochs).
 func TestFloatAVX512Bochs(t *testing.T) {
 	needAVX2(t)
 	vm := newBochsVM(t)
