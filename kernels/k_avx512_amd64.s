@@ -17,6 +17,18 @@
 //
 // Like every kernel tested under Bochs (bochs_amd64_test.go), these are NOSPLIT and call
 // nothing.
+//
+// Instructions per super-block (256 weights) and 8 rows in the loops, counted in the
+// test binary's machine code (objdump; AVX2 / AVX-512):
+//
+//	Q4_K decode   607 / 273.5 (547 per 16-row pass; prefetches 20 / 18)
+//	Q4_K GEMM     1088 / 560  (136 / 70 per block column and 4 tokens)
+//	Q6_K decode   837 / 416   (prefetches 27 / 27)
+//	Q6_K GEMM     1624 / 688  (203 / 86 per block column and 4 tokens)
+//	Q6_K tile     1014 / 498  (once per MatMul and tile)
+//
+// The Q4_K tile builder stays the AVX2 one (390 per super-block, under 5% of the GEMM's
+// time from 32 tokens on).
 
 // k5c: 0x3f bytes, 0x30 bytes, 0.125 as float32, 0x80 bytes, 0x0f bytes, 0x20 bytes (4 bytes
 // each, for embedded or register broadcasts).
