@@ -12,7 +12,7 @@
 
 // Instructions per block column, loop control included (counted with objdump):
 //
-//	decode  q4_0Rows8AVX2    84 per 8 rows   q4_0Rows8AVX512   91 per 16 rows (45.5 per 8)
+//	decode  q4_0Rows8AVX2    84 per 8 rows   q4_0Rows8AVX512   91 per 16 rows (45.5 per 8), 70 for an odd last 8
 //	GEMM    q4_0Gemm8x4AVX2 141 per 8×4      q4_0Gemm8x4AVX512 85 per 8×4 (8 of them zeroing idioms)
 //
 // The decode saves the int16 multiply-add tree (VPMADDUBSW, VPADDW, VPMADDWD: 44
@@ -29,8 +29,8 @@
 
 // func q4_0Rows8AVX512(w *byte, rowBytes, groups int, xq *int8, xd *float32, xc *int32, nb int, y *float32)
 //
-// q4_0Rows8AVX2 with 16 rows per pass (two groups of 8; an odd last group runs with
-// rows 8..15 repeating rows 0..7 and stores 8 outputs): per block column the rows' 16
+// q4_0Rows8AVX2 with 16 rows per pass (two groups of 8; an odd last group runs the
+// same steps on 8 rows in YMM): per block column the rows' 16
 // quant bytes are loaded into the four 128-bit lanes of Z0..Z3 (rows 0,4,8,12 in Z0
 // ...) and transposed per lane as in LOAD8T, so lane r of a ZMM is row r; the unsigned
 // nibbles meet each broadcast 4-byte activation group in VPDPBUSD (u8 × s8 summed into
@@ -48,20 +48,12 @@ TEXT ·q4_0Rows8AVX512(SB), NOSPLIT, $0-64
 	VPBROADCASTD X15, Z15
 
 r16pass:
-	LEAQ (BX)(R8*4), R12                 // row 4
 	CMPQ R14, $2
-	JLT  r16one
+	JLT  r8start
+	LEAQ (BX)(R8*4), R12                 // row 4
 	LEAQ (R12)(R8*4), R13                // row 8
 	LEAQ (R13)(R8*4), AX                 // row 12
 	LEAQ (AX)(R8*4), SI                  // the next pass, prefetched 288 bytes a block
-	JMP  r16start
-
-r16one:
-	MOVQ BX, R13                         // rows 8..15 repeat rows 0..7 (not stored)
-	MOVQ R12, AX
-	LEAQ (R12)(R8*4), SI
-
-r16start:
 	VPXORD Z13, Z13, Z13                 // accumulator: lane r = row r
 	MOVQ   xq+24(FP), R9
 	MOVQ   xd+32(FP), R10
@@ -161,8 +153,6 @@ r16blk:
 	DECQ CX
 	JNZ  r16blk
 
-	CMPQ    R14, $2
-	JLT     r16last
 	VMOVUPS Z13, (DI)
 	ADDQ    $64, DI
 	MOVQ    nb+48(FP), CX
@@ -174,8 +164,67 @@ r16blk:
 	VZEROUPPER
 	RET
 
-r16last:
-	VMOVUPS Y13, (DI)
+	// An odd last group: the same steps on 8 rows in YMM (the AVX2 kernel's loads,
+	// transpose and scales, VPDPBUSD for the products).
+r8start:
+	LEAQ   (BX)(R8*4), R12               // row 4
+	LEAQ   (R12)(R8*4), SI               // past the matrix: prefetched as the AVX2 kernel does
+	VPXORD Y13, Y13, Y13
+	MOVQ   xq+24(FP), R9
+	MOVQ   xd+32(FP), R10
+	MOVQ   xc+40(FP), DX
+	SUBQ   R9, DX
+	MOVQ   nb+48(FP), CX
+
+r8blk:
+	PREFETCHT0    (SI)
+	PREFETCHT0    64(SI)
+	PREFETCHT0    128(SI)
+	ADDQ          $144, SI
+	LOAD8T(2, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+	VPSRLW        $4, Y0, Y8
+	VPAND         Y15, Y0, Y0
+	VPAND         Y15, Y8, Y8
+	VPXORD        Y16, Y16, Y16
+	VPXORD        Y17, Y17, Y17
+	VPDPBUSD.BCST 0(R9), Y0, Y16
+	VPDPBUSD.BCST 16(R9), Y8, Y17
+	VPSRLW        $4, Y1, Y9
+	VPAND         Y15, Y1, Y1
+	VPAND         Y15, Y9, Y9
+	VPDPBUSD.BCST 4(R9), Y1, Y16
+	VPDPBUSD.BCST 20(R9), Y9, Y17
+	VPSRLW        $4, Y2, Y10
+	VPAND         Y15, Y2, Y2
+	VPAND         Y15, Y10, Y10
+	VPDPBUSD.BCST 8(R9), Y2, Y16
+	VPDPBUSD.BCST 24(R9), Y10, Y17
+	VPSRLW        $4, Y3, Y11
+	VPAND         Y15, Y3, Y3
+	VPAND         Y15, Y11, Y11
+	VPDPBUSD.BCST 12(R9), Y3, Y16
+	VPDPBUSD.BCST 28(R9), Y11, Y17
+	VPADDD        Y17, Y16, Y16
+	VMOVDQU       (R9)(DX*1), X1
+	VPADDD        16(R9)(DX*1), X1, X1
+	VPSHUFD       $0x4e, X1, X2
+	VPADDD        X2, X1, X1
+	VPSHUFD       $0xb1, X1, X2
+	VPADDD        X2, X1, X1
+	VPBROADCASTD  X1, Y1
+	VPSUBD        Y1, Y16, Y16
+	VCVTDQ2PS     Y16, Y16
+	F16X8_SCALES
+	VBROADCASTSS  (R10), Y5
+	VMULPS        Y4, Y5, Y5
+	VFMADD231PS   Y16, Y5, Y13
+	ADDQ          $18, BX
+	ADDQ          $18, R12
+	ADDQ          $32, R9
+	ADDQ          $4, R10
+	DECQ          CX
+	JNZ           r8blk
+	VMOVUPS       Y13, (DI)
 	VZEROUPPER
 	RET
 
