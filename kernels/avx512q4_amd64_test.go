@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/edgerun/edgerun/int4"
@@ -286,4 +287,42 @@ func TestFloatAVX512Bochs(t *testing.T) {
 		wants = append(wants, q4bWant{fmt.Sprintf("axpyF32AVX512 n=%d", n), y, f32Bytes(dst)})
 	}
 	q4bCheck(t, vm, wants)
+}
+
+// TestAVX512Q4Wiring checks natively what avx512Q4 sets on the avx512 implementation
+// (whose kernels cannot run here): the Q4_0 decode and GEMM, the float32 and F16
+// kernels, with the AVX-512 entry points behind the shared wrappers, and the Q4_0
+// tile builder inherited from avx2 (the GEMM reads the AVX2 tile layout).
+func TestAVX512Q4Wiring(t *testing.T) {
+	var avx2 *impl
+	for _, im := range impls {
+		if im.name == "avx2" {
+			avx2 = im
+		}
+	}
+	if avx2 == nil {
+		t.Skip("no avx2 implementation")
+	}
+	im := avx512Impl(avx2)
+	if im.q4_0 == nil || im.q4_0x8x4 == nil || im.dotF32 == nil || im.axpyF32 == nil || im.f32Rows == nil || im.kt.f16 == nil {
+		t.Fatal("avx512: a Q4_0 or float kernel is not set")
+	}
+	fp := func(f any) uintptr { return reflect.ValueOf(f).Pointer() }
+	if fp(im.q4_0x8il) != fp(avx2.q4_0x8il) {
+		t.Error("avx512: the Q4_0 tile builder is not the avx2 one")
+	}
+	if fp(q4_0AVX512.rows8) != fp(q4_0Rows8AVX512) || fp(q4_0AVX512.gemm) != fp(q4_0Gemm8x4AVX512) {
+		t.Error("q4_0AVX512 does not hold the AVX-512 entry points")
+	}
+	if fp(q4_0AVX2.rows8) != fp(q4_0Rows8AVX2) || fp(q4_0AVX2.gemm) != fp(q4_0Gemm8x4AVX2) {
+		t.Error("q4_0AVX2 does not hold the AVX2 entry points")
+	}
+	for _, f := range []struct {
+		name       string
+		avx2, v512 any
+	}{{"dot", avx2.dotF32, im.dotF32}, {"axpy", avx2.axpyF32, im.axpyF32}, {"f32 rows", avx2.f32Rows, im.f32Rows}, {"f16 rows", avx2.kt.f16, im.kt.f16}} {
+		if fp(f.avx2) == fp(f.v512) {
+			t.Errorf("avx512: the %s kernel is avx2's", f.name)
+		}
+	}
 }
