@@ -3,7 +3,6 @@
 package kernels
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -11,18 +10,11 @@ import (
 	"testing"
 
 	"github.com/edgerun/edgerun/int4"
-	"golang.org/x/sys/cpu"
 )
 
 // The AVX-512 Q4_K and Q6_K kernels (k_avx512_amd64.s) run under Bochs, one call at a
 // time; the expected bytes are the AVX2 kernels' results on the same inputs, run
 // natively (the contract: bit for bit). The harness checks the guards around outputs.
-
-func k5NeedAVX2(t *testing.T) {
-	if !(cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C) {
-		t.Skip("the expected results come from the AVX2 kernels run natively")
-	}
-}
 
 // k5Byte returns a random byte for mode 0, one of extremes for mode 1 and either for
 // mode 2 (a case's value distribution: random, at the limits, mixed).
@@ -125,27 +117,10 @@ var k5Shapes = func() (s [][2]int) {
 	return s
 }()
 
-type k5Check struct {
-	name string
-	out  uint64
-	want []byte
-}
-
-func k5Compare(t *testing.T, vm *bochsVM, checks []k5Check) {
-	t.Helper()
-	vm.Run()
-	for _, c := range checks {
-		if got := vm.Bytes(c.out, len(c.want)); !bytes.Equal(got, c.want) {
-			t.Errorf("%s: avx512 result differs from avx2:\n got %x\nwant %x", c.name, got, c.want)
-		}
-	}
-}
-
 func TestQ4KRows8AVX512Bochs(t *testing.T) {
-	k5NeedAVX2(t)
+	needAVX2(t)
 	vm := newBochsVM(t)
 	r := rand.New(rand.NewPCG(5, 4))
-	var checks []k5Check
 	for _, s := range k5Shapes {
 		for mode := range 3 {
 			groups, nsb := s[0], s[1]
@@ -156,17 +131,16 @@ func TestQ4KRows8AVX512Bochs(t *testing.T) {
 			q4kRows8AVX2(&w[0], rowBytes, groups, &xq[0], &xd[0], &xc[0], nsb, &want[0])
 			y := vm.Out(4 * len(want))
 			vm.Call("q4kRows8AVX512", bochsIn(vm, w), rowBytes, groups, bochsIn(vm, xq), bochsIn(vm, xd), bochsIn(vm, xc), nsb, y)
-			checks = append(checks, k5Check{name: "q4kRows8 " + k5Name(groups, nsb, mode), out: y, want: f32Bytes(want)})
+			vm.Expect("q4kRows8 "+k5Name(groups, nsb, mode), y, f32Bytes(want))
 		}
 	}
-	k5Compare(t, vm, checks)
+	vm.Run()
 }
 
 func TestQ4KGemmAVX512Bochs(t *testing.T) {
-	k5NeedAVX2(t)
+	needAVX2(t)
 	vm := newBochsVM(t)
 	r := rand.New(rand.NewPCG(5, 5))
-	var checks []k5Check
 	for _, s := range k5Shapes {
 		for mode := range 3 {
 			rows, nsb := 8-s[0]+1, s[1] // 6..8 valid rows
@@ -181,18 +155,17 @@ func TestQ4KGemmAVX512Bochs(t *testing.T) {
 				q4kGemm8x4AVX2(&tile[0], cols, &g[0], &want[0])
 				out := vm.Out(4 * 32)
 				vm.Call("q4kGemm8x4AVX512", bochsIn(vm, tile), cols, bochsIn(vm, g), out)
-				checks = append(checks, k5Check{name: "q4kGemm8x4 " + k5Name(rows, cols, mode), out: out, want: f32Bytes(want[:])})
+				vm.Expect("q4kGemm8x4 "+k5Name(rows, cols, mode), out, f32Bytes(want[:]))
 			}
 		}
 	}
-	k5Compare(t, vm, checks)
+	vm.Run()
 }
 
 func TestQ6KRows8AVX512Bochs(t *testing.T) {
-	k5NeedAVX2(t)
+	needAVX2(t)
 	vm := newBochsVM(t)
 	r := rand.New(rand.NewPCG(5, 6))
-	var checks []k5Check
 	for _, s := range k5Shapes {
 		for mode := range 3 {
 			groups, nsb := s[0], s[1]
@@ -204,17 +177,16 @@ func TestQ6KRows8AVX512Bochs(t *testing.T) {
 			q6kRows8AVX2(&w[0], rowBytes, groups, &xq[0], &xd[0], &xc[0], nb, &want[0])
 			y := vm.Out(4 * len(want))
 			vm.Call("q6kRows8AVX512", bochsIn(vm, w), rowBytes, groups, bochsIn(vm, xq), bochsIn(vm, xd), bochsIn(vm, xc), nb, y)
-			checks = append(checks, k5Check{name: "q6kRows8 " + k5Name(groups, nsb, mode), out: y, want: f32Bytes(want)})
+			vm.Expect("q6kRows8 "+k5Name(groups, nsb, mode), y, f32Bytes(want))
 		}
 	}
-	k5Compare(t, vm, checks)
+	vm.Run()
 }
 
 func TestQ6KGemmAVX512Bochs(t *testing.T) {
-	k5NeedAVX2(t)
+	needAVX2(t)
 	vm := newBochsVM(t)
 	r := rand.New(rand.NewPCG(5, 7))
-	var checks []k5Check
 	for _, s := range k5Shapes {
 		for mode := range 3 {
 			rows, nsb := 8-s[0]+1, s[1]
@@ -229,11 +201,11 @@ func TestQ6KGemmAVX512Bochs(t *testing.T) {
 				q6kGemm8x4AVX2(&tile[0], cols, &g[0], &want[0])
 				out := vm.Out(4 * 32)
 				vm.Call("q6kGemm8x4AVX512", bochsIn(vm, tile), cols, bochsIn(vm, g), out)
-				checks = append(checks, k5Check{name: "q6kGemm8x4 " + k5Name(rows, cols, mode), out: out, want: f32Bytes(want[:])})
+				vm.Expect("q6kGemm8x4 "+k5Name(rows, cols, mode), out, f32Bytes(want[:]))
 			}
 		}
 	}
-	k5Compare(t, vm, checks)
+	vm.Run()
 }
 
 func k5Name(a, b, mode int) string {
@@ -241,10 +213,9 @@ func k5Name(a, b, mode int) string {
 }
 
 func TestQ6KTileAVX512Bochs(t *testing.T) {
-	k5NeedAVX2(t)
+	needAVX2(t)
 	vm := newBochsVM(t)
 	r := rand.New(rand.NewPCG(5, 8))
-	var checks []k5Check
 	for _, s := range k5Shapes {
 		if s[0] > 2 {
 			continue
@@ -258,7 +229,7 @@ func TestQ6KTileAVX512Bochs(t *testing.T) {
 		q6kTile8AVX2(&w[0], rowBytes, nb, &want[0])
 		out := vm.Out(len(want))
 		vm.Call("q6kTile8AVX512", bochsIn(vm, w), rowBytes, nb, out)
-		checks = append(checks, k5Check{name: "q6kTile8 " + k5Name(8, nsb, mode), out: out, want: want})
+		vm.Expect("q6kTile8 "+k5Name(8, nsb, mode), out, want)
 	}
-	k5Compare(t, vm, checks)
+	vm.Run()
 }

@@ -11,20 +11,12 @@ import (
 	"testing"
 
 	"github.com/edgerun/edgerun/int4"
-	"golang.org/x/sys/cpu"
 )
 
 // Tests of the AVX-512 codebook and Q8_0 kernels (nib_avx512_amd64.s). They run under
 // Bochs (EDGERUN_BOCHS=1), one assembly call per case in one boot per kernel family;
 // the expected bytes are the AVX2 kernel's, run natively on the same inputs, and the
 // harness fails on a changed guard byte around the outputs.
-
-// needAVX2 skips t when the AVX2 kernels (the reference) cannot run natively.
-func needAVX2(t *testing.T) {
-	if !(cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C) {
-		t.Skip("the AVX-512 kernels are compared with the AVX2 ones run natively")
-	}
-}
 
 // nibBochsShapes are the (groups of 8 rows, blocks) decode cases: groups 1..3 with
 // 1..9 blocks, and a large one.
@@ -172,25 +164,6 @@ func TestAVX512NibPreps(t *testing.T) {
 	}
 }
 
-// bochsCheck compares the float32 outputs at each queued address with want, byte for
-// byte, after vm.Run.
-type bochsCheck struct {
-	name string
-	addr uint64
-	want []float32
-}
-
-func runBochsChecks(t *testing.T, vm *bochsVM, checks []bochsCheck) {
-	t.Helper()
-	vm.Run()
-	for _, c := range checks {
-		got := bochsRead[float32](vm, c.addr, len(c.want))
-		if !bytes.Equal(f32Bytes(got), f32Bytes(c.want)) {
-			t.Errorf("%s: AVX-512 under Bochs %v, AVX2 natively %v", c.name, got, c.want)
-		}
-	}
-}
-
 // TestNibDecodeAVX512Bochs runs iq4nlRows8AVX512 and bnb4Rows8AVX512 (NF4, FP4) on
 // blocks prepared by biasPrepAVX2 and compares them with iq4nlRows8AVX2 /
 // bnb4Rows8AVX2 on blocks prepared by prepBlocksAVX2.
@@ -198,7 +171,6 @@ func TestNibDecodeAVX512Bochs(t *testing.T) {
 	needAVX2(t)
 	vm := newBochsVM(t)
 	r := rand.New(rand.NewPCG(63, 64))
-	var checks []bochsCheck
 	for _, typ := range []int4.Type{int4.IQ4_NL, int4.NF4, int4.FP4} {
 		for _, sh := range nibBochsShapes() {
 			groups, nb := sh[0], sh[1]
@@ -223,10 +195,10 @@ func TestNibDecodeAVX512Bochs(t *testing.T) {
 				bnb4Rows8AVX2(&w[0], rowBytes, groups, &xp2[0], &d[0], nb, &want[0], &tab.w[0], tab.post)
 				vm.Call("bnb4Rows8AVX512", vm.In(w), rowBytes, groups, vm.In(xp5), bochsIn(vm, d), nb, y, bochsIn(vm, tab.w[:]), tab.post)
 			}
-			checks = append(checks, bochsCheck{name, y, want})
+			vm.Expect(name, y, f32Bytes(want))
 		}
 	}
-	runBochsChecks(t, vm, checks)
+	vm.Run()
 }
 
 // TestBnb64DecodeAVX512Bochs is TestNibDecodeAVX512Bochs for bnb4_64Rows8AVX512
@@ -235,7 +207,6 @@ func TestBnb64DecodeAVX512Bochs(t *testing.T) {
 	needAVX2(t)
 	vm := newBochsVM(t)
 	r := rand.New(rand.NewPCG(65, 66))
-	var checks []bochsCheck
 	for _, typ := range []int4.Type{int4.NF4_64, int4.FP4_64} {
 		tab := bnb4TableOf(typ)
 		for _, sh := range nibBochsShapes() {
@@ -251,10 +222,10 @@ func TestBnb64DecodeAVX512Bochs(t *testing.T) {
 			bnb4_64Rows8AVX2(&w[0], rowBytes, groups, &xp2[0], &d[0], nb, &want[0], &tab.w[0], tab.post)
 			y := vm.Out(4 * len(want))
 			vm.Call("bnb4_64Rows8AVX512", vm.In(w), rowBytes, groups, vm.In(xp5), bochsIn(vm, d), nb, y, bochsIn(vm, tab.w[:]), tab.post)
-			checks = append(checks, bochsCheck{fmt.Sprintf("%v groups=%d nb=%d", typ, groups, nb), y, want})
+			vm.Expect(fmt.Sprintf("%v groups=%d nb=%d", typ, groups, nb), y, f32Bytes(want))
 		}
 	}
-	runBochsChecks(t, vm, checks)
+	vm.Run()
 }
 
 // TestQ8_0DecodeAVX512Bochs compares q8_0Rows8AVX512 with q8_0Rows8AVX2 (weights of
@@ -263,7 +234,6 @@ func TestQ8_0DecodeAVX512Bochs(t *testing.T) {
 	needAVX2(t)
 	vm := newBochsVM(t)
 	r := rand.New(rand.NewPCG(67, 68))
-	var checks []bochsCheck
 	for _, sh := range nibBochsShapes() {
 		groups, nb := sh[0], sh[1]
 		rowBytes := nb*34 + r.IntN(3)*2
@@ -273,9 +243,9 @@ func TestQ8_0DecodeAVX512Bochs(t *testing.T) {
 		q8_0Rows8AVX2(&w[0], rowBytes, groups, &q[0], &d[0], nb, &want[0])
 		y := vm.Out(4 * len(want))
 		vm.Call("q8_0Rows8AVX512", vm.In(w), rowBytes, groups, bochsIn(vm, q), bochsIn(vm, d), nb, y)
-		checks = append(checks, bochsCheck{fmt.Sprintf("Q8_0 groups=%d nb=%d", groups, nb), y, want})
+		vm.Expect(fmt.Sprintf("Q8_0 groups=%d nb=%d", groups, nb), y, f32Bytes(want))
 	}
-	runBochsChecks(t, vm, checks)
+	vm.Run()
 }
 
 // TestNibGemmAVX512Bochs compares nibGemm8x4AVX512 with nibGemm8x4AVX2 on tiles of
@@ -285,7 +255,6 @@ func TestNibGemmAVX512Bochs(t *testing.T) {
 	needAVX2(t)
 	vm := newBochsVM(t)
 	r := rand.New(rand.NewPCG(69, 70))
-	var checks []bochsCheck
 	nbs := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 40}
 	for _, typ := range []int4.Type{int4.IQ4_NL, int4.NF4, int4.Q8_0} {
 		for _, nb := range nbs {
@@ -326,8 +295,8 @@ func TestNibGemmAVX512Bochs(t *testing.T) {
 			nibGemm8x4AVX2(&tile[0], nb, &g[0], &want[0], post)
 			out := vm.Out(4 * 32)
 			vm.Call("nibGemm8x4AVX512", vm.In(tile), nb, vm.In(g), out, post)
-			checks = append(checks, bochsCheck{fmt.Sprintf("%v nb=%d", typ, nb), out, want[:]})
+			vm.Expect(fmt.Sprintf("%v nb=%d", typ, nb), out, f32Bytes(want[:]))
 		}
 	}
-	runBochsChecks(t, vm, checks)
+	vm.Run()
 }

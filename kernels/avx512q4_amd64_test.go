@@ -3,7 +3,6 @@
 package kernels
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -18,34 +17,6 @@ import (
 // case's expected bytes are the AVX2 function's output run natively on the same
 // inputs (the contract: bit for bit), and the harness checks the guards around every
 // output.
-
-// q4bWant is one output region of a Bochs run and the bytes it must hold.
-type q4bWant struct {
-	name string
-	addr uint64
-	want []byte
-}
-
-// q4bCheck runs vm and compares every output region with its expected bytes.
-func q4bCheck(t *testing.T, vm *bochsVM, wants []q4bWant) {
-	t.Helper()
-	vm.Run()
-	bad := 0
-	for _, w := range wants {
-		if got := vm.Bytes(w.addr, len(w.want)); !bytes.Equal(got, w.want) {
-			if bad++; bad <= 10 {
-				i := 0
-				for i < len(got) && got[i] == w.want[i] {
-					i++
-				}
-				t.Errorf("%s: bytes differ from byte %d on (of %d)", w.name, i, len(got))
-			}
-		}
-	}
-	if bad > 0 {
-		t.Errorf("%d of %d cases differ", bad, len(wants))
-	}
-}
 
 // q4bF16 returns an fp16 scale: mostly ordinary, sometimes zero, a subnormal or the
 // largest finite value, either sign; with special, one in 16 is infinite or a NaN (a
@@ -137,7 +108,6 @@ func TestQ4_0AVX512Bochs(t *testing.T) {
 	needAVX2(t)
 	vm := newBochsVM(t)
 	r := rand.New(rand.NewPCG(4, 0))
-	var wants []q4bWant
 	for _, groups := range []int{1, 2, 3, 4, 5} {
 		for _, nb := range q4bNBs {
 			if groups > 3 && nb > 9 {
@@ -158,7 +128,7 @@ func TestQ4_0AVX512Bochs(t *testing.T) {
 			q4_0Rows8AVX2(&w[0], rowBytes, groups, &q[0], &d[0], &c[0], nb, &want[0])
 			y := vm.Out(4 * len(want))
 			vm.Call("q4_0Rows8AVX512", bochsIn(vm, w), rowBytes, groups, bochsIn(vm, q), bochsIn(vm, d), bochsIn(vm, c), nb, y)
-			wants = append(wants, q4bWant{fmt.Sprintf("q4_0Rows8AVX512 groups=%d nb=%d rowBytes=%d", groups, nb, rowBytes), y, f32Bytes(want)})
+			vm.Expect(fmt.Sprintf("q4_0Rows8AVX512 groups=%d nb=%d rowBytes=%d", groups, nb, rowBytes), y, f32Bytes(want))
 		}
 	}
 	for _, nb := range q4bNBs {
@@ -198,10 +168,10 @@ func TestQ4_0AVX512Bochs(t *testing.T) {
 			q4_0Gemm8x4AVX2(&tile[0], nb, &g[0], &want[0])
 			out := vm.Out(4 * 32)
 			vm.Call("q4_0Gemm8x4AVX512", bochsIn(vm, tile), nb, bochsIn(vm, g), out)
-			wants = append(wants, q4bWant{fmt.Sprintf("q4_0Gemm8x4AVX512 nb=%d one=%v", nb, one), out, f32Bytes(want[:])})
+			vm.Expect(fmt.Sprintf("q4_0Gemm8x4AVX512 nb=%d one=%v", nb, one), out, f32Bytes(want[:]))
 		}
 	}
-	q4bCheck(t, vm, wants)
+	vm.Run()
 }
 
 // q4bF32 fills s with random floats: mostly normal of either sign and various
@@ -232,7 +202,6 @@ func TestFloatAVX512Bochs(t *testing.T) {
 	needAVX2(t)
 	vm := newBochsVM(t)
 	r := rand.New(rand.NewPCG(4, 1))
-	var wants []q4bWant
 	for _, n := range q4bFloatNs {
 		rows := 1 + r.IntN(3)
 		stride := n + r.IntN(3)
@@ -246,7 +215,7 @@ func TestFloatAVX512Bochs(t *testing.T) {
 		f32RowsAVX2(&w[0], stride, rows, &x[0], n, &want[0])
 		y := vm.Out(4 * rows)
 		vm.Call("f32RowsAVX512", bochsIn(vm, w), stride, rows, xa, n, y)
-		wants = append(wants, q4bWant{fmt.Sprintf("f32RowsAVX512 n=%d rows=%d stride=%d", n, rows, stride), y, f32Bytes(want)})
+		vm.Expect(fmt.Sprintf("f32RowsAVX512 n=%d rows=%d stride=%d", n, rows, stride), y, f32Bytes(want))
 
 		h := make([]byte, 2*((rows-1)*stride+n))
 		for i := 0; i < len(h); i += 2 {
@@ -265,7 +234,7 @@ func TestFloatAVX512Bochs(t *testing.T) {
 		f16RowsAVX2(&h[0], 2*stride, rows, &x[0], n, &want[0])
 		y = vm.Out(4 * rows)
 		vm.Call("f16RowsAVX512", bochsIn(vm, h), 2*stride, rows, xa, n, y)
-		wants = append(wants, q4bWant{fmt.Sprintf("f16RowsAVX512 n=%d rows=%d stride=%d", n, rows, stride), y, f32Bytes(want)})
+		vm.Expect(fmt.Sprintf("f16RowsAVX512 n=%d rows=%d stride=%d", n, rows, stride), y, f32Bytes(want))
 
 		// axpy twice on an output region (its 0xA5 fill is the first dst): a = 1 puts
 		// x0 (nearly) into it, then a random a and x.
@@ -284,9 +253,9 @@ func TestFloatAVX512Bochs(t *testing.T) {
 		y = vm.Out(4 * n)
 		vm.Call("axpyF32AVX512", y, bochsIn(vm, x0), n, float32(1))
 		vm.Call("axpyF32AVX512", y, xa, n, a)
-		wants = append(wants, q4bWant{fmt.Sprintf("axpyF32AVX512 n=%d", n), y, f32Bytes(dst)})
+		vm.Expect(fmt.Sprintf("axpyF32AVX512 n=%d", n), y, f32Bytes(dst))
 	}
-	q4bCheck(t, vm, wants)
+	vm.Run()
 }
 
 // TestAVX512Q4Wiring checks natively what avx512Q4 sets on the avx512 implementation

@@ -26,6 +26,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/cpu"
 )
 
 // bochsEnv must be 1 for the Bochs tests to run (make test-avx512 sets it after
@@ -150,6 +152,7 @@ type bochsVM struct {
 	mem    []byte
 	outs   [][2]uint64 // address and size of each output region, guards included
 	frames [][2]uint64 // address and size of each call's frame (arguments, results)
+	expect []bochsExpect
 	calls  []byte
 	names  []string // of the calls, for messages
 	got    map[uint64][]byte
@@ -274,6 +277,28 @@ func (vm *bochsVM) Call(fn string, args ...any) uint64 {
 	vm.calls = binary.LittleEndian.AppendUint64(vm.calls, at)
 	vm.names = append(vm.names, fn)
 	return at + uint64(ret)
+}
+
+// bochsExpect is what an output region must hold after Run.
+type bochsExpect struct {
+	name string
+	addr uint64
+	want []byte
+}
+
+// Expect makes Run check that the len(want) bytes at address a (in an output region or
+// a call's results) equal want, and report them as name if not.
+func (vm *bochsVM) Expect(name string, a uint64, want []byte) {
+	vm.expect = append(vm.expect, bochsExpect{name, a, want})
+}
+
+// needAVX2 skips t when the AVX2 kernels, the AVX-512 kernels' expected results, cannot
+// run natively.
+func needAVX2(t *testing.T) {
+	t.Helper()
+	if !(cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C) {
+		t.Skip("the AVX-512 kernels are compared with the AVX2 ones run natively")
+	}
 }
 
 // Bytes returns n bytes at address a of an output region, after Run.
@@ -415,6 +440,29 @@ sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
 			fail(fmt.Sprintf("frame of call %d unreadable", k))
 		}
 		vm.got[f[0]] = b
+	}
+	bad := 0
+	for _, e := range vm.expect {
+		got := vm.Bytes(e.addr, len(e.want))
+		if bytes.Equal(got, e.want) {
+			continue
+		}
+		if bad++; bad <= 10 {
+			i := 0
+			for got[i] == e.want[i] {
+				i++
+			}
+			msg := fmt.Sprintf("%s: bytes differ from byte %d on (of %d)", e.name, i, len(got))
+			if len(got)%4 == 0 {
+				k := i / 4 * 4
+				msg += fmt.Sprintf(": float32 %d is %v, want %v", i/4, math.Float32frombits(binary.LittleEndian.Uint32(got[k:])),
+					math.Float32frombits(binary.LittleEndian.Uint32(e.want[k:])))
+			}
+			t.Error(msg)
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d outputs differ", bad, len(vm.expect))
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/edgerun/edgerun/int4"
-	"golang.org/x/sys/cpu"
 )
 
 // TestBochsHarness checks the Bochs call runner on AVX2 kernels, which run natively
@@ -18,9 +17,7 @@ import (
 // the native bytes. It also shows the emulated tigerlake CPU runs the AVX2 code
 // the avx512 implementation keeps.
 func TestBochsHarness(t *testing.T) {
-	if !(cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C) {
-		t.Skip("the harness check compares with AVX2 kernels run natively")
-	}
+	needAVX2(t)
 	vm := newBochsVM(t)
 	r := rand.New(rand.NewPCG(5, 1))
 
@@ -100,9 +97,7 @@ func TestBochsHarness(t *testing.T) {
 // TestDotF32AVX512Bochs checks dotF32AVX512 against dotF32AVX2, bit for bit, on every
 // tail of its blocks of 32 and 8.
 func TestDotF32AVX512Bochs(t *testing.T) {
-	if !(cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C) {
-		t.Skip("the expected results are the AVX2 kernel's, run natively")
-	}
+	needAVX2(t)
 	vm := newBochsVM(t)
 	r := rand.New(rand.NewPCG(5, 2))
 	var ns []int
