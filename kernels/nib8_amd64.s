@@ -195,9 +195,10 @@ blk: \
 	VMULPS       Y4, Y13, Y13
 
 // NIB8_TILE is the body of the tile builders over blocks of bsz bytes with the 16 quant
-// bytes at qoff: per block column the 8 rows' quant bytes transposed in registers as in
-// the decode kernels, decoded (TILE_ALLK), and stored after the rows' scales, which
-// SCALES writes at (DI) as float32 (F16X8_STORE, F32X8_STORE). blk names the loop.
+// bytes at qoff: per block column the 8 rows' quant bytes transposed in registers
+// (NIB8_LOAD: the tile's vectors hold 4 bytes of every row), decoded (TILE_ALLK), and
+// stored after the rows' scales, which SCALES writes at (DI) as float32 (F16X8_STORE,
+// F32X8_STORE). blk names the loop.
 #define NIB8_TILE(blk, bsz, qoff, SCALES) \
 	MOVQ w+0(FP), BX \
 	MOVQ BX, SI \
