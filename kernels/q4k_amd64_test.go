@@ -65,7 +65,7 @@ func BenchmarkQ4KAB(b *testing.B) {
 }
 
 // q4kRowsAVX2Go runs the one-row kernel on every row: the decode before the 8-row
-// kernel, which BenchmarkQ4KAB compares with it (q4kRows8AVX2Go runs it on the last
+// kernel, which BenchmarkQ4KAB compares with it (q4kAsm.rows8Go runs it on the last
 // rows%8 only).
 func q4kRowsAVX2Go(w []byte, rowBytes int, q []int8, d []float32, c []int32, y []float32) {
 	nb := len(d) &^ 7
