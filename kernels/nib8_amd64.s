@@ -105,18 +105,6 @@
 	VMOVD        AX, X14 \
 	VPBROADCASTD X14, Y14
 
-// F32X4X2 loads the float32 scales of the 8 rows' current blocks (NF4/FP4: the absmax
-// at the block's start; rows as for NIB8_LOAD) into X4 (rows 0..3) and X5 (rows 4..7).
-#define F32X4X2 \
-	VMOVD   (BX), X4 \
-	VPINSRD $1, (BX)(R8*1), X4, X4 \
-	VPINSRD $2, (BX)(R8*2), X4, X4 \
-	VPINSRD $3, (BX)(R11*1), X4, X4 \
-	VMOVD   (R12), X5 \
-	VPINSRD $1, (R12)(R8*1), X5, X5 \
-	VPINSRD $2, (R12)(R8*2), X5, X5 \
-	VPINSRD $3, (R12)(R11*1), X5, X5
-
 // NIB8_PREFETCH prefetches the next group of 8 rows, 8·(BX-SI) bytes into it.
 #define NIB8_PREFETCH \
 	MOVQ       BX, AX \
@@ -180,11 +168,6 @@ blk: \
 	JNZ          grp \
 	VZEROUPPER \
 	RET
-
-// F32X8_SCALES: Y4 = the 8 rows' float32 scales (NF4/FP4 absmax).
-#define F32X8_SCALES \
-	F32X4X2 \
-	VINSERTI128 $1, X5, Y4, Y4
 
 // NIB8_NOPOST leaves the results as they are (IQ4_NL).
 #define NIB8_NOPOST

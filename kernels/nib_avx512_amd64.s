@@ -139,14 +139,6 @@
 	VINSERTI128 $1, X5, Y4, Y4 \
 	VCVTPH2PS Y4, Z4
 
-// F32X4AT(base, x) loads the float32 at (base), (base)(R8*1), (base)(R8*2) and
-// (base)(R11*1) into x.
-#define F32X4AT(base, x) \
-	VMOVD   (base), x \
-	VPINSRD $1, (base)(R8*1), x, x \
-	VPINSRD $2, (base)(R8*2), x, x \
-	VPINSRD $3, (base)(R11*1), x, x
-
 // F32Z_SCALES: Z4 = the 16 rows' float32 scales (NF4/FP4 absmax). Clobbers Z5..Z7.
 #define F32Z_SCALES \
 	F32X4AT(BX, X4) \
@@ -156,13 +148,6 @@
 	VINSERTI128  $1, X5, Y4, Y4 \
 	VINSERTI128  $1, X7, Y6, Y6 \
 	VINSERTI64X4 $1, Y6, Z4, Z4
-
-// VF32X8_SCALES: Y4 = the 8 rows' float32 scales (NF4/FP4 absmax, rows 0..7).
-// Clobbers X5.
-#define VF32X8_SCALES \
-	F32X4AT(BX, X4) \
-	F32X4AT(R12, X5) \
-	VINSERTI128 $1, X5, Y4, Y4
 
 #define NIBV_NOPOST
 #define NIBZ_NOPOST
@@ -291,7 +276,7 @@ TEXT ·iq4nlRows8AVX512(SB), NOSPLIT, $0-64
 //
 // bnb4Rows8AVX2 on activation blocks prepared by permBiasBlocks.
 TEXT ·bnb4Rows8AVX512(SB), NOSPLIT, $0-68
-	NIBV_ROWS(bv16grp, bv16blk, bv8grp, bv8blk, bvdone, 20, 4, VF32X8_SCALES, BNBV_POST, F32Z_SCALES, BNBZ_POST)
+	NIBV_ROWS(bv16grp, bv16blk, bv8grp, bv8blk, bvdone, 20, 4, F32X8_SCALES, BNBV_POST, F32Z_SCALES, BNBZ_POST)
 
 // func bnb4_64Rows8AVX512(w *byte, rowBytes, groups int, xp *byte, xd *float32, nb int, y *float32, tab *int8, post float32)
 //
@@ -363,7 +348,7 @@ bv64blk:
 	PREFETCHT0   192(R13)
 	PREFETCHT0   256(R13)
 	ADDQ         $288, R13
-	VF32X8_SCALES
+	F32X8_SCALES
 	VMOVDQA64    Y4, Y18
 	LOAD8T(4, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
 	NIBV_DOT(0(R9))

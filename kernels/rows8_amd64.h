@@ -54,3 +54,23 @@
 	VPUNPCKHQDQ t2, t0, d1 \
 	VPUNPCKLQDQ t3, t1, d2 \
 	VPUNPCKHQDQ t3, t1, d3
+
+// F32X4AT(base, x) loads the float32 at (base), (base)(R8*1), (base)(R8*2) and
+// (base)(R11*1) (four rows' scales, rows R8 bytes apart) into x.
+#define F32X4AT(base, x) \
+	VMOVD   (base), x \
+	VPINSRD $1, (base)(R8*1), x, x \
+	VPINSRD $2, (base)(R8*2), x, x \
+	VPINSRD $3, (base)(R11*1), x, x
+
+// F32X4X2 loads the float32 scales of the 8 rows' current blocks (NF4/FP4: the absmax
+// at the block's start; rows 0..3 at BX, rows 4..7 at R12) into X4 (rows 0..3) and X5
+// (rows 4..7).
+#define F32X4X2 \
+	F32X4AT(BX, X4) \
+	F32X4AT(R12, X5)
+
+// F32X8_SCALES: Y4 = the 8 rows' float32 scales (NF4/FP4 absmax). Clobbers X5.
+#define F32X8_SCALES \
+	F32X4X2 \
+	VINSERTI128 $1, X5, Y4, Y4
