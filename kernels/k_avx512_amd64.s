@@ -153,29 +153,6 @@ GLOBL k5qperm<>(SB), RODATA|NOPTR, $64
 // embedded broadcasts). An odd last group runs as a pass whose second group is the
 // first one again, storing only its 8 results.
 
-// LOAD16T(qoff, x0..x3, d0..d3, t0..t3) loads the 16 bytes at qoff of the 16 rows (rows
-// 0..3 at BX, BX+R8, BX+2·R8, BX+R11; rows 4..7, 8..11, 12..15 the same from R12, DX,
-// R14) and transposes them into d0..d3 (dk: bytes 4k..4k+3 of rows 0..15, a dword
-// each; x0..x3: the low 128 bits of d0..d3). Clobbers t0..t3.
-#define LOAD16T(qoff, x0, x1, x2, x3, d0, d1, d2, d3, t0, t1, t2, t3) \
-	VMOVDQU      qoff(BX), x0 \
-	VINSERTI32X4 $1, qoff(R12), d0, d0 \
-	VINSERTI32X4 $2, qoff(DX), d0, d0 \
-	VINSERTI32X4 $3, qoff(R14), d0, d0 \
-	VMOVDQU      qoff(BX)(R8*1), x1 \
-	VINSERTI32X4 $1, qoff(R12)(R8*1), d1, d1 \
-	VINSERTI32X4 $2, qoff(DX)(R8*1), d1, d1 \
-	VINSERTI32X4 $3, qoff(R14)(R8*1), d1, d1 \
-	VMOVDQU      qoff(BX)(R8*2), x2 \
-	VINSERTI32X4 $1, qoff(R12)(R8*2), d2, d2 \
-	VINSERTI32X4 $2, qoff(DX)(R8*2), d2, d2 \
-	VINSERTI32X4 $3, qoff(R14)(R8*2), d2, d2 \
-	VMOVDQU      qoff(BX)(R11*1), x3 \
-	VINSERTI32X4 $1, qoff(R12)(R11*1), d3, d3 \
-	VINSERTI32X4 $2, qoff(DX)(R11*1), d3, d3 \
-	VINSERTI32X4 $3, qoff(R14)(R11*1), d3, d3 \
-	TRANSPOSE4D(d0, d1, d2, d3, t0, t1, t2, t3)
-
 // K5_SC: dst = mul·float32(byte i of each dword of src) (i = mo/64), the operations of
 // Q4K8_SC (without the store).
 #define K5_SC(src, mo, mul, dst) \
@@ -273,14 +250,14 @@ GLOBL k5qperm<>(SB), RODATA|NOPTR, $64
 	PREFETCHT0 (po+384)(AX) \
 	PREFETCHT0 (po+448)(AX) \
 	PREFETCHT0 (po+512)(AX) \
-	LOAD16T(qo, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7) \
+	LOAD16T(qo, R12, DX, R14, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7) \
 	VPXORD Z8, Z8, Z8 \
 	VPXORD Z9, Z9, Z9 \
 	K5_K(Z0, xo, xo+32, Z8, Z9) \
 	K5_K(Z1, xo+4, xo+36, Z8, Z9) \
 	K5_K(Z2, xo+8, xo+40, Z8, Z9) \
 	K5_K(Z3, xo+12, xo+44, Z8, Z9) \
-	LOAD16T(qo+16, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7) \
+	LOAD16T(qo+16, R12, DX, R14, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7) \
 	K5_K(Z0, xo+16, xo+48, Z8, Z9) \
 	K5_K(Z1, xo+20, xo+52, Z8, Z9) \
 	K5_K(Z2, xo+24, xo+56, Z8, Z9) \
@@ -327,7 +304,7 @@ k5sb:
 	LEAQ (AX)(R8*8), AX
 	LEAQ (AX)(R8*8), AX // the next pass, 16·(BX-SI) bytes into it
 	K5_CSUM(0(SP))
-	LOAD16T(0, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	LOAD16T(0, R12, DX, R14, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
 	K5_SCALES
 	K5_CHUNK(16, 0, Z16, Z17, Z24, Z25, 0, 0, 0)
 	K5_CHUNK(48, 64, Z18, Z19, Z26, Z27, 8, 8, 576)

@@ -80,32 +80,10 @@
 	VPDPBUSD.BCST xlo, zk, acc \
 	VPDPBUSD.BCST xhi, zh, acc
 
-// ZLOAD16T loads the 16 bytes at qoff of the 16 rows' current blocks and transposes
-// them into z0..z3 (x0..x3: their low quarters; zk: bytes 4k..4k+3 of rows 0..15, 4
-// rows a 128-bit lane). Clobbers t0..t3.
-#define ZLOAD16T(qoff, x0, x1, x2, x3, z0, z1, z2, z3, t0, t1, t2, t3) \
-	VMOVDQU      qoff(BX), x0 \
-	VINSERTI32X4 $1, qoff(R12), z0, z0 \
-	VINSERTI32X4 $2, qoff(R13), z0, z0 \
-	VINSERTI32X4 $3, qoff(DX), z0, z0 \
-	VMOVDQU      qoff(BX)(R8*1), x1 \
-	VINSERTI32X4 $1, qoff(R12)(R8*1), z1, z1 \
-	VINSERTI32X4 $2, qoff(R13)(R8*1), z1, z1 \
-	VINSERTI32X4 $3, qoff(DX)(R8*1), z1, z1 \
-	VMOVDQU      qoff(BX)(R8*2), x2 \
-	VINSERTI32X4 $1, qoff(R12)(R8*2), z2, z2 \
-	VINSERTI32X4 $2, qoff(R13)(R8*2), z2, z2 \
-	VINSERTI32X4 $3, qoff(DX)(R8*2), z2, z2 \
-	VMOVDQU      qoff(BX)(R11*1), x3 \
-	VINSERTI32X4 $1, qoff(R12)(R11*1), z3, z3 \
-	VINSERTI32X4 $2, qoff(R13)(R11*1), z3, z3 \
-	VINSERTI32X4 $3, qoff(DX)(R11*1), z3, z3 \
-	TRANSPOSE4D(z0, z1, z2, z3, t0, t1, t2, t3)
-
 // NIBZ_LOAD loads the 16 quant bytes at qoff of the 16 rows' current blocks into
-// Z0..Z3 (ZLOAD16T). Clobbers Z4..Z7.
+// Z0..Z3 (LOAD16T). Clobbers Z4..Z7.
 #define NIBZ_LOAD(qoff) \
-	ZLOAD16T(qoff, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	LOAD16T(qoff, R12, R13, DX, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
 
 // NIBZ_DOT is NIBV_DOT on 16 rows: the block dot products into Z0. Clobbers Z1..Z7,
 // Z16, Z17.
@@ -421,8 +399,8 @@ qz8blk:
 	PREFETCHT0   448(AX)
 	PREFETCHT0   512(AX)
 	ADDQ         $544, AX
-	ZLOAD16T(2, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z8, Z9, Z10, Z11)
-	ZLOAD16T(18, X4, X5, X6, X7, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
+	LOAD16T(2, R12, R13, DX, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z8, Z9, Z10, Z11)
+	LOAD16T(18, R12, R13, DX, X4, X5, X6, X7, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
 	VPXORD       Z16, Z16, Z16
 	VPXORD       Z17, Z17, Z17
 	VPXORD       Z18, Z18, Z18

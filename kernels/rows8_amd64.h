@@ -74,3 +74,27 @@
 #define F32X8_SCALES \
 	F32X4X2 \
 	VINSERTI128 $1, X5, Y4, Y4
+
+// LOAD16T(qoff, g1, g2, g3, x0..x3, d0..d3, t0..t3) (AVX-512) loads the 16 bytes at
+// qoff of 16 rows (rows 0..3 at BX, BX+R8, BX+2·R8, BX+R11; rows 4..7, 8..11 and
+// 12..15 the same from g1, g2 and g3) and transposes them into d0..d3 (dk: bytes
+// 4k..4k+3 of rows 0..15, a dword each, 4 rows a 128-bit lane; x0..x3: the low 128 bits
+// of d0..d3). Clobbers t0..t3.
+#define LOAD16T(qoff, g1, g2, g3, x0, x1, x2, x3, d0, d1, d2, d3, t0, t1, t2, t3) \
+	VMOVDQU      qoff(BX), x0 \
+	VINSERTI32X4 $1, qoff(g1), d0, d0 \
+	VINSERTI32X4 $2, qoff(g2), d0, d0 \
+	VINSERTI32X4 $3, qoff(g3), d0, d0 \
+	VMOVDQU      qoff(BX)(R8*1), x1 \
+	VINSERTI32X4 $1, qoff(g1)(R8*1), d1, d1 \
+	VINSERTI32X4 $2, qoff(g2)(R8*1), d1, d1 \
+	VINSERTI32X4 $3, qoff(g3)(R8*1), d1, d1 \
+	VMOVDQU      qoff(BX)(R8*2), x2 \
+	VINSERTI32X4 $1, qoff(g1)(R8*2), d2, d2 \
+	VINSERTI32X4 $2, qoff(g2)(R8*2), d2, d2 \
+	VINSERTI32X4 $3, qoff(g3)(R8*2), d2, d2 \
+	VMOVDQU      qoff(BX)(R11*1), x3 \
+	VINSERTI32X4 $1, qoff(g1)(R11*1), d3, d3 \
+	VINSERTI32X4 $2, qoff(g2)(R11*1), d3, d3 \
+	VINSERTI32X4 $3, qoff(g3)(R11*1), d3, d3 \
+	TRANSPOSE4D(d0, d1, d2, d3, t0, t1, t2, t3)
