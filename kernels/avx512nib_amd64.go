@@ -27,23 +27,21 @@ var nibAVX512 = nibAsm{
 // endian) and 28 zero bytes. The kernels multiply the weights biased by +128 (unsigned)
 // with q and start each block's sum from that term.
 func biasBlocks(q []int8, dst []byte) {
-	for b := 0; b < len(q)/qBlock; b++ {
-		o := dst[b*prepBlockBytes : (b+1)*prepBlockBytes : (b+1)*prepBlockBytes]
-		for j, v := range q[b*qBlock : (b+1)*qBlock] {
+	eachPrepBlock(q, dst, func(o []byte, x []int8) {
+		for j, v := range x {
 			o[j] = byte(v)
 		}
-		putBlockBias(o, q[b*qBlock:(b+1)*qBlock])
-	}
+		putBlockBias(o, x)
+	})
 }
 
 // permBiasBlocks is biasBlocks with each block's values permuted to NF4/FP4's nibble
 // order (permuteBnb4; the sum does not change).
 func permBiasBlocks(q []int8, dst []byte) {
-	for b := 0; b < len(q)/qBlock; b++ {
-		o := dst[b*prepBlockBytes : (b+1)*prepBlockBytes : (b+1)*prepBlockBytes]
-		permuteBnb4(o, q[b*qBlock:(b+1)*qBlock])
-		putBlockBias(o, q[b*qBlock:(b+1)*qBlock])
-	}
+	eachPrepBlock(q, dst, func(o []byte, x []int8) {
+		permuteBnb4(o, x)
+		putBlockBias(o, x)
+	})
 }
 
 // putBlockBias writes o[32:64]: the int32 -128·Σx, then zeros.

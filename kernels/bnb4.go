@@ -118,13 +118,12 @@ func bnb4RowsGeneric(tab *bnb4Table, halves int, w []byte, rowBytes int, q []int
 // permuted by permuteBnb4 (xp) at dst[64b:64b+32] and its magnitudes |xp| at
 // dst[64b+32:64b+64].
 func permBlocks(q []int8, dst []byte) {
-	for b := 0; b < len(q)/qBlock; b++ {
-		o := dst[b*prepBlockBytes : (b+1)*prepBlockBytes : (b+1)*prepBlockBytes]
-		permuteBnb4(o, q[b*qBlock:(b+1)*qBlock])
+	eachPrepBlock(q, dst, func(o []byte, x []int8) {
+		permuteBnb4(o, x)
 		for j := 0; j < 32; j++ {
 			o[32+j] = absI8(int8(o[j]))
 		}
-	}
+	})
 }
 
 // permuteBnb4 writes the activation block x (32 values) in the order the NF4/FP4 GEMM

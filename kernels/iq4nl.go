@@ -73,15 +73,22 @@ func preparedRows(prep *actPrep, k rowsPKernel) rowsKernel {
 	}
 }
 
+// eachPrepBlock calls f with each 32-value block x of q and its prepBlockBytes slot o
+// of dst: the loop of every actPrep definition.
+func eachPrepBlock(q []int8, dst []byte, f func(o []byte, x []int8)) {
+	for b := 0; b < len(q)/qBlock; b++ {
+		f(dst[b*prepBlockBytes:(b+1)*prepBlockBytes:(b+1)*prepBlockBytes], q[b*qBlock:(b+1)*qBlock])
+	}
+}
+
 // absBlocks is actPrep's definition for the codebook kernels (IQ4_NL): per block b,
 // dst[64b+j] = q[32b+j] and dst[64b+32+j] = |q[32b+j]| for j < 32.
 func absBlocks(q []int8, dst []byte) {
-	for b := 0; b < len(q)/qBlock; b++ {
-		o := dst[b*prepBlockBytes : (b+1)*prepBlockBytes : (b+1)*prepBlockBytes]
-		for j, v := range q[b*qBlock : (b+1)*qBlock] {
+	eachPrepBlock(q, dst, func(o []byte, x []int8) {
+		for j, v := range x {
 			o[j], o[32+j] = byte(v), absI8(v)
 		}
-	}
+	})
 }
 
 // absI8 returns |v| as a byte (128 for -128).
