@@ -149,13 +149,20 @@ func q4_0Gemm8x4AVX2(w *byte, nb int, xg *byte, out *float32)
 
 // gemm8x4 checks the sizes and runs the GEMM kernel (a gemmKernel).
 func (k *q4_0Asm) gemm8x4(w []byte, nb int, g []byte, out *[32]float32) {
+	runGemmAsm(k.gemm, q4x8BlockBytes, w, nb, g, out)
+}
+
+// runGemmAsm runs the GEMM micro-kernel k (assembly; see gemmKernel) on a tile w of nb
+// block columns of blk bytes and the 4-token group g after checking their sizes; nb ≤ 0
+// clears out.
+func runGemmAsm(k func(w *byte, nb int, xg *byte, out *float32), blk int, w []byte, nb int, g []byte, out *[32]float32) {
 	if nb <= 0 {
 		*out = [32]float32{}
 		return
 	}
-	_ = w[nb*q4x8BlockBytes-1]
+	_ = w[nb*blk-1]
 	_ = g[nb*gqBlockBytes-1]
-	k.gemm(&w[0], nb, &g[0], &out[0])
+	k(&w[0], nb, &g[0], &out[0])
 }
 
 // q4_0Interleave8AVX2 is interleaveQ4_0x8 for 8 valid rows and nb ≥ 1 blocks.

@@ -104,11 +104,5 @@ func (a *q4kAsm) tile8Go(w []byte, rowBytes, rows, nb int, dst []byte) {
 
 // gemmGo checks the sizes and runs the GEMM kernel.
 func (a *q4kAsm) gemmGo(w []byte, nb int, g []byte, out *[32]float32) {
-	if nb <= 0 {
-		*out = [32]float32{}
-		return
-	}
-	_ = w[nb*q4kTileBlockBytes-1]
-	_ = g[nb*gqBlockBytes-1]
-	a.gemm(&w[0], nb, &g[0], &out[0])
+	runGemmAsm(a.gemm, q4kTileBlockBytes, w, nb, g, out)
 }

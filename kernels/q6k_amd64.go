@@ -88,13 +88,7 @@ func (a *q6kAsm) rows8Go(w []byte, rowBytes int, q []int8, d []float32, c []int3
 
 // gemmGo checks the sizes and runs the GEMM kernel.
 func (a *q6kAsm) gemmGo(w []byte, nb int, g []byte, out *[32]float32) {
-	if nb <= 0 {
-		*out = [32]float32{}
-		return
-	}
-	_ = w[nb*q6kTileBlockBytes-1]
-	_ = g[nb*gqBlockBytes-1]
-	a.gemm(&w[0], nb, &g[0], &out[0])
+	runGemmAsm(a.gemm, q6kTileBlockBytes, w, nb, g, out)
 }
 
 // tile8Go builds a Q6_K GEMM tile: the assembly builder for full tiles and whole
