@@ -41,12 +41,8 @@ func k5Act(r *rand.Rand, mode, nb int) ([]int8, []float32, []int32) {
 	}
 	for b := range nb {
 		xd[b] = float32(r.NormFloat64())
-		for l := range 8 {
-			for e := 4 * l; e < 4*l+4; e++ {
-				xc[8*b+l] += 8 * int32(xq[32*b+e])
-			}
-		}
 	}
+	q8LaneSums(xq, xc)
 	return xq, xd, xc
 }
 

@@ -88,12 +88,8 @@ func q4bAct(r *rand.Rand, nb int) (q []int8, d []float32, c []int32) {
 		default:
 			d[b] = float32(r.ExpFloat64()) * 0.05
 		}
-		for l := range 8 {
-			for e := 4 * l; e < 4*l+4; e++ {
-				c[8*b+l] += 8 * int32(q[32*b+e])
-			}
-		}
 	}
+	q8LaneSums(q, c)
 	return
 }
 

@@ -41,12 +41,8 @@ func TestBochsHarness(t *testing.T) {
 	}
 	for b := range nb {
 		xd[b] = float32(r.Float64())
-		for l := range 8 {
-			for e := 4 * l; e < 4*l+4; e++ {
-				xc[8*b+l] += 8 * int32(xq[32*b+e])
-			}
-		}
 	}
+	q8LaneSums(xq, xc)
 	want := make([]float32, 8*groups)
 	q4_0Rows8AVX2(&w[0], rowBytes, groups, &xq[0], &xd[0], &xc[0], nb, &want[0])
 	y := vm.Out(4 * len(want))

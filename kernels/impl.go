@@ -173,10 +173,15 @@ func q8QuantGeneric(x []float32, q []int8, d []float32, c []int32) {
 				qs[j] = int8(t - 0.5)
 			}
 		}
-		cs := c[b*8 : b*8+8 : b*8+8]
-		for j := range cs {
-			cs[j] = 8 * (int32(qs[4*j]) + int32(qs[4*j+1]) + int32(qs[4*j+2]) + int32(qs[4*j+3]))
-		}
+		q8LaneSums(qs, c[b*8:b*8+8:b*8+8])
+	}
+}
+
+// q8LaneSums sets c[j] = 8·(q[4j]+q[4j+1]+q[4j+2]+q[4j+3]) for j < len(c): per block of
+// quantized activations, the lane sums behind Q4_0's -8 nibble offset (q8Act's c).
+func q8LaneSums(q []int8, c []int32) {
+	for j := range c {
+		c[j] = 8 * (int32(q[4*j]) + int32(q[4*j+1]) + int32(q[4*j+2]) + int32(q[4*j+3]))
 	}
 }
 
