@@ -150,12 +150,18 @@ type bochsVM struct {
 	exe    *bochsExe
 	base   uint64 // emulated address of mem[0]
 	mem    []byte
-	outs   [][2]uint64 // address and size of each output region, guards included
-	frames [][2]uint64 // address and size of each call's frame (arguments, results)
+	outs   []bochsRegion // read back by Run: output regions and call frames
 	expect []bochsExpect
 	calls  []byte
 	names  []string // of the calls, for messages
 	got    map[uint64][]byte
+}
+
+// bochsRegion is memory Run reads back: size bytes at addr, of which the first and last
+// bochsGuard must be unchanged guard bytes when guarded.
+type bochsRegion struct {
+	addr, size uint64
+	guarded    bool
 }
 
 // newBochsVM returns an empty vm, or skips t when EDGERUN_BOCHS is not 1.
@@ -163,6 +169,9 @@ func newBochsVM(t testing.TB) *bochsVM {
 	t.Helper()
 	if os.Getenv(bochsEnv) != "1" {
 		t.Skipf("the AVX-512 kernels are tested under Bochs only with %s=1 (make test-avx512 installs Bochs and sets it)", bochsEnv)
+	}
+	if _, err := exec.LookPath("bochs"); err != nil {
+		t.Fatalf("bochs: %v (make test-avx512 installs it)", err)
 	}
 	exe := loadBochsExe()
 	if exe.err != nil {
@@ -193,7 +202,7 @@ func (vm *bochsVM) Out(n int) uint64 {
 	for i := range n + 2*bochsGuard {
 		vm.mem[a-vm.base+uint64(i)] = bochsGuardByte
 	}
-	vm.outs = append(vm.outs, [2]uint64{a, uint64(n + 2*bochsGuard)})
+	vm.outs = append(vm.outs, bochsRegion{a, uint64(n + 2*bochsGuard), true})
 	return a + bochsGuard
 }
 
@@ -271,7 +280,7 @@ func (vm *bochsVM) Call(fn string, args ...any) uint64 {
 	ret := len(frame)
 	frame = append(frame, make([]byte, bochsResults)...)
 	at := vm.In(frame)
-	vm.frames = append(vm.frames, [2]uint64{at, uint64(len(frame))})
+	vm.outs = append(vm.outs, bochsRegion{at, uint64(len(frame)), false})
 	vm.calls = binary.LittleEndian.AppendUint64(vm.calls, addr)
 	vm.calls = binary.LittleEndian.AppendUint64(vm.calls, uint64(len(frame)))
 	vm.calls = binary.LittleEndian.AppendUint64(vm.calls, at)
@@ -325,9 +334,9 @@ func (vm *bochsVM) Run() {
 	vm.calls = binary.LittleEndian.AppendUint64(vm.calls, 0)
 	callsAt := vm.In(vm.calls)
 	var dumps []byte
-	for _, o := range append(vm.outs, vm.frames...) {
-		dumps = binary.LittleEndian.AppendUint64(dumps, o[0])
-		dumps = binary.LittleEndian.AppendUint64(dumps, o[1])
+	for _, o := range vm.outs {
+		dumps = binary.LittleEndian.AppendUint64(dumps, o.addr)
+		dumps = binary.LittleEndian.AppendUint64(dumps, o.size)
 	}
 	dumps = append(dumps, make([]byte, 16)...)
 	dumpsAt := vm.In(dumps)
@@ -405,41 +414,35 @@ sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
 	if ctx.Err() != nil {
 		fail("timed out")
 	}
-	if _, err := exec.LookPath("bochs"); err != nil {
-		t.Fatalf("bochs: %v (make test-avx512 installs it)", err)
-	}
 	i := strings.Index(s, "BXRUN-BEGIN\n")
 	j := strings.Index(s, "BXRUN-END\n")
 	if i < 0 || j < i {
 		fail("no complete output")
 	}
 	lines := strings.Split(strings.TrimSuffix(s[i+len("BXRUN-BEGIN\n"):j], "\n"), "\n")
-	if len(vm.outs)+len(vm.frames) == 0 {
+	if len(vm.outs) == 0 {
 		lines = nil
 	}
-	if len(lines) != len(vm.outs)+len(vm.frames) {
-		fail(fmt.Sprintf("%d output regions printed, want %d", len(lines), len(vm.outs)+len(vm.frames)))
+	if len(lines) != len(vm.outs) {
+		fail(fmt.Sprintf("%d memory regions printed, want %d", len(lines), len(vm.outs)))
 	}
 	vm.got = map[uint64][]byte{}
 	for k, o := range vm.outs {
 		b, err := hex.DecodeString(lines[k])
-		if err != nil || uint64(len(b)) != o[1] {
-			fail(fmt.Sprintf("output region %d unreadable", k))
+		if err != nil || uint64(len(b)) != o.size {
+			fail(fmt.Sprintf("memory region %d unreadable", k))
+		}
+		if !o.guarded {
+			vm.got[o.addr] = b
+			continue
 		}
 		for g := range bochsGuard {
 			if b[g] != bochsGuardByte || b[len(b)-1-g] != bochsGuardByte {
-				t.Errorf("bochs: a guard byte of output region %d (%d bytes at %#x) changed", k, len(b)-2*bochsGuard, o[0]+bochsGuard)
+				t.Errorf("bochs: a guard byte of output region %d (%d bytes at %#x) changed", k, len(b)-2*bochsGuard, o.addr+bochsGuard)
 				break
 			}
 		}
-		vm.got[o[0]+bochsGuard] = b[bochsGuard : len(b)-bochsGuard]
-	}
-	for k, f := range vm.frames {
-		b, err := hex.DecodeString(lines[len(vm.outs)+k])
-		if err != nil || uint64(len(b)) != f[1] {
-			fail(fmt.Sprintf("frame of call %d unreadable", k))
-		}
-		vm.got[f[0]] = b
+		vm.got[o.addr+bochsGuard] = b[bochsGuard : len(b)-bochsGuard]
 	}
 	bad := 0
 	for _, e := range vm.expect {
