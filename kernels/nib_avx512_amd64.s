@@ -97,25 +97,7 @@
 	VPADDD       Z17, Z16, Z0
 
 // F16Z_SCALES: Z4 = the 16 rows' fp16 scales as float32.
-#define F16Z_SCALES \
-	VPINSRW   $0, (BX), X4, X4 \
-	VPINSRW   $1, (BX)(R8*1), X4, X4 \
-	VPINSRW   $2, (BX)(R8*2), X4, X4 \
-	VPINSRW   $3, (BX)(R11*1), X4, X4 \
-	VPINSRW   $4, (R12), X4, X4 \
-	VPINSRW   $5, (R12)(R8*1), X4, X4 \
-	VPINSRW   $6, (R12)(R8*2), X4, X4 \
-	VPINSRW   $7, (R12)(R11*1), X4, X4 \
-	VPINSRW   $0, (R13), X5, X5 \
-	VPINSRW   $1, (R13)(R8*1), X5, X5 \
-	VPINSRW   $2, (R13)(R8*2), X5, X5 \
-	VPINSRW   $3, (R13)(R11*1), X5, X5 \
-	VPINSRW   $4, (DX), X5, X5 \
-	VPINSRW   $5, (DX)(R8*1), X5, X5 \
-	VPINSRW   $6, (DX)(R8*2), X5, X5 \
-	VPINSRW   $7, (DX)(R11*1), X5, X5 \
-	VINSERTI128 $1, X5, Y4, Y4 \
-	VCVTPH2PS Y4, Z4
+#define F16Z_SCALES F16X16_SCALES(R12, R13, DX)
 
 // F32Z_SCALES: Z4 = the 16 rows' float32 scales (NF4/FP4 absmax). Clobbers Z5..Z7.
 #define F32Z_SCALES \

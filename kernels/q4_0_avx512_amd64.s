@@ -70,23 +70,7 @@ r16blk:
 	ADDQ       $288, SI
 
 	// Zk: bytes 2+4k..2+4k+3 of rows 0..3 | 4..7 | 8..11 | 12..15
-	VMOVDQU      2(BX), X0
-	VINSERTI32X4 $1, 2(R12), Z0, Z0
-	VINSERTI32X4 $2, 2(R13), Z0, Z0
-	VINSERTI32X4 $3, 2(AX), Z0, Z0
-	VMOVDQU      2(BX)(R8*1), X1
-	VINSERTI32X4 $1, 2(R12)(R8*1), Z1, Z1
-	VINSERTI32X4 $2, 2(R13)(R8*1), Z1, Z1
-	VINSERTI32X4 $3, 2(AX)(R8*1), Z1, Z1
-	VMOVDQU      2(BX)(R8*2), X2
-	VINSERTI32X4 $1, 2(R12)(R8*2), Z2, Z2
-	VINSERTI32X4 $2, 2(R13)(R8*2), Z2, Z2
-	VINSERTI32X4 $3, 2(AX)(R8*2), Z2, Z2
-	VMOVDQU      2(BX)(R11*1), X3
-	VINSERTI32X4 $1, 2(R12)(R11*1), Z3, Z3
-	VINSERTI32X4 $2, 2(R13)(R11*1), Z3, Z3
-	VINSERTI32X4 $3, 2(AX)(R11*1), Z3, Z3
-	TRANSPOSE4D(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	LOAD16T(2, R12, R13, AX, X0, X1, X2, X3, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
 
 	VPSRLW        $4, Z0, Z8
 	VPANDD        Z15, Z0, Z0
@@ -122,24 +106,7 @@ r16blk:
 	VPSUBD       Z1, Z16, Z16
 	VCVTDQ2PS    Z16, Z16
 
-	VPINSRW      $0, (BX), X4, X4        // the 16 rows' fp16 scales
-	VPINSRW      $1, (BX)(R8*1), X4, X4
-	VPINSRW      $2, (BX)(R8*2), X4, X4
-	VPINSRW      $3, (BX)(R11*1), X4, X4
-	VPINSRW      $4, (R12), X4, X4
-	VPINSRW      $5, (R12)(R8*1), X4, X4
-	VPINSRW      $6, (R12)(R8*2), X4, X4
-	VPINSRW      $7, (R12)(R11*1), X4, X4
-	VPINSRW      $0, (R13), X5, X5
-	VPINSRW      $1, (R13)(R8*1), X5, X5
-	VPINSRW      $2, (R13)(R8*2), X5, X5
-	VPINSRW      $3, (R13)(R11*1), X5, X5
-	VPINSRW      $4, (AX), X5, X5
-	VPINSRW      $5, (AX)(R8*1), X5, X5
-	VPINSRW      $6, (AX)(R8*2), X5, X5
-	VPINSRW      $7, (AX)(R11*1), X5, X5
-	VINSERTI128  $1, X5, Y4, Y4
-	VCVTPH2PS    Y4, Z4
+	F16X16_SCALES(R12, R13, AX)           // the 16 rows' fp16 scales
 	VBROADCASTSS (R10), Z5
 	VMULPS       Z4, Z5, Z5              // xd·scale, as the AVX2 kernel (operand order too)
 	VFMADD231PS  Z16, Z5, Z13

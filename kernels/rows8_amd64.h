@@ -98,3 +98,26 @@
 	VINSERTI32X4 $2, qoff(g2)(R11*1), d3, d3 \
 	VINSERTI32X4 $3, qoff(g3)(R11*1), d3, d3 \
 	TRANSPOSE4D(d0, d1, d2, d3, t0, t1, t2, t3)
+
+// F16X16_SCALES(g1, g2, g3) (AVX-512): Z4 = the fp16 scales at the current blocks of
+// 16 rows (rows 0..3 at BX, BX+R8, BX+2·R8, BX+R11; rows 4..7, 8..11 and 12..15 the
+// same from g1, g2 and g3) as float32. Clobbers X5.
+#define F16X16_SCALES(g1, g2, g3) \
+	VPINSRW     $0, (BX), X4, X4 \
+	VPINSRW     $1, (BX)(R8*1), X4, X4 \
+	VPINSRW     $2, (BX)(R8*2), X4, X4 \
+	VPINSRW     $3, (BX)(R11*1), X4, X4 \
+	VPINSRW     $4, (g1), X4, X4 \
+	VPINSRW     $5, (g1)(R8*1), X4, X4 \
+	VPINSRW     $6, (g1)(R8*2), X4, X4 \
+	VPINSRW     $7, (g1)(R11*1), X4, X4 \
+	VPINSRW     $0, (g2), X5, X5 \
+	VPINSRW     $1, (g2)(R8*1), X5, X5 \
+	VPINSRW     $2, (g2)(R8*2), X5, X5 \
+	VPINSRW     $3, (g2)(R11*1), X5, X5 \
+	VPINSRW     $4, (g3), X5, X5 \
+	VPINSRW     $5, (g3)(R8*1), X5, X5 \
+	VPINSRW     $6, (g3)(R8*2), X5, X5 \
+	VPINSRW     $7, (g3)(R11*1), X5, X5 \
+	VINSERTI128 $1, X5, Y4, Y4 \
+	VCVTPH2PS   Y4, Z4
