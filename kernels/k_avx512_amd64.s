@@ -409,16 +409,7 @@ k5gblk:
 // ---- Q6_K ----
 
 // K6_D: Y28 = the 8 rows' fp16 super-block scales d (at 208) as float32. Clobbers X4.
-#define K6_D \
-	VPINSRW   $0, 208(BX), X4, X4 \
-	VPINSRW   $1, 208(BX)(R8*1), X4, X4 \
-	VPINSRW   $2, 208(BX)(R8*2), X4, X4 \
-	VPINSRW   $3, 208(BX)(R11*1), X4, X4 \
-	VPINSRW   $4, 208(R12), X4, X4 \
-	VPINSRW   $5, 208(R12)(R8*1), X4, X4 \
-	VPINSRW   $6, 208(R12)(R8*2), X4, X4 \
-	VPINSRW   $7, 208(R12)(R11*1), X4, X4 \
-	VCVTPH2PS X4, Y28
+#define K6_D F16X8AT(208, Y28)
 
 // K6_SC: from Yp (the transposed scale bytes 4p..4p+3 of rows 0..3 | rows 4..7), the
 // int32 scales of blocks 2p, 2p+1 in the layout of a block pair's row sums: sa = rows
@@ -791,15 +782,7 @@ k6tsb:
 	K6T_SC(Z1, 1)
 	K6T_SC(Z2, 2)
 	K6T_SC(Z3, 3)
-	VPINSRW   $0, 208(BX), X4, X4
-	VPINSRW   $1, 208(BX)(R8*1), X4, X4
-	VPINSRW   $2, 208(BX)(R8*2), X4, X4
-	VPINSRW   $3, 208(BX)(R11*1), X4, X4
-	VPINSRW   $4, 208(R12), X4, X4
-	VPINSRW   $5, 208(R12)(R8*1), X4, X4
-	VPINSRW   $6, 208(R12)(R8*2), X4, X4
-	VPINSRW   $7, 208(R12)(R11*1), X4, X4
-	VCVTPH2PS X4, Y4
+	F16X8AT(208, Y4)
 	VMOVUPS   Y4, 0(DI)
 	VMOVUPS   Y4, 608(DI)
 	VMOVUPS   Y4, 1216(DI)

@@ -73,16 +73,7 @@ GLOBL q6k8sh<>(SB), RODATA|NOPTR, $128
 	LOAD8T(off, X0, X1, X2, X3, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
 
 // Q6K8_D: Y4 = the 8 rows' fp16 super-block scales d (at 208) as float32.
-#define Q6K8_D \
-	VPINSRW   $0, 208(BX), X4, X4 \
-	VPINSRW   $1, 208(BX)(R8*1), X4, X4 \
-	VPINSRW   $2, 208(BX)(R8*2), X4, X4 \
-	VPINSRW   $3, 208(BX)(R11*1), X4, X4 \
-	VPINSRW   $4, 208(R12), X4, X4 \
-	VPINSRW   $5, 208(R12)(R8*1), X4, X4 \
-	VPINSRW   $6, 208(R12)(R8*2), X4, X4 \
-	VPINSRW   $7, 208(R12)(R11*1), X4, X4 \
-	VCVTPH2PS X4, Y4
+#define Q6K8_D F16X8AT(208, Y4)
 
 // Q6U0..Q6U3 build the 6-bit values of quarter 0..3 of a super-block half into out from
 // the row's ql bytes at qa (quarters 0, 2) or qa+32 (1, 3) and qh bytes at qh, row at

@@ -16,18 +16,21 @@
 	SHLQ    $48, DX \
 	ORQ     DX, AX
 
-// F16X8_SCALES: Y4 = the 8 rows' fp16 scales as float32, inserted word by word from
-// memory (every lane of X4 is overwritten).
-#define F16X8_SCALES \
-	VPINSRW   $0, (BX), X4, X4 \
-	VPINSRW   $1, (BX)(R8*1), X4, X4 \
-	VPINSRW   $2, (BX)(R8*2), X4, X4 \
-	VPINSRW   $3, (BX)(R11*1), X4, X4 \
-	VPINSRW   $4, (R12), X4, X4 \
-	VPINSRW   $5, (R12)(R8*1), X4, X4 \
-	VPINSRW   $6, (R12)(R8*2), X4, X4 \
-	VPINSRW   $7, (R12)(R11*1), X4, X4 \
-	VCVTPH2PS X4, Y4
+// F16X8AT(off, y): y = the 8 rows' fp16 values at off as float32, inserted word by
+// word from memory into X4 (every lane overwritten).
+#define F16X8AT(off, y) \
+	VPINSRW   $0, off(BX), X4, X4 \
+	VPINSRW   $1, off(BX)(R8*1), X4, X4 \
+	VPINSRW   $2, off(BX)(R8*2), X4, X4 \
+	VPINSRW   $3, off(BX)(R11*1), X4, X4 \
+	VPINSRW   $4, off(R12), X4, X4 \
+	VPINSRW   $5, off(R12)(R8*1), X4, X4 \
+	VPINSRW   $6, off(R12)(R8*2), X4, X4 \
+	VPINSRW   $7, off(R12)(R11*1), X4, X4 \
+	VCVTPH2PS X4, y
+
+// F16X8_SCALES: Y4 = the 8 rows' fp16 scales (at the current blocks) as float32.
+#define F16X8_SCALES F16X8AT(0, Y4)
 
 // LOAD8T(qoff, x0..x3, d0..d3, t0..t3) loads the 16 bytes at qoff of the 8 rows and
 // transposes them into d0..d3 (x0..x3: their low halves; dk: bytes 4k..4k+3 of rows
