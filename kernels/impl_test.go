@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -339,31 +340,7 @@ func TestRows4MatchesRows(t *testing.T) {
 				for _, cols := range []int{32, 64, 96, 2048} {
 					data := randQuantRows(r, typ, rows, cols)
 					rb, _ := int4.RowBytes(typ, cols)
-					var a q8Act
-					a.quantize(randActs(r, 4, cols), 4, cols)
-					a.pack4(1)
-					const g = 3
-					stride := rows + 2*g
-					y := make([]float32, 4*stride+g)
-					for i := range y {
-						y[i] = -7.5
-					}
-					k4(data, rb, rows, a.group(0), cols/qBlock, y[g:], stride)
-					want := make([]float32, rows)
-					for tok := 0; tok < 4; tok++ {
-						q, d, c := a.row(tok)
-						kernelOf(im, typ)(data, rb, q, d, c, want)
-						for k := 0; k < rows; k++ {
-							if math.Float32bits(y[g+tok*stride+k]) != math.Float32bits(want[k]) {
-								t.Fatalf("%s %v %dx%d token %d row %d: rows4 %g, rows %g", im.name, typ, rows, cols, tok, k, y[g+tok*stride+k], want[k])
-							}
-						}
-						for k := 0; k < g; k++ {
-							if y[tok*stride+k] != -7.5 || y[g+tok*stride+rows+k] != -7.5 {
-								t.Fatalf("%s %v %dx%d token %d: wrote outside its outputs", im.name, typ, rows, cols, tok)
-							}
-						}
-					}
+					checkRows4MatchesRows(t, fmt.Sprintf("%s %v", im.name, typ), r, kernelOf(im, typ), k4, data, rb, rows, cols)
 				}
 			}
 		}
@@ -466,6 +443,38 @@ func TestInterleaveMatchesGeneric(t *testing.T) {
 						t.Fatalf("%s rows=%d nb=%d: wrote past the tile", im.name, rows, nb)
 					}
 				}
+			}
+		}
+	}
+}
+
+// checkRows4MatchesRows runs the 4-token kernel k4 (name in messages) on rows weight rows (data, stride rb)
+// and 4 random activation rows of cols elements, and fails unless each token's outputs
+// equal the decode kernel k's bit for bit and the guards around them are untouched.
+func checkRows4MatchesRows(t *testing.T, name string, r *rand.Rand, k rowsKernel, k4 rows4Kernel, data []byte, rb, rows, cols int) {
+	t.Helper()
+	var a q8Act
+	a.quantize(randActs(r, 4, cols), 4, cols)
+	a.pack4(1)
+	const g = 3
+	stride := rows + 2*g
+	y := make([]float32, 4*stride+g)
+	for i := range y {
+		y[i] = -7.5
+	}
+	k4(data, rb, rows, a.group(0), cols/qBlock, y[g:], stride)
+	want := make([]float32, rows)
+	for tok := 0; tok < 4; tok++ {
+		q, d, c := a.row(tok)
+		k(data, rb, q, d, c, want)
+		for i := 0; i < rows; i++ {
+			if math.Float32bits(y[g+tok*stride+i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s rows=%d cols=%d token %d row %d: 4-token %g, decode %g", name, rows, cols, tok, i, y[g+tok*stride+i], want[i])
+			}
+		}
+		for i := 0; i < g; i++ {
+			if y[tok*stride+i] != -7.5 || y[g+tok*stride+rows+i] != -7.5 {
+				t.Fatalf("%s rows=%d cols=%d token %d: wrote outside its outputs", name, rows, cols, tok)
 			}
 		}
 	}

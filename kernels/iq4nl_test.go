@@ -395,31 +395,7 @@ func TestKTRows4MatchesRows(t *testing.T) {
 				for _, cols := range ktCols(typ) {
 					data := randKTRows(r, typ, rows, cols)
 					rb, _ := int4.RowBytes(typ, cols)
-					var a q8Act
-					a.quantize(randActs(r, 4, cols), 4, cols)
-					a.pack4(1)
-					const g = 3
-					stride := rows + 2*g
-					y := make([]float32, 4*stride+g)
-					for i := range y {
-						y[i] = -7.5
-					}
-					k4(data, rb, rows, a.group(0), cols/qBlock, y[g:], stride)
-					want := make([]float32, rows)
-					for tok := 0; tok < 4; tok++ {
-						q, d, c := a.row(tok)
-						im.kt.rows(typ)(data, rb, q, d, c, want)
-						for k := 0; k < rows; k++ {
-							if math.Float32bits(y[g+tok*stride+k]) != math.Float32bits(want[k]) {
-								t.Fatalf("%s %v %dx%d token %d row %d: rows4 %g, rows %g", im.name, typ, rows, cols, tok, k, y[g+tok*stride+k], want[k])
-							}
-						}
-						for k := 0; k < g; k++ {
-							if y[tok*stride+k] != -7.5 || y[g+tok*stride+rows+k] != -7.5 {
-								t.Fatalf("%s %v %dx%d token %d: wrote outside its outputs", im.name, typ, rows, cols, tok)
-							}
-						}
-					}
+					checkRows4MatchesRows(t, fmt.Sprintf("%s %v", im.name, typ), r, im.kt.rows(typ), k4, data, rb, rows, cols)
 				}
 			}
 		}

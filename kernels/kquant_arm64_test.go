@@ -94,7 +94,7 @@ func TestKQuantRows8x4(t *testing.T) {
 				nb := cols / qBlock
 				rb := nb/8*kk.typ.BlockBytes() + 48*(rows%3) // sometimes a longer stride
 				data := paddedRows(r, kk.typ, rows, cols, rb)
-				checkRows4MatchesRows(t, r, kk.k, kk.k4, data, rb, rows, cols)
+				checkRows4MatchesRows(t, funcName(kk.k4), r, kk.k, kk.k4, data, rb, rows, cols)
 			}
 		}
 	}

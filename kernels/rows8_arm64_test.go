@@ -171,39 +171,7 @@ func TestRows8x4MatchesRows8(t *testing.T) {
 				cols := nb * qBlock
 				rb := nb*kk.typ.BlockBytes() + 36*(rows%3) // sometimes a longer stride
 				data := paddedRows(r, kk.typ, rows, cols, rb)
-				checkRows4MatchesRows(t, r, kk.k, kk.k4, data, rb, rows, cols)
-			}
-		}
-	}
-}
-
-// checkRows4MatchesRows runs the 4-token kernel k4 on rows weight rows (data, stride rb)
-// and 4 random activation rows of cols elements, and fails unless each token's outputs
-// equal the decode kernel k's bit for bit and the guards around them are untouched.
-func checkRows4MatchesRows(t *testing.T, r *rand.Rand, k rowsKernel, k4 rows4Kernel, data []byte, rb, rows, cols int) {
-	t.Helper()
-	var a q8Act
-	a.quantize(randActs(r, 4, cols), 4, cols)
-	a.pack4(1)
-	const g = 3
-	stride := rows + 2*g
-	y := make([]float32, 4*stride+g)
-	for i := range y {
-		y[i] = -7.5
-	}
-	k4(data, rb, rows, a.group(0), cols/qBlock, y[g:], stride)
-	want := make([]float32, rows)
-	for tok := 0; tok < 4; tok++ {
-		q, d, c := a.row(tok)
-		k(data, rb, q, d, c, want)
-		for i := 0; i < rows; i++ {
-			if math.Float32bits(y[g+tok*stride+i]) != math.Float32bits(want[i]) {
-				t.Fatalf("%s rows=%d cols=%d token %d row %d: 4-token %g, decode %g", funcName(k4), rows, cols, tok, i, y[g+tok*stride+i], want[i])
-			}
-		}
-		for i := 0; i < g; i++ {
-			if y[tok*stride+i] != -7.5 || y[g+tok*stride+rows+i] != -7.5 {
-				t.Fatalf("%s rows=%d cols=%d token %d: wrote outside its outputs", funcName(k4), rows, cols, tok)
+				checkRows4MatchesRows(t, funcName(kk.k4), r, kk.k, kk.k4, data, rb, rows, cols)
 			}
 		}
 	}
